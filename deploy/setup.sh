@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian package the edge trust stack needs to build, test and run.
+# Idempotent: packages already installed are left alone and nothing is fetched.
+# Usage: sudo deploy/setup.sh
+set -euo pipefail
+
+PACKAGES=(
+  # Build: Bazel 4.2.3 offline, with Debian's platforms and rules_java.
+  bazel-bootstrap bazel-platforms bazel-rules-java
+  g++ clang-14 libclang-rt-14-dev
+  # Libraries.
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
+  libabsl-dev libyaml-cpp-dev libssl-dev libboost1.81-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # Real peers used by tests, benchmarks and the demo.
+  openssl curl ca-certificates strace
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#PACKAGES[@]} packages are installed"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=sudo
+  else
+    echo "setup: error: installing packages needs root; run: sudo $0" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "setup: done"
