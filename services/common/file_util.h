@@ -1,0 +1,23 @@
+// Reading files with errors that name the file and the field it came from.
+#ifndef SERVICES_COMMON_FILE_UTIL_H_
+#define SERVICES_COMMON_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace edge {
+
+// The whole content of `path`. Errors: kNotFound when it does not exist,
+// kPermissionDenied when it cannot be read, kInvalidArgument when it is a directory or
+// larger than `max_bytes`. Messages name the path ("/etc/edge/ca.pem: no such file").
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     size_t max_bytes = 16 * 1024 * 1024);
+
+// Writes `data` to `path` atomically (temporary file, fsync, rename) with `mode`.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode);
+
+}  // namespace edge
+
+#endif  // SERVICES_COMMON_FILE_UTIL_H_
