@@ -1,0 +1,492 @@
+#include "services/trust/chain_validator.h"
+
+#include <openssl/x509_vfy.h>
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/trust/strict_checks.h"
+
+namespace edge::trust {
+namespace {
+
+absl::Time Asn1ToTime(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
+CertificateSummary Summarize(X509* cert) {
+  CertificateSummary s;
+  s.subject = NameToString(X509_get_subject_name(cert));
+  s.issuer = NameToString(X509_get_issuer_name(cert));
+  s.sha256 = Sha256Fingerprint(cert);
+  s.not_before = Asn1ToTime(X509_get0_notBefore(cert));
+  s.not_after = Asn1ToTime(X509_get0_notAfter(cert));
+  return s;
+}
+
+Reason ReasonForOpenSslError(int err) {
+  switch (err) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      return Reason::kUnknownIssuer;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      return Reason::kSelfSignedLeaf;
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return Reason::kSelfSignedInChain;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+      return Reason::kExpired;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+      return Reason::kNotYetValid;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return Reason::kNameMismatch;
+    case X509_V_ERR_CERT_REVOKED:
+      return Reason::kRevoked;
+    case X509_V_ERR_INVALID_PURPOSE:
+    case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+      return Reason::kWrongUsage;
+    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+      return Reason::kPathLengthExceeded;
+    case X509_V_ERR_PERMITTED_VIOLATION:
+    case X509_V_ERR_EXCLUDED_VIOLATION:
+    case X509_V_ERR_SUBTREE_MINMAX:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
+    case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
+      return Reason::kNameConstraintViolation;
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+      return Reason::kWeakKey;
+    case X509_V_ERR_CA_MD_TOO_WEAK:
+      return Reason::kWeakSignature;
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+    case X509_V_ERR_INVALID_CA:
+    case X509_V_ERR_INVALID_NON_CA:
+      return Reason::kInvalidChain;
+    default:
+      // X509_STRICT's encoding rules (missing AKI/SKI, critical SAN with a subject, empty
+      // names...) and unhandled critical extensions.
+      if (err >= X509_V_ERR_INVALID_EXTENSION || err == X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION ||
+          err == X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD ||
+          err == X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD) {
+        return Reason::kMalformedCertificate;
+      }
+      return Reason::kInvalidChain;
+  }
+}
+
+bool IsIpLiteral(absl::string_view name) {
+  std::string s(name);
+  ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s.c_str());
+  ClearOpenSslErrors();
+  if (ip == nullptr) return false;
+  ASN1_OCTET_STRING_free(ip);
+  return true;
+}
+
+std::string HexLower(absl::string_view colon_hex) {
+  std::string out;
+  for (char c : colon_hex) {
+    if (c != ':') out.push_back(absl::ascii_tolower(c));
+  }
+  return out;
+}
+
+std::string NameField(X509* cert, int nid) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  int idx = X509_NAME_get_index_by_NID(name, nid, -1);
+  if (idx < 0) return "";
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, data);
+  if (len < 0) return "";
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+std::string SanList(X509* cert) {
+  std::vector<std::string> names;
+  UniqueGeneralNames sans(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+    if (gn->type == GEN_DNS) {
+      const ASN1_STRING* s = gn->d.dNSName;
+      names.push_back(absl::StrCat("DNS:", absl::string_view(
+          reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+          static_cast<size_t>(ASN1_STRING_length(s)))));
+    } else if (gn->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = gn->d.iPAddress;
+      if (ASN1_STRING_length(ip) == 4) {
+        const unsigned char* p = ASN1_STRING_get0_data(ip);
+        names.push_back(absl::StrCat("IP:", p[0], ".", p[1], ".", p[2], ".", p[3]));
+      } else {
+        names.push_back("IP:<v6>");
+      }
+    }
+  }
+  if (names.empty()) {
+    std::string cn = NameField(cert, NID_commonName);
+    return cn.empty() ? "no names" : absl::StrCat("CN=", cn, " (no subjectAltName)");
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+std::string FormatDate(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::string NormalizeFingerprint(absl::string_view fingerprint) {
+  std::string hex = HexLower(fingerprint);
+  if (hex.size() != 64) return "";
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(c)) return "";
+  }
+  return hex;
+}
+
+bool ValidationCriteria::empty() const {
+  return !cert_common_name && !cert_organization && !cert_organizational_unit &&
+         !ca_cert_common_name && !ca_cert_organization && !ca_cert_organizational_unit;
+}
+
+absl::StatusOr<std::unique_ptr<ChainValidator>> ChainValidator::Create(TrustPolicy policy) {
+  std::unique_ptr<ChainValidator> validator(new ChainValidator(std::move(policy)));
+  for (auto& [purpose, pp] : validator->policy_.purposes) {
+    if (pp.store == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("purpose ", PurposeName(purpose), ": no trust store"));
+    }
+    UniqueX509Store store(X509_STORE_new());
+    for (const UniqueX509& anchor : pp.store->anchors) {
+      if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) ClearOpenSslErrors();
+    }
+    for (const UniqueX509Crl& crl : pp.store->crls) {
+      if (X509_STORE_add_crl(store.get(), crl.get()) != 1) ClearOpenSslErrors();
+    }
+    validator->stores_[purpose] = std::move(store);
+  }
+  return validator;
+}
+
+Decision ChainValidator::Validate(const std::vector<std::string>& chain_der, Purpose purpose,
+                                  absl::string_view expected_name, absl::Time now) const {
+  std::vector<UniqueX509> owned;
+  for (size_t i = 0; i < chain_der.size(); ++i) {
+    auto cert = CertFromDer(chain_der[i], absl::StrCat("peer certificate ", i));
+    if (!cert.ok()) {
+      ClearOpenSslErrors();
+      Decision d;
+      d.reason = Reason::kMalformedCertificate;
+      d.detail = std::string(cert.status().message());
+      d.hint = "the peer sent bytes that are not an X.509 certificate; check what listens there";
+      return d;
+    }
+    owned.push_back(*std::move(cert));
+  }
+  std::vector<X509*> chain;
+  for (const UniqueX509& c : owned) chain.push_back(c.get());
+  return ValidateCerts(chain, purpose, expected_name, now);
+}
+
+Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purpose purpose,
+                                       absl::string_view expected_name, absl::Time now) const {
+  Decision d;
+  if (presented.empty()) {
+    d.reason = Reason::kInvalidChain;
+    d.detail = "the peer presented no certificate";
+    d.hint = "the peer must send a certificate";
+    return d;
+  }
+  auto pp_it = policy_.purposes.find(purpose);
+  if (pp_it == policy_.purposes.end()) {
+    d.reason = Reason::kInvalidChain;
+    d.detail = absl::StrCat("no trust policy for purpose ", PurposeName(purpose));
+    d.hint = "configure trust anchors for this purpose in certificates.cert_chain";
+    return d;
+  }
+  const PurposePolicy& pp = pp_it->second;
+  X509* leaf = presented.front();
+  d.leaf_sha256 = Sha256Fingerprint(leaf);
+  for (X509* c : presented) d.chain.push_back(Summarize(c));
+
+  if (!pp.validate) {
+    d.allowed = true;
+    d.reason = Reason::kOk;
+    d.warnings.push_back(
+        "certificates.validate is false: the peer was accepted without any validation");
+    return d;
+  }
+
+  const bool server = purpose != Purpose::kClient;
+  UniqueX509Stack untrusted(sk_X509_new_null());
+  for (size_t i = 1; i < presented.size(); ++i) {
+    X509_up_ref(presented[i]);
+    sk_X509_push(untrusted.get(), presented[i]);
+  }
+  UniqueX509StoreCtx ctx(X509_STORE_CTX_new());
+  if (X509_STORE_CTX_init(ctx.get(), stores_.at(purpose).get(), leaf, untrusted.get()) != 1) {
+    d.reason = Reason::kInvalidChain;
+    d.detail = std::string(OpenSslError("X509_STORE_CTX_init").message());
+    return d;
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  unsigned long flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN |
+                        X509_V_FLAG_TRUSTED_FIRST;
+  if (!pp.store->crls.empty()) flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+  X509_VERIFY_PARAM_set_flags(param, flags);
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
+  X509_VERIFY_PARAM_set_purpose(param, server ? X509_PURPOSE_SSL_SERVER
+                                              : X509_PURPOSE_SSL_CLIENT);
+  if (pp.max_depth >= 0) X509_VERIFY_PARAM_set_depth(param, pp.max_depth);
+
+  // Errors the policy tolerates: a self-signed leaf when allow_self_signed is set, and a
+  // CA level that has no configured CRL (CRLs are checked where they are configured).
+  struct Tolerance {
+    bool allow_self_signed;
+    bool self_signed_used = false;
+  } tolerance{pp.allow_self_signed};
+  X509_STORE_CTX_set_app_data(ctx.get(), &tolerance);
+  X509_STORE_CTX_set_verify_cb(ctx.get(), [](int ok, X509_STORE_CTX* c) -> int {
+    if (ok) return 1;
+    auto* t = static_cast<Tolerance*>(X509_STORE_CTX_get_app_data(c));
+    int err = X509_STORE_CTX_get_error(c);
+    if (err == X509_V_ERR_UNABLE_TO_GET_CRL) return 1;
+    // RFC 5280 4.2.1.3 makes keyUsage in CA certificates a SHOULD; X509_STRICT a MUST.
+    if (err == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE) return 1;
+    // The validity period includes notAfter itself (RFC 5280 4.1.2.5); OpenSSL 3.0
+    // treats that last second as expired.
+    if (err == X509_V_ERR_CERT_HAS_EXPIRED) {
+      X509* cert = X509_STORE_CTX_get_current_cert(c);
+      int days = 0, secs = 0;
+      time_t at = X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(c));
+      ASN1_TIME* now = ASN1_TIME_set(nullptr, at);
+      bool exact = cert != nullptr && now != nullptr &&
+                   ASN1_TIME_diff(&days, &secs, X509_get0_notAfter(cert), now) == 1 &&
+                   days == 0 && secs == 0;
+      ASN1_TIME_free(now);
+      if (exact) return 1;
+    }
+    if (err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT && t->allow_self_signed) {
+      t->self_signed_used = true;
+      return 1;
+    }
+    return 0;
+  });
+
+  int ok = X509_verify_cert(ctx.get());
+  std::vector<X509*> verified;
+  UniqueX509Stack verified_owner(X509_STORE_CTX_get1_chain(ctx.get()));
+  if (verified_owner) {
+    for (int i = 0; i < sk_X509_num(verified_owner.get()); ++i) {
+      verified.push_back(sk_X509_value(verified_owner.get(), i));
+    }
+  }
+
+  auto fail = [&](Reason reason, std::string detail, X509* cert, std::string hint) {
+    d.allowed = false;
+    d.reason = reason;
+    d.detail = std::move(detail);
+    if (cert != nullptr) {
+      d.failing_subject = NameToString(X509_get_subject_name(cert));
+      d.failing_issuer = NameToString(X509_get_issuer_name(cert));
+    }
+    d.hint = std::move(hint);
+    return d;
+  };
+
+  if (ok != 1) {
+    int err = X509_STORE_CTX_get_error(ctx.get());
+    X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
+    if (bad == nullptr) bad = leaf;
+    ClearOpenSslErrors();
+    d.openssl_error = err;
+    d.openssl_error_text = X509_verify_cert_error_string(err);
+    Reason reason = ReasonForOpenSslError(err);
+    std::string subject = NameToString(X509_get_subject_name(bad));
+    std::string issuer = NameToString(X509_get_issuer_name(bad));
+    std::string hint;
+    switch (reason) {
+      case Reason::kUnknownIssuer:
+        hint = absl::StrCat("add the certificate of \"", issuer, "\" (the issuer of \"",
+                            subject, "\") to ", pp.store->source,
+                            ", or have the peer send its intermediate certificates");
+        break;
+      case Reason::kSelfSignedLeaf:
+        hint = absl::StrCat("the peer's certificate \"", subject,
+                            "\" is self-signed: add it to ", pp.store->source,
+                            ", or set certificates.allow_self_signed (insecure)");
+        break;
+      case Reason::kSelfSignedInChain:
+        hint = absl::StrCat("the chain ends at \"", subject, "\", which is not trusted: add it to ",
+                            pp.store->source, " if you trust it");
+        break;
+      case Reason::kExpired:
+        hint = absl::StrCat("\"", subject, "\" expired on ",
+                            FormatDate(Asn1ToTime(X509_get0_notAfter(bad))),
+                            ": renew it on the peer (or check this machine's clock)");
+        break;
+      case Reason::kNotYetValid:
+        hint = absl::StrCat("\"", subject, "\" is valid only from ",
+                            FormatDate(Asn1ToTime(X509_get0_notBefore(bad))),
+                            ": check this machine's clock");
+        break;
+      case Reason::kRevoked:
+        hint = absl::StrCat("\"", subject, "\" is revoked by a CRL in ", pp.store->source,
+                            ": the peer needs a new certificate");
+        break;
+      case Reason::kWrongUsage:
+        hint = absl::StrCat("\"", subject, "\" may not be used as a TLS ",
+                            server ? "server" : "client",
+                            " certificate: reissue it with extendedKeyUsage ",
+                            server ? "serverAuth" : "clientAuth");
+        break;
+      case Reason::kPathLengthExceeded:
+        hint = "the chain is longer than a CA's pathLenConstraint or the depth limit allows";
+        break;
+      case Reason::kNameConstraintViolation:
+        hint = "a CA in the chain is not allowed to issue for the peer's names";
+        break;
+      default:
+        hint = absl::StrCat("the certificate \"", subject, "\" is not acceptable (",
+                            d.openssl_error_text, ")");
+    }
+    if (!verified.empty() && reason != Reason::kUnknownIssuer) {
+      d.chain.clear();
+      for (X509* c : verified) d.chain.push_back(Summarize(c));
+    }
+    return fail(reason, absl::StrCat("\"", subject, "\": ", d.openssl_error_text), bad, hint);
+  }
+
+  d.chain.clear();
+  for (X509* c : verified) d.chain.push_back(Summarize(c));
+  if (tolerance.self_signed_used) {
+    d.warnings.push_back(absl::StrCat("accepted the self-signed certificate \"",
+                                      NameToString(X509_get_subject_name(leaf)),
+                                      "\" (certificates.allow_self_signed)"));
+  }
+
+  if (auto f = CheckStrictPolicy(verified, server, pp.strict, &d.warnings)) {
+    std::string hint =
+        f->relaxation.empty()
+            ? "reissue the certificate so that it meets the rule"
+            : absl::StrCat("reissue the certificate, or set ", f->relaxation,
+                           ": true to accept it (insecure)");
+    return fail(f->reason, absl::StrCat("\"", NameToString(X509_get_subject_name(f->cert)),
+                                        "\": ", f->detail),
+                f->cert, hint);
+  }
+
+  if (pp.check_name && !expected_name.empty()) {
+    std::string name = absl::AsciiStrToLower(expected_name);
+    int match;
+    if (IsIpLiteral(name)) {
+      match = X509_check_ip_asc(leaf, name.c_str(), 0);
+      d.openssl_error = X509_V_ERR_IP_ADDRESS_MISMATCH;
+    } else {
+      unsigned int host_flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+      if (!pp.strict.allow_missing_san) host_flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+      match = X509_check_host(leaf, name.data(), name.size(), host_flags, nullptr);
+      d.openssl_error = X509_V_ERR_HOSTNAME_MISMATCH;
+    }
+    ClearOpenSslErrors();
+    if (match != 1) {
+      d.openssl_error_text = X509_verify_cert_error_string(d.openssl_error);
+      return fail(Reason::kNameMismatch,
+                  absl::StrCat("expected \"", expected_name, "\", the certificate is for ",
+                               SanList(leaf)),
+                  leaf,
+                  absl::StrCat("connect to a name the certificate holds, or reissue it with "
+                               "subjectAltName DNS:",
+                               expected_name,
+                               " (certificates.disable_hostname_validation turns this "
+                               "check off: insecure)"));
+    }
+    d.openssl_error = 0;
+  } else if (!pp.check_name) {
+    d.warnings.push_back("host name not checked (certificates.disable_hostname_validation)");
+  }
+
+  if (!pp.criteria.empty()) {
+    X509* ca = verified.size() > 1 ? verified[1] : leaf;
+    struct Rule {
+      const std::optional<std::string>& want;
+      X509* cert;
+      int nid;
+      const char* key;
+    };
+    const ValidationCriteria& c = pp.criteria;
+    for (const Rule& r : {Rule{c.cert_common_name, leaf, NID_commonName, "Cert_Common_Name"},
+                          Rule{c.cert_organization, leaf, NID_organizationName,
+                               "Cert_Organization"},
+                          Rule{c.cert_organizational_unit, leaf, NID_organizationalUnitName,
+                               "Cert_Organizational_Name"},
+                          Rule{c.ca_cert_common_name, ca, NID_commonName, "CA_Cert_Common_Name"},
+                          Rule{c.ca_cert_organization, ca, NID_organizationName,
+                               "CA_Cert_Organization"},
+                          Rule{c.ca_cert_organizational_unit, ca, NID_organizationalUnitName,
+                               "CA_Cert_Organizational_Name"}}) {
+      if (!r.want) continue;
+      std::string have = NameField(r.cert, r.nid);
+      if (have != *r.want) {
+        return fail(Reason::kCriteriaMismatch,
+                    absl::StrCat("certificates.validation_criteria.", r.key, " expects \"",
+                                 *r.want, "\", \"", NameToString(X509_get_subject_name(r.cert)),
+                                 "\" has \"", have, "\""),
+                    r.cert,
+                    absl::StrCat("correct certificates.validation_criteria.", r.key,
+                                 " or connect to the intended server"));
+      }
+    }
+  }
+
+  if (!pp.leaf_allowlist.empty()) {
+    std::string leaf_hex = HexLower(d.leaf_sha256);
+    bool listed = false;
+    for (const std::string& fp : pp.leaf_allowlist) listed = listed || fp == leaf_hex;
+    if (!listed) {
+      return fail(Reason::kNotAllowlisted,
+                  absl::StrCat("the leaf's SHA-256 fingerprint ", d.leaf_sha256, " is not in ",
+                               pp.leaf_allowlist_field),
+                  leaf,
+                  absl::StrCat("if this endpoint is the one you trust, add ", d.leaf_sha256,
+                               " to ", pp.leaf_allowlist_field));
+    }
+  }
+
+  if (!pp.pins.empty()) {
+    bool pinned = false;
+    for (X509* c : verified) {
+      std::string cert_hex = HexLower(Sha256Fingerprint(c));
+      std::string spki_hex = HexLower(SpkiSha256Fingerprint(c));
+      for (const std::string& pin : pp.pins) pinned = pinned || pin == cert_hex || pin == spki_hex;
+    }
+    if (!pinned) {
+      return fail(Reason::kPinMismatch,
+                  "no certificate or public key in the verified chain matches "
+                  "a pin in trustd.pins." + std::string(PurposeName(purpose)),
+                  leaf,
+                  absl::StrCat("pin the root or the key (SPKI SHA-256) so renewals keep "
+                               "matching; the leaf is ", d.leaf_sha256));
+    }
+  }
+
+  d.allowed = true;
+  d.reason = Reason::kOk;
+  d.hint.clear();
+  return d;
+}
+
+}  // namespace edge::trust

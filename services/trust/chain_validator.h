@@ -1,0 +1,59 @@
+// ChainValidator: the trust engine. Turns (peer chain, purpose, expected name, time) into a
+// Decision under one immutable TrustPolicy. No gRPC, no I/O.
+//
+//   auto validator = ChainValidator::Create(std::move(policy));
+//   Decision d = (*validator)->Validate({leaf_der, ica_der}, Purpose::kPlatform,
+//                                       "platform.example", absl::Now());
+//
+// Order of checks, first failure wins: parse -> path building and RFC 5280 verification
+// with OpenSSL (X509_STRICT, CRLs when configured, name constraints, purpose) -> the strict
+// web-PKI policy (EKU, SAN, keys, signatures, serials, versions, wildcard-aware name
+// constraints on the leaf) -> host name or IP -> validation_criteria -> leaf allowlist ->
+// pins. Thread-safe: Validate may be called concurrently.
+#ifndef SERVICES_TRUST_CHAIN_VALIDATOR_H_
+#define SERVICES_TRUST_CHAIN_VALIDATOR_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/common/openssl_util.h"
+#include "services/trust/decision.h"
+#include "services/trust/policy.h"
+
+namespace edge::trust {
+
+class ChainValidator {
+ public:
+  // kInvalidArgument when a purpose has no trust store.
+  static absl::StatusOr<std::unique_ptr<ChainValidator>> Create(TrustPolicy policy);
+
+  // `chain_der`: the peer's certificates as DER, leaf first, as sent in the handshake.
+  // `expected_name`: a DNS name or an IP address literal; empty skips the name check.
+  // A purpose with no policy is refused (INVALID_CHAIN with a hint).
+  Decision Validate(const std::vector<std::string>& chain_der, Purpose purpose,
+                    absl::string_view expected_name, absl::Time now) const;
+
+  // The same for already parsed certificates (leaf first); does not take ownership.
+  Decision ValidateCerts(const std::vector<X509*>& chain, Purpose purpose,
+                         absl::string_view expected_name, absl::Time now) const;
+
+  uint64_t generation() const { return policy_.generation; }
+  const TrustPolicy& policy() const { return policy_; }
+
+ private:
+  explicit ChainValidator(TrustPolicy policy) : policy_(std::move(policy)) {}
+
+  TrustPolicy policy_;
+  std::map<Purpose, UniqueX509Store> stores_;
+};
+
+// "a1b2..." (64 lower-case hex) from "A1:B2:..." or "a1b2..."; empty when not 32 bytes.
+std::string NormalizeFingerprint(absl::string_view fingerprint);
+
+}  // namespace edge::trust
+
+#endif  // SERVICES_TRUST_CHAIN_VALIDATOR_H_

@@ -1,0 +1,111 @@
+#include "services/trust/decision.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace edge::trust {
+
+absl::string_view PurposeName(Purpose purpose) {
+  switch (purpose) {
+    case Purpose::kPlatform: return "platform";
+    case Purpose::kEdge: return "edge";
+    case Purpose::kClient: return "client";
+  }
+  return "unknown";
+}
+
+bool ParsePurpose(absl::string_view name, Purpose* purpose) {
+  for (Purpose p : {Purpose::kPlatform, Purpose::kEdge, Purpose::kClient}) {
+    if (name == PurposeName(p)) {
+      *purpose = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::string_view ReasonName(Reason reason) {
+  switch (reason) {
+    case Reason::kOk: return "OK";
+    case Reason::kUnknownIssuer: return "UNKNOWN_ISSUER";
+    case Reason::kSelfSignedInChain: return "SELF_SIGNED_IN_CHAIN";
+    case Reason::kSelfSignedLeaf: return "SELF_SIGNED_LEAF";
+    case Reason::kExpired: return "EXPIRED";
+    case Reason::kNotYetValid: return "NOT_YET_VALID";
+    case Reason::kNameMismatch: return "NAME_MISMATCH";
+    case Reason::kMissingSan: return "MISSING_SAN";
+    case Reason::kNotAllowlisted: return "NOT_ALLOWLISTED";
+    case Reason::kPinMismatch: return "PIN_MISMATCH";
+    case Reason::kWeakSignature: return "WEAK_SIGNATURE";
+    case Reason::kWeakKey: return "WEAK_KEY";
+    case Reason::kWrongUsage: return "WRONG_USAGE";
+    case Reason::kRevoked: return "REVOKED";
+    case Reason::kCriteriaMismatch: return "CRITERIA_MISMATCH";
+    case Reason::kMalformedCertificate: return "MALFORMED_CERTIFICATE";
+    case Reason::kNameConstraintViolation: return "NAME_CONSTRAINT_VIOLATION";
+    case Reason::kPathLengthExceeded: return "PATH_LENGTH_EXCEEDED";
+    case Reason::kPolicyViolation: return "POLICY_VIOLATION";
+    case Reason::kInvalidChain: return "INVALID_CHAIN";
+    case Reason::kTrustdUnavailable: return "TRUSTD_UNAVAILABLE";
+  }
+  return "UNKNOWN";
+}
+
+std::string Decision::Summary() const {
+  std::string out(ReasonName(reason));
+  if (openssl_error != 0) {
+    absl::StrAppend(&out, " (openssl error ", openssl_error, ": ", openssl_error_text, ")");
+  }
+  if (!detail.empty()) absl::StrAppend(&out, ": ", detail);
+  return out;
+}
+
+std::string JsonQuote(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+static std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+std::string Decision::ToJson() const {
+  std::vector<std::string> certs;
+  for (const CertificateSummary& c : chain) {
+    certs.push_back(absl::StrCat("{\"subject\":", JsonQuote(c.subject),
+                                 ",\"issuer\":", JsonQuote(c.issuer),
+                                 ",\"sha256\":", JsonQuote(c.sha256),
+                                 ",\"not_before\":", JsonQuote(Rfc3339(c.not_before)),
+                                 ",\"not_after\":", JsonQuote(Rfc3339(c.not_after)), "}"));
+  }
+  std::vector<std::string> warns;
+  for (const std::string& w : warnings) warns.push_back(JsonQuote(w));
+  return absl::StrCat(
+      "{\"allowed\":", allowed ? "true" : "false", ",\"reason\":", JsonQuote(ReasonName(reason)),
+      ",\"openssl_error\":", openssl_error,
+      ",\"openssl_error_text\":", JsonQuote(openssl_error_text),
+      ",\"detail\":", JsonQuote(detail), ",\"hint\":", JsonQuote(hint),
+      ",\"failing_subject\":", JsonQuote(failing_subject),
+      ",\"failing_issuer\":", JsonQuote(failing_issuer),
+      ",\"leaf_sha256\":", JsonQuote(leaf_sha256), ",\"chain\":[", absl::StrJoin(certs, ","),
+      "],\"warnings\":[", absl::StrJoin(warns, ","), "]}");
+}
+
+}  // namespace edge::trust

@@ -1,0 +1,90 @@
+// Decision: what the trust engine says about one peer chain, and why.
+//
+//   Decision d = validator->Validate(chain, Purpose::kEdge, "lsr.local", absl::Now());
+//   if (!d.allowed) LOG("refused: " + d.Summary());
+//
+// Everything in a Decision is safe to log: certificate names, fingerprints and dates,
+// never key material or secrets.
+#ifndef SERVICES_TRUST_DECISION_H_
+#define SERVICES_TRUST_DECISION_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace edge::trust {
+
+// Who the peer is to us; each purpose has its own trust anchors and pins.
+enum class Purpose {
+  kPlatform,  // edged -> the platform (AlwaysOn over wss): certificates.cert_chain.
+  kEdge,      // restd -> auto_bind endpoints: http_client_ca_certs, else cert_chain.
+  kClient,    // HTTPS clients presenting certificates to restd: certificates.cert_chain.
+};
+
+absl::string_view PurposeName(Purpose purpose);  // "platform", "edge", "client".
+// Parses "platform"/"edge"/"client"; false when `name` is none of them.
+bool ParsePurpose(absl::string_view name, Purpose* purpose);
+
+// Why a chain was accepted or refused. Names (ReasonName) are stable: users search them.
+enum class Reason {
+  kOk,
+  kUnknownIssuer,          // No path to a trust anchor (OpenSSL 2, 20, 21).
+  kSelfSignedInChain,      // A self-signed certificate that is not trusted (19).
+  kSelfSignedLeaf,         // The peer's own certificate is self-signed (18).
+  kExpired,                // A certificate's notAfter has passed (10).
+  kNotYetValid,            // A certificate's notBefore is in the future (9).
+  kNameMismatch,           // The expected host name or IP is not in the leaf (62, 64).
+  kMissingSan,             // Strict policy: the leaf has no subjectAltName.
+  kNotAllowlisted,         // Leaf SHA-256 not in certificates.fingerprint_allowlist.
+  kPinMismatch,            // No certificate or key in the chain matches a trustd pin.
+  kWeakSignature,          // MD5 or SHA-1 signature (strict policy).
+  kWeakKey,                // RSA under 2048 bits, odd RSA size, DSA, unusual curve.
+  kWrongUsage,             // EKU/keyUsage does not allow the purpose (26).
+  kRevoked,                // On a configured CRL (23).
+  kCriteriaMismatch,       // certificates.validation_criteria not met.
+  kMalformedCertificate,   // Not DER, or violates RFC 5280 encoding rules.
+  kNameConstraintViolation,// A CA's name constraints exclude the leaf's names (47, 48).
+  kPathLengthExceeded,     // A CA's pathLenConstraint or the depth limit (25, 22).
+  kPolicyViolation,        // Another rule of the strict policy (v1 CA, serial number...).
+  kInvalidChain,           // Any other verification failure (bad signature, not a CA...).
+  kTrustdUnavailable,      // Set by callers when trustd cannot be asked: fail closed.
+};
+
+absl::string_view ReasonName(Reason reason);  // "UNKNOWN_ISSUER", ...
+
+struct CertificateSummary {
+  std::string subject;
+  std::string issuer;
+  std::string sha256;  // "AA:BB:..." (openssl x509 -noout -fingerprint -sha256).
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+struct Decision {
+  bool allowed = false;
+  Reason reason = Reason::kInvalidChain;
+  int openssl_error = 0;           // X509_V_ERR_* where one applies ("error 20").
+  std::string openssl_error_text;  // OpenSSL's text for that code.
+  std::string detail;              // What exactly failed, one sentence.
+  std::string hint;                // One line: what to change, in which file or field.
+  std::string failing_subject;     // The certificate the failure is about.
+  std::string failing_issuer;
+  std::string leaf_sha256;
+  std::vector<CertificateSummary> chain;  // As verified (leaf first), else as presented.
+  std::vector<std::string> warnings;      // Relaxations that were used to accept.
+
+  // "NAME_MISMATCH (openssl error 62: hostname mismatch): <detail>".
+  std::string Summary() const;
+  // One JSON object: allowed, reason, openssl_error, openssl_error_text, detail, hint,
+  // failing_subject, failing_issuer, leaf_sha256, chain[], warnings[].
+  std::string ToJson() const;
+};
+
+// JSON string literal for `s` (quotes included), escaping per RFC 8259.
+std::string JsonQuote(absl::string_view s);
+
+}  // namespace edge::trust
+
+#endif  // SERVICES_TRUST_DECISION_H_

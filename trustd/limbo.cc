@@ -1,0 +1,185 @@
+#include "trustd/limbo.h"
+
+#include <openssl/pem.h>
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "services/common/openssl_util.h"
+#include "services/trust/chain_validator.h"
+
+namespace edge::trustd {
+namespace {
+
+using trust::ChainValidator;
+using trust::Decision;
+using trust::JsonQuote;
+using trust::Purpose;
+using trust::PurposePolicy;
+using trust::TrustPolicy;
+using trust::TrustStore;
+
+struct CaseResult {
+  std::string id;
+  std::string actual;  // SUCCESS, FAILURE or SKIPPED.
+  std::string context;
+};
+
+std::string Str(const YAML::Node& node) {
+  return node && node.IsScalar() ? node.as<std::string>() : std::string();
+}
+
+absl::StatusOr<std::vector<UniqueX509>> Certs(const YAML::Node& list, absl::string_view what) {
+  std::vector<UniqueX509> certs;
+  if (!list || list.IsNull()) return certs;
+  for (size_t i = 0; i < list.size(); ++i) {
+    auto parsed = CertsFromPem(Str(list[i]), absl::StrCat(what, "[", i, "]"));
+    if (!parsed.ok()) return parsed.status();
+    for (auto& c : *parsed) certs.push_back(std::move(c));
+  }
+  return certs;
+}
+
+CaseResult RunCase(const YAML::Node& tc) {
+  CaseResult r;
+  r.id = Str(tc["id"]);
+  auto skip = [&](std::string why) {
+    r.actual = "SKIPPED";
+    r.context = std::move(why);
+    return r;
+  };
+
+  std::string kind = Str(tc["validation_kind"]);
+  Purpose purpose = kind == "CLIENT" ? Purpose::kClient : Purpose::kPlatform;
+
+  auto store = std::make_shared<TrustStore>();
+  store->source = "trusted_certs";
+  auto trusted = Certs(tc["trusted_certs"], "trusted_certs");
+  if (!trusted.ok()) return skip(std::string(trusted.status().message()));
+  store->anchors = std::move(*trusted);
+  const YAML::Node& crls = tc["crls"];
+  for (size_t i = 0; crls && crls.IsSequence() && i < crls.size(); ++i) {
+    std::string pem = Str(crls[i]);
+    UniqueBio bio = MemBio(pem);
+    UniqueX509Crl crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    if (!crl) {
+      ClearOpenSslErrors();
+      return skip(absl::StrCat("crls[", i, "] is not a PEM CRL"));
+    }
+    store->crls.push_back(std::move(crl));
+  }
+  auto intermediates = Certs(tc["untrusted_intermediates"], "untrusted_intermediates");
+  if (!intermediates.ok()) return skip(std::string(intermediates.status().message()));
+  auto peer = CertsFromPem(Str(tc["peer_certificate"]), "peer_certificate");
+  if (!peer.ok()) {
+    // An unparseable peer certificate is a refusal, as it would be in a handshake.
+    ClearOpenSslErrors();
+    r.actual = "FAILURE";
+    r.context = std::string(peer.status().message());
+    return r;
+  }
+
+  PurposePolicy pp;
+  pp.store = store;
+  const YAML::Node& depth = tc["max_chain_depth"];
+  if (depth && !depth.IsNull()) pp.max_depth = depth.as<int>();
+  TrustPolicy policy;
+  policy.purposes[purpose] = std::move(pp);
+  auto validator = ChainValidator::Create(std::move(policy));
+  if (!validator.ok()) return skip(std::string(validator.status().message()));
+
+  absl::Time now = absl::Now();
+  std::string when = Str(tc["validation_time"]);
+  if (!when.empty()) {
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, when, &now, &err)) {
+      return skip(absl::StrCat("validation_time: ", err));
+    }
+  }
+  std::string name;
+  const YAML::Node& peer_name = tc["expected_peer_name"];
+  if (peer_name && peer_name.IsMap()) {
+    std::string name_kind = Str(peer_name["kind"]);
+    if (name_kind == "DNS" || name_kind == "IP") name = Str(peer_name["value"]);
+  }
+
+  std::vector<X509*> chain;
+  chain.push_back((*peer)[0].get());
+  for (const UniqueX509& c : *intermediates) chain.push_back(c.get());
+  Decision d = (*validator)->ValidateCerts(chain, purpose, name, now);
+  r.actual = d.allowed ? "SUCCESS" : "FAILURE";
+  r.context = d.allowed ? "allowed" : d.Summary();
+  return r;
+}
+
+// yaml-cpp reads JSON as YAML but rejects the UTF-16 surrogate pairs JSON uses for
+// characters outside the BMP ("\ud83d\ude1c"); YAML writes those as one "\UXXXXXXXX".
+std::string JoinSurrogatePairs(absl::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  auto hex4 = [&](size_t at, unsigned* value) {
+    if (at + 4 > json.size()) return false;
+    *value = 0;
+    for (size_t i = at; i < at + 4; ++i) {
+      char c = json[i];
+      int v = (c >= '0' && c <= '9') ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : -1;
+      if (v < 0) return false;
+      *value = *value * 16 + static_cast<unsigned>(v);
+    }
+    return true;
+  };
+  for (size_t i = 0; i < json.size(); ++i) {
+    unsigned hi, lo;
+    if (json[i] == '\\' && i + 11 < json.size() && json[i + 1] == 'u' && hex4(i + 2, &hi) &&
+        hi >= 0xD800 && hi < 0xDC00 && json[i + 6] == '\\' && json[i + 7] == 'u' &&
+        hex4(i + 8, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+      unsigned cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+      absl::StrAppend(&out, "\\U", absl::Hex(cp, absl::kZeroPad8));
+      i += 11;
+      continue;
+    }
+    out.push_back(json[i]);
+    if (json[i] == '\\' && i + 1 < json.size()) out.push_back(json[++i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(JoinSurrogatePairs(limbo_json));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("limbo input: not JSON: ", e.what()));
+  }
+  if (!root.IsMap() || !root["testcases"] || !root["testcases"].IsSequence()) {
+    return absl::InvalidArgumentError(
+        "limbo input: expected an object with a \"testcases\" array");
+  }
+  std::vector<std::string> results;
+  for (const YAML::Node& tc : root["testcases"]) {
+    CaseResult r;
+    try {
+      r = RunCase(tc);
+    } catch (const YAML::Exception& e) {
+      r.id = tc["id"] ? tc["id"].as<std::string>("") : "";
+      r.actual = "SKIPPED";
+      r.context = absl::StrCat("malformed test case: ", e.what());
+    }
+    results.push_back(absl::StrCat("{\"id\":", JsonQuote(r.id), ",\"actual_result\":",
+                                   JsonQuote(r.actual), ",\"context\":", JsonQuote(r.context),
+                                   "}"));
+  }
+  return absl::StrCat("{\"version\":1,\"harness\":\"edge-trustd\",\"results\":[\n",
+                      absl::StrJoin(results, ",\n"), "\n]}\n");
+}
+
+}  // namespace edge::trustd
