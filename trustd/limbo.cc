@@ -23,11 +23,7 @@ using trust::PurposePolicy;
 using trust::TrustPolicy;
 using trust::TrustStore;
 
-struct CaseResult {
-  std::string id;
-  std::string actual;  // SUCCESS, FAILURE or SKIPPED.
-  std::string context;
-};
+using CaseResult = LimboResult;
 
 std::string Str(const YAML::Node& node) {
   return node && node.IsScalar() ? node.as<std::string>() : std::string();
@@ -47,6 +43,8 @@ absl::StatusOr<std::vector<UniqueX509>> Certs(const YAML::Node& list, absl::stri
 CaseResult RunCase(const YAML::Node& tc) {
   CaseResult r;
   r.id = Str(tc["id"]);
+  r.validation_kind = Str(tc["validation_kind"]);
+  r.expected = Str(tc["expected_result"]);
   auto skip = [&](std::string why) {
     r.actual = "SKIPPED";
     r.context = std::move(why);
@@ -153,7 +151,7 @@ std::string JoinSurrogatePairs(absl::string_view json) {
 
 }  // namespace
 
-absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json) {
+absl::StatusOr<std::vector<LimboResult>> RunLimboCases(absl::string_view limbo_json) {
   YAML::Node root;
   try {
     root = YAML::Load(JoinSurrogatePairs(limbo_json));
@@ -164,22 +162,36 @@ absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json) {
     return absl::InvalidArgumentError(
         "limbo input: expected an object with a \"testcases\" array");
   }
-  std::vector<std::string> results;
+  std::vector<LimboResult> results;
   for (const YAML::Node& tc : root["testcases"]) {
-    CaseResult r;
+    LimboResult r;
     try {
       r = RunCase(tc);
     } catch (const YAML::Exception& e) {
-      r.id = tc["id"] ? tc["id"].as<std::string>("") : "";
+      r.id = Str(tc["id"]);
       r.actual = "SKIPPED";
       r.context = absl::StrCat("malformed test case: ", e.what());
     }
-    results.push_back(absl::StrCat("{\"id\":", JsonQuote(r.id), ",\"actual_result\":",
-                                   JsonQuote(r.actual), ",\"context\":", JsonQuote(r.context),
-                                   "}"));
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+std::string RenderLimboResults(const std::vector<LimboResult>& results) {
+  std::vector<std::string> rows;
+  for (const LimboResult& r : results) {
+    rows.push_back(absl::StrCat("{\"id\":", JsonQuote(r.id), ",\"actual_result\":",
+                                JsonQuote(r.actual), ",\"context\":", JsonQuote(r.context),
+                                "}"));
   }
   return absl::StrCat("{\"version\":1,\"harness\":\"edge-trustd\",\"results\":[\n",
-                      absl::StrJoin(results, ",\n"), "\n]}\n");
+                      absl::StrJoin(rows, ",\n"), "\n]}\n");
+}
+
+absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json) {
+  auto results = RunLimboCases(limbo_json);
+  if (!results.ok()) return results.status();
+  return RenderLimboResults(*results);
 }
 
 }  // namespace edge::trustd

@@ -1,0 +1,397 @@
+#include "services/trust/chain_validator.h"
+
+#include <openssl/pem.h>
+
+#include "gtest/gtest.h"
+#include "tests/pki/test_pki.h"
+
+namespace edge::trust {
+namespace {
+
+using ::edge::testing::CertSpec;
+using ::edge::testing::KeyType;
+using ::edge::testing::SigHash;
+using ::edge::testing::TestCert;
+using ::edge::testing::TestPki;
+
+// One PKI for the whole file: root -> intermediate -> leaves.
+class ChainValidatorTest : public ::testing::Test {
+ protected:
+  ChainValidatorTest()
+      : root_(pki_.Root("Test Root")),
+        ica_(pki_.Issue(root_, CertSpec::Ca("Test Intermediate"))),
+        leaf_(pki_.Issue(ica_, CertSpec::Server("platform.example"))),
+        other_root_(pki_.Root("Other Root")) {}
+
+  std::shared_ptr<TrustStore> Store(std::vector<const TestCert*> anchors,
+                                    std::vector<std::string> crl_pems = {}) {
+    auto store = std::make_shared<TrustStore>();
+    store->source = "certificates.cert_chain (ca.pem)";
+    for (const TestCert* a : anchors) store->anchors.emplace_back(X509_dup(a->cert()));
+    for (const std::string& pem : crl_pems) {
+      UniqueBio bio = MemBio(pem);
+      store->crls.emplace_back(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    }
+    return store;
+  }
+
+  PurposePolicy Policy() {
+    PurposePolicy pp;
+    pp.store = Store({&root_});
+    return pp;
+  }
+
+  Decision Validate(const PurposePolicy& pp, std::vector<const TestCert*> chain,
+                    const std::string& name, Purpose purpose = Purpose::kPlatform,
+                    absl::Time now = absl::Now()) {
+    TrustPolicy policy;
+    policy.purposes[purpose] = pp;
+    auto validator = ChainValidator::Create(std::move(policy));
+    EXPECT_TRUE(validator.ok());
+    std::vector<std::string> der;
+    for (const TestCert* c : chain) der.push_back(c->Der());
+    return (*validator)->Validate(der, purpose, name, now);
+  }
+
+  TestPki pki_;
+  TestCert root_;
+  TestCert ica_;
+  TestCert leaf_;
+  TestCert other_root_;
+};
+
+TEST_F(ChainValidatorTest, AcceptsAChainToATrustedRoot) {
+  Decision d = Validate(Policy(), {&leaf_, &ica_}, "platform.example");
+  EXPECT_TRUE(d.allowed) << d.Summary();
+  EXPECT_EQ(d.reason, Reason::kOk);
+  EXPECT_EQ(d.leaf_sha256, leaf_.Sha256());
+  ASSERT_EQ(d.chain.size(), 3u);
+  EXPECT_EQ(d.chain[2].subject, "CN=Test Root");
+  EXPECT_TRUE(d.warnings.empty());
+}
+
+TEST_F(ChainValidatorTest, RefusesAnUnknownIssuerWithOpenSslCode20AndAHint) {
+  TestCert stranger = pki_.Issue(other_root_, CertSpec::Server("platform.example"));
+  Decision d = Validate(Policy(), {&stranger}, "platform.example");
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, Reason::kUnknownIssuer);
+  EXPECT_EQ(d.openssl_error, 20);
+  EXPECT_EQ(d.openssl_error_text, "unable to get local issuer certificate");
+  EXPECT_EQ(d.failing_subject, "CN=platform.example");
+  EXPECT_EQ(d.failing_issuer, "CN=Other Root");
+  EXPECT_EQ(d.hint,
+            "add the certificate of \"CN=Other Root\" (the issuer of \"CN=platform.example\") "
+            "to certificates.cert_chain (ca.pem), or have the peer send its intermediate "
+            "certificates");
+}
+
+TEST_F(ChainValidatorTest, RefusesAMissingIntermediateAsUnknownIssuer) {
+  Decision d = Validate(Policy(), {&leaf_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kUnknownIssuer);
+  EXPECT_EQ(d.openssl_error, 20);
+}
+
+TEST_F(ChainValidatorTest, RefusesAnUntrustedSelfSignedRootInTheChain) {
+  TestCert ica2 = pki_.Issue(other_root_, CertSpec::Ca("Other Intermediate"));
+  TestCert leaf2 = pki_.Issue(ica2, CertSpec::Server("platform.example"));
+  Decision d = Validate(Policy(), {&leaf2, &ica2, &other_root_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kSelfSignedInChain);
+  EXPECT_EQ(d.openssl_error, 19);
+}
+
+TEST_F(ChainValidatorTest, RefusesASelfSignedLeafUnlessAllowed) {
+  CertSpec spec = CertSpec::Server("platform.example");
+  TestCert self = pki_.SelfSigned(spec);
+  Decision d = Validate(Policy(), {&self}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kSelfSignedLeaf);
+  EXPECT_EQ(d.openssl_error, 18);
+
+  PurposePolicy pp = Policy();
+  pp.allow_self_signed = true;
+  d = Validate(pp, {&self}, "platform.example");
+  EXPECT_TRUE(d.allowed) << d.Summary();
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_EQ(d.warnings[0], "accepted the self-signed certificate \"CN=platform.example\" "
+                           "(certificates.allow_self_signed)");
+  // Allowing self-signed certificates does not switch off the name check.
+  EXPECT_EQ(Validate(pp, {&self}, "other.example").reason, Reason::kNameMismatch);
+}
+
+TEST_F(ChainValidatorTest, RefusesExpiredAndNotYetValidLeaves) {
+  absl::Time now = absl::Now();
+  CertSpec expired = CertSpec::Server("platform.example");
+  expired.not_before = now - absl::Hours(48);
+  expired.not_after = now - absl::Hours(24);
+  TestCert old_leaf = pki_.Issue(ica_, expired);
+  Decision d = Validate(Policy(), {&old_leaf, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kExpired);
+  EXPECT_EQ(d.openssl_error, 10);
+  EXPECT_NE(d.hint.find("expired on"), std::string::npos) << d.hint;
+
+  CertSpec future = CertSpec::Server("platform.example");
+  future.not_before = now + absl::Hours(24);
+  TestCert new_leaf = pki_.Issue(ica_, future);
+  d = Validate(Policy(), {&new_leaf, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kNotYetValid);
+  EXPECT_EQ(d.openssl_error, 9);
+}
+
+TEST_F(ChainValidatorTest, UsesTheInjectedTime) {
+  // The same leaf, judged a year from now, has expired.
+  Decision d = Validate(Policy(), {&leaf_, &ica_}, "platform.example", Purpose::kPlatform,
+                        absl::Now() + absl::Hours(24 * 365));
+  EXPECT_EQ(d.reason, Reason::kExpired);
+}
+
+TEST_F(ChainValidatorTest, RefusesAWrongHostNameWithCode62) {
+  Decision d = Validate(Policy(), {&leaf_, &ica_}, "evil.example");
+  EXPECT_EQ(d.reason, Reason::kNameMismatch);
+  EXPECT_EQ(d.openssl_error, 62);
+  EXPECT_EQ(d.detail, "expected \"evil.example\", the certificate is for DNS:platform.example");
+}
+
+TEST_F(ChainValidatorTest, ChecksIpAddressesAgainstIpSans) {
+  CertSpec spec = CertSpec::Server("platform.example");
+  spec.ip_addresses = {"127.0.0.1"};
+  TestCert ip_leaf = pki_.Issue(ica_, spec);
+  EXPECT_TRUE(Validate(Policy(), {&ip_leaf, &ica_}, "127.0.0.1").allowed);
+  Decision d = Validate(Policy(), {&ip_leaf, &ica_}, "127.0.0.2");
+  EXPECT_EQ(d.reason, Reason::kNameMismatch);
+  EXPECT_EQ(d.openssl_error, 64);
+}
+
+TEST_F(ChainValidatorTest, SkipsTheNameCheckWhenDisabledWithAWarning) {
+  PurposePolicy pp = Policy();
+  pp.check_name = false;
+  Decision d = Validate(pp, {&leaf_, &ica_}, "evil.example");
+  EXPECT_TRUE(d.allowed);
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_EQ(d.warnings[0], "host name not checked (certificates.disable_hostname_validation)");
+}
+
+TEST_F(ChainValidatorTest, RefusesALeafWithoutSanUnlessRelaxed) {
+  CertSpec spec = CertSpec::Server("platform.example");
+  spec.dns_names.clear();
+  TestCert cn_only = pki_.Issue(ica_, spec);
+  Decision d = Validate(Policy(), {&cn_only, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kMissingSan);
+  EXPECT_EQ(d.hint, "reissue the certificate, or set trustd.policy.allow_missing_san: true "
+                    "to accept it (insecure)");
+
+  PurposePolicy pp = Policy();
+  pp.strict.allow_missing_san = true;
+  d = Validate(pp, {&cn_only, &ica_}, "platform.example");
+  EXPECT_TRUE(d.allowed) << d.Summary();  // CN is used when there is no SAN.
+  EXPECT_EQ(d.warnings.size(), 1u);
+}
+
+TEST_F(ChainValidatorTest, AppliesTheFingerprintAllowlistAfterChainValidation) {
+  PurposePolicy pp = Policy();
+  pp.leaf_allowlist = {NormalizeFingerprint(ica_.Sha256())};
+  pp.leaf_allowlist_field = "certificates.fingerprint_allowlist";
+  Decision d = Validate(pp, {&leaf_, &ica_}, "platform.example", Purpose::kEdge);
+  EXPECT_EQ(d.reason, Reason::kNotAllowlisted);
+  EXPECT_EQ(d.hint, "if this endpoint is the one you trust, add " + leaf_.Sha256() +
+                        " to certificates.fingerprint_allowlist");
+
+  pp.leaf_allowlist.push_back(NormalizeFingerprint(leaf_.Sha256()));
+  EXPECT_TRUE(Validate(pp, {&leaf_, &ica_}, "platform.example", Purpose::kEdge).allowed);
+
+  // The allowlist never rescues a chain that fails validation.
+  TestCert stranger = pki_.Issue(other_root_, CertSpec::Server("platform.example"));
+  pp.leaf_allowlist.push_back(NormalizeFingerprint(stranger.Sha256()));
+  EXPECT_EQ(Validate(pp, {&stranger}, "platform.example", Purpose::kEdge).reason,
+            Reason::kUnknownIssuer);
+}
+
+TEST_F(ChainValidatorTest, PinsMatchAnyCertificateOrKeyInTheVerifiedChain) {
+  PurposePolicy pp = Policy();
+  pp.pins = {NormalizeFingerprint(other_root_.Sha256())};
+  Decision d = Validate(pp, {&leaf_, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kPinMismatch);
+
+  // A root pin survives a leaf renewal; a key (SPKI) pin survives a reissue of the CA.
+  pp.pins.push_back(NormalizeFingerprint(root_.Sha256()));
+  TestCert renewed = pki_.Issue(ica_, CertSpec::Server("platform.example"));
+  EXPECT_TRUE(Validate(pp, {&renewed, &ica_}, "platform.example").allowed);
+  pp.pins = {NormalizeFingerprint(ica_.SpkiSha256())};
+  TestCert ica_reissued = pki_.Issue(root_, CertSpec::Ca("Test Intermediate"));
+  EXPECT_TRUE(Validate(pp, {&leaf_, &ica_reissued}, "platform.example").allowed);
+}
+
+TEST_F(ChainValidatorTest, RefusesWeakSignatures) {
+  CertSpec sha1 = CertSpec::Server("platform.example");
+  sha1.signature_hash = SigHash::kSha1;
+  TestCert sha1_leaf = pki_.Issue(ica_, sha1);
+  Decision d = Validate(Policy(), {&sha1_leaf, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kWeakSignature);
+  EXPECT_EQ(d.detail, "\"CN=platform.example\": it is signed with SHA-1");
+
+  PurposePolicy pp = Policy();
+  pp.strict.allow_sha1_signatures = true;
+  d = Validate(pp, {&sha1_leaf, &ica_}, "platform.example");
+  EXPECT_TRUE(d.allowed) << d.Summary();
+  EXPECT_EQ(d.warnings.size(), 1u);
+
+  CertSpec rsa_ca = CertSpec::Ca("RSA Intermediate");
+  rsa_ca.key_type = KeyType::kRsa2048;
+  TestCert rsa_ica = pki_.Issue(root_, rsa_ca);
+  CertSpec md5 = CertSpec::Server("platform.example");
+  md5.signature_hash = SigHash::kMd5;
+  TestCert md5_leaf = pki_.Issue(rsa_ica, md5);
+  d = Validate(pp, {&md5_leaf, &rsa_ica}, "platform.example");  // Even when SHA-1 is allowed.
+  EXPECT_EQ(d.reason, Reason::kWeakSignature) << d.Summary();
+}
+
+TEST_F(ChainValidatorTest, RefusesWeakKeys) {
+  CertSpec spec = CertSpec::Server("platform.example");
+  spec.key_type = KeyType::kRsa1024;
+  TestCert weak = pki_.Issue(ica_, spec);
+  Decision d = Validate(Policy(), {&weak, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kWeakKey);
+  EXPECT_EQ(d.detail, "\"CN=platform.example\": the certificate has an RSA key of 1024 bits; "
+                      "at least 2048 are required");
+}
+
+TEST_F(ChainValidatorTest, RefusesTheWrongExtendedKeyUsage) {
+  TestCert client = pki_.Issue(ica_, CertSpec::Client("platform.example"));
+  Decision d = Validate(Policy(), {&client, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kWrongUsage);
+  EXPECT_EQ(d.openssl_error, 26);
+  // The same certificate is fine for a client.
+  EXPECT_TRUE(Validate(Policy(), {&client, &ica_}, "", Purpose::kClient).allowed);
+
+  CertSpec no_eku = CertSpec::Server("platform.example");
+  no_eku.ext_key_usage.clear();
+  TestCert bare = pki_.Issue(ica_, no_eku);
+  d = Validate(Policy(), {&bare, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kWrongUsage);
+  EXPECT_EQ(d.detail, "\"CN=platform.example\": the certificate has no extendedKeyUsage; "
+                      "serverAuth is required");
+}
+
+TEST_F(ChainValidatorTest, RefusesACertificateOnAConfiguredCrl) {
+  TestCert revoked = pki_.Issue(ica_, CertSpec::Server("platform.example"));
+  PurposePolicy pp = Policy();
+  pp.store = Store({&root_}, {pki_.CrlPem(ica_, {&revoked})});
+  Decision d = Validate(pp, {&revoked, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kRevoked);
+  EXPECT_EQ(d.openssl_error, 23);
+  // Others from the same CA pass; the root's level has no CRL and is not checked.
+  EXPECT_TRUE(Validate(pp, {&leaf_, &ica_}, "platform.example").allowed);
+}
+
+TEST_F(ChainValidatorTest, AppliesValidationCriteria) {
+  CertSpec spec = CertSpec::Server("platform.example");
+  spec.organization = "Acme";
+  TestCert acme = pki_.Issue(ica_, spec);
+  PurposePolicy pp = Policy();
+  pp.criteria.cert_organization = "Acme";
+  pp.criteria.ca_cert_common_name = "Test Intermediate";
+  EXPECT_TRUE(Validate(pp, {&acme, &ica_}, "platform.example").allowed);
+
+  pp.criteria.cert_organization = "Umbrella";
+  Decision d = Validate(pp, {&acme, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kCriteriaMismatch);
+  EXPECT_EQ(d.detail, "certificates.validation_criteria.Cert_Organization expects "
+                      "\"Umbrella\", \"CN=platform.example,O=Acme\" has \"Acme\"");
+}
+
+TEST_F(ChainValidatorTest, RefusesBytesThatAreNotACertificate) {
+  TrustPolicy policy;
+  policy.purposes[Purpose::kPlatform] = Policy();
+  auto validator = ChainValidator::Create(std::move(policy));
+  ASSERT_TRUE(validator.ok());
+  Decision d = (*validator)->Validate({"not a certificate"}, Purpose::kPlatform, "x", absl::Now());
+  EXPECT_EQ(d.reason, Reason::kMalformedCertificate);
+  EXPECT_EQ(d.detail.rfind("peer certificate 0: not a DER X.509 certificate", 0), 0u)
+      << d.detail;
+}
+
+TEST_F(ChainValidatorTest, AppliesNameConstraintsToWildcardLeaves) {
+  CertSpec ca = CertSpec::Ca("Constrained Intermediate");
+  ca.excluded_dns = {"bar.example.com"};
+  TestCert constrained = pki_.Issue(root_, ca);
+  CertSpec spec = CertSpec::Server("*.example.com");
+  TestCert wildcard = pki_.Issue(constrained, spec);
+  Decision d = Validate(Policy(), {&wildcard, &constrained}, "foo.example.com");
+  EXPECT_EQ(d.reason, Reason::kNameConstraintViolation) << d.Summary();
+}
+
+TEST_F(ChainValidatorTest, RefusesAChainLongerThanAPathLengthAllows) {
+  CertSpec capped = CertSpec::Ca("Capped Intermediate");
+  capped.path_len = 0;
+  TestCert ica0 = pki_.Issue(root_, capped);
+  TestCert ica1 = pki_.Issue(ica0, CertSpec::Ca("Too Deep"));
+  TestCert deep = pki_.Issue(ica1, CertSpec::Server("platform.example"));
+  Decision d = Validate(Policy(), {&deep, &ica1, &ica0}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kPathLengthExceeded);
+  EXPECT_EQ(d.openssl_error, 25);
+}
+
+TEST_F(ChainValidatorTest, RefusesAZeroSerialNumberAsAPolicyViolation) {
+  CertSpec spec = CertSpec::Server("platform.example");
+  spec.serial_hex = "00";
+  TestCert zero = pki_.Issue(ica_, spec);
+  Decision d = Validate(Policy(), {&zero, &ica_}, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kPolicyViolation);
+  EXPECT_EQ(d.detail, "\"CN=platform.example\": the certificate has serial number zero");
+}
+
+TEST_F(ChainValidatorTest, RefusesALeafIssuedByANonCa) {
+  CertSpec not_ca = CertSpec::Server("intermediate.example");
+  TestCert fake_ica = pki_.Issue(root_, not_ca);
+  TestCert leaf = pki_.Issue(fake_ica, CertSpec::Server("platform.example"));
+  Decision d = Validate(Policy(), {&leaf, &fake_ica}, "platform.example");
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, Reason::kInvalidChain) << d.Summary();
+}
+
+TEST_F(ChainValidatorTest, AcceptsAnythingWhenValidationIsOffWithAWarning) {
+  PurposePolicy pp = Policy();
+  pp.validate = false;
+  TestCert stranger = pki_.Issue(other_root_, CertSpec::Server("x.example"));
+  Decision d = Validate(pp, {&stranger}, "platform.example");
+  EXPECT_TRUE(d.allowed);
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_EQ(d.warnings[0],
+            "certificates.validate is false: the peer was accepted without any validation");
+}
+
+TEST_F(ChainValidatorTest, RefusesAPurposeWithoutPolicy) {
+  Decision d = Validate(Policy(), {&leaf_, &ica_}, "platform.example", Purpose::kPlatform);
+  ASSERT_TRUE(d.allowed);
+  TrustPolicy policy;
+  policy.purposes[Purpose::kPlatform] = Policy();
+  auto validator = ChainValidator::Create(std::move(policy));
+  ASSERT_TRUE(validator.ok());
+  d = (*validator)->Validate({leaf_.Der()}, Purpose::kEdge, "platform.example", absl::Now());
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.detail, "no trust policy for purpose edge");
+}
+
+TEST(NormalizeFingerprintTest, AcceptsColonsAndAnyCase) {
+  std::string lower(64, 'a');
+  std::string colons;
+  for (int i = 0; i < 32; ++i) colons += (i ? ":" : "") + std::string("AA");
+  EXPECT_EQ(NormalizeFingerprint(colons), lower);
+  EXPECT_EQ(NormalizeFingerprint(lower), lower);
+  EXPECT_EQ(NormalizeFingerprint("abcd"), "");
+  EXPECT_EQ(NormalizeFingerprint(std::string(64, 'g')), "");
+}
+
+TEST(DecisionTest, SerializesToOneJsonObject) {
+  Decision d;
+  d.reason = Reason::kNameMismatch;
+  d.openssl_error = 62;
+  d.hint = "say \"hi\"";
+  std::string json = d.ToJson();
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+  EXPECT_NE(json.find("\"allowed\":false"), std::string::npos);
+  EXPECT_NE(json.find("\"reason\":\"NAME_MISMATCH\""), std::string::npos);
+  EXPECT_NE(json.find("\"openssl_error\":62"), std::string::npos);
+  EXPECT_NE(json.find("\"hint\":\"say \\\"hi\\\"\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edge::trust
