@@ -1,0 +1,83 @@
+// UdsListener: accepts local connections on a Unix domain socket itself, reads each
+// caller's credentials (SO_PEERCRED) and only then hands the connection to a gRPC server
+// (grpc::AddInsecureChannelFromFd). Services look the caller up by ServerContext::peer().
+//
+//   auto listener = UdsListener::Listen("/run/edge/trustd.sock", 0660);
+//   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();  // no ports
+//   (*listener)->Start(server.get());
+//   ...
+//   std::optional<PeerCredentials> who = (*listener)->registry().Lookup(context->peer());
+//
+// Thread-safe. The socket file is removed when the listener is destroyed.
+#ifndef TRUSTD_UDS_LISTENER_H_
+#define TRUSTD_UDS_LISTENER_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace edge::trustd {
+
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Maps gRPC peer strings ("fd:12") to the credentials read when that fd was accepted.
+class PeerRegistry {
+ public:
+  void Set(int fd, PeerCredentials creds);
+  std::optional<PeerCredentials> Lookup(const std::string& grpc_peer) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::unordered_map<int, PeerCredentials> by_fd_ ABSL_GUARDED_BY(mu_);
+};
+
+class UdsListener {
+ public:
+  // Creates the socket at `path` with permission bits `mode` (e.g. 0660). Refuses
+  // (kFailedPrecondition) when the socket's directory does not exist or is writable by
+  // others without the sticky bit, and replaces a stale socket file left by a previous run
+  // (but never a regular file).
+  static absl::StatusOr<std::unique_ptr<UdsListener>> Listen(const std::string& path,
+                                                             int mode);
+  ~UdsListener();
+
+  // Starts accepting in a thread of its own; connections go to `server`, which must
+  // outlive Stop().
+  void Start(grpc::Server* server);
+  // Stops accepting; open connections stay with the gRPC server.
+  void Stop();
+
+  const PeerRegistry& registry() const { return registry_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  UdsListener(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  void AcceptLoop(grpc::Server* server);
+
+  std::string path_;
+  int fd_;
+  int wake_[2] = {-1, -1};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  PeerRegistry registry_;
+};
+
+}  // namespace edge::trustd
+
+#endif  // TRUSTD_UDS_LISTENER_H_
