@@ -1,0 +1,68 @@
+#include "trustd/caller_policy.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace edge::trustd {
+
+CallerPolicy::CallerPolicy(std::vector<CallerRule> rules, uid_t trustd_uid)
+    : rules_(std::move(rules)), trustd_uid_(trustd_uid) {}
+
+bool CallerPolicy::IsOpenMethod(absl::string_view method) {
+  return method == "ValidatePeer" || method == "Seal" || method == "WatchTrust" ||
+         absl::StartsWith(method, "grpc.health.") ||
+         absl::StartsWith(method, "grpc.reflection.");
+}
+
+bool CallerPolicy::Privileged(const PeerCredentials& caller) const {
+  return caller.uid == 0 || caller.uid == trustd_uid_;
+}
+
+std::vector<const CallerRule*> CallerPolicy::Matching(const PeerCredentials& caller) const {
+  std::vector<const CallerRule*> out;
+  for (const CallerRule& rule : rules_) {
+    if (!rule.uid && !rule.gid) continue;  // A rule must name someone.
+    if (rule.uid && *rule.uid != caller.uid) continue;
+    if (rule.gid && *rule.gid != caller.gid) continue;
+    out.push_back(&rule);
+  }
+  return out;
+}
+
+bool CallerPolicy::AllowsMethod(const PeerCredentials& caller, absl::string_view method) const {
+  if (IsOpenMethod(method) || Privileged(caller)) return true;
+  for (const CallerRule* rule : Matching(caller)) {
+    if (rule->methods.count(std::string(method)) > 0) return true;
+  }
+  return false;
+}
+
+bool CallerPolicy::AllowsRole(const PeerCredentials& caller, absl::string_view role) const {
+  if (Privileged(caller)) return true;
+  for (const CallerRule* rule : Matching(caller)) {
+    if (rule->roles.count(std::string(role)) > 0) return true;
+  }
+  return false;
+}
+
+bool CallerPolicy::AllowsSecret(const PeerCredentials& caller, absl::string_view secret) const {
+  if (Privileged(caller)) return true;
+  for (const CallerRule* rule : Matching(caller)) {
+    for (const std::string& pattern : rule->secrets) {
+      if (pattern == secret) return true;
+      if (absl::EndsWith(pattern, "*") &&
+          absl::StartsWith(secret, absl::string_view(pattern).substr(0, pattern.size() - 1))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string CallerPolicy::Describe(const PeerCredentials& caller) const {
+  std::vector<const CallerRule*> rules = Matching(caller);
+  std::string who = rules.empty() ? "" : rules.front()->name + " ";
+  return absl::StrCat(who, "(uid ", caller.uid, ", gid ", caller.gid, ", pid ", caller.pid, ")");
+}
+
+}  // namespace edge::trustd

@@ -1,0 +1,63 @@
+// CallerPolicy: which local callers may use which trustd methods, identities and secrets.
+// Callers are told apart by their Unix credentials (SO_PEERCRED), never by anything they
+// say about themselves.
+//
+//   CallerPolicy policy({CallerRule{.name = "edged", .uid = 1001,
+//                                   .methods = {"GetIdentity", "Sign", "RevealSecret"},
+//                                   .roles = {"platform_client"}, .secrets = {"app_key"}}},
+//                       /*trustd_uid=*/geteuid());
+//   if (!policy.AllowsMethod(creds, "Sign")) -> PERMISSION_DENIED
+//
+// Open to everyone who can connect to the socket (its mode and group decide who can):
+// ValidatePeer, Seal, WatchTrust and the health and reflection services. root and the
+// user trustd runs as may call everything. Immutable; thread-safe.
+#ifndef TRUSTD_CALLER_POLICY_H_
+#define TRUSTD_CALLER_POLICY_H_
+
+#include <sys/types.h>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "trustd/uds_listener.h"
+
+namespace edge::trustd {
+
+struct CallerRule {
+  std::string name;            // For logs: "edged".
+  std::optional<uid_t> uid;    // Matches when set and equal...
+  std::optional<gid_t> gid;    // ...and/or when set and equal (all set fields must match).
+  std::set<std::string> methods;  // "GetIdentity", "Sign", "CheckPassword", "RevealSecret".
+  std::set<std::string> roles;    // Identities for GetIdentity/Sign: "rest_server", ...
+  // Secrets for RevealSecret: exact names ("app_key") or a prefix ending in '*'
+  // ("auto_bind/*").
+  std::vector<std::string> secrets;
+};
+
+class CallerPolicy {
+ public:
+  CallerPolicy(std::vector<CallerRule> rules, uid_t trustd_uid);
+
+  static bool IsOpenMethod(absl::string_view method);
+
+  bool AllowsMethod(const PeerCredentials& caller, absl::string_view method) const;
+  bool AllowsRole(const PeerCredentials& caller, absl::string_view role) const;
+  bool AllowsSecret(const PeerCredentials& caller, absl::string_view secret) const;
+
+  // The rule's name for logs, or "uid N" when no rule matches.
+  std::string Describe(const PeerCredentials& caller) const;
+
+ private:
+  bool Privileged(const PeerCredentials& caller) const;
+  std::vector<const CallerRule*> Matching(const PeerCredentials& caller) const;
+
+  std::vector<CallerRule> rules_;
+  uid_t trustd_uid_;
+};
+
+}  // namespace edge::trustd
+
+#endif  // TRUSTD_CALLER_POLICY_H_
