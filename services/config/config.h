@@ -1,0 +1,188 @@
+// The configuration of the edge trust stack: every EMS config.json group (with EMS key
+// names, meanings and defaults; see shared/specs/ems-config.md) plus our own groups
+// `trustd`, `edged` and `restd`. Produced by LoadConfigFile (loader.h), which applies the
+// defaults written here and validates every field.
+#ifndef SERVICES_CONFIG_CONFIG_H_
+#define SERVICES_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::config {
+
+// A secret-bearing value as written in the file: plaintext, or sealed ("AES:..."). The
+// loader never decrypts; trustd does. Never log `value`.
+struct Secret {
+  std::string value;
+  bool empty() const { return value.empty(); }
+  bool sealed() const { return value.rfind("AES:", 0) == 0; }
+};
+
+struct WsServer {
+  std::string host;
+  int port = 443;
+};
+
+struct WsConnection {
+  std::string encryption = "ssl";  // "ssl" or "none".
+  bool verbose = false;
+  int64_t msg_timeout = 10000;     // Milliseconds, like every duration below.
+  int64_t ping_rate = 55000;
+  int64_t pingpong_timeout = 10000;
+  int64_t message_idle_time = 50000;
+  int64_t max_msg_size = 1048576;
+  int64_t message_chunk_size = 8192;
+  int64_t max_messages = 500;
+  int64_t connect_timeout = 10000;
+  int64_t connect_retry_interval = 10000;
+  int64_t max_connect_delay = 10000;
+  int64_t connect_retries = -1;    // -1: forever.
+  bool compression = true;
+};
+
+struct DutyCycle {
+  int64_t connect_period = 60000;  // 0: always connected.
+  int64_t duty_cycle = 100;        // Percent of connect_period spent connected.
+  int64_t delay_duty_cycle = 60000;
+};
+
+struct HttpServer {
+  std::string host = "localhost";
+  int port = 8000;
+  bool ssl = true;                 // EMS ships with SSL on; so do we.
+  std::string certificate;         // PEM chain: leaf, intermediates, root.
+  std::string private_key;         // PEM, preferably encrypted PKCS#8.
+  Secret passphrase;
+  bool authenticate = true;
+  std::string user;
+  Secret password;
+  int64_t content_read_timeout = 20000;
+  int64_t max_clients = 15;
+  bool enable_csrf_tokens = true;
+  int64_t csrf_token_rotation_period = 10;
+};
+
+// certificates.validation_criteria: certificate fields that must be equal when set.
+struct ValidationCriteria {
+  std::optional<std::string> cert_common_name;        // Cert_Common_Name
+  std::optional<std::string> cert_organization;       // Cert_Organization
+  std::optional<std::string> cert_organizational_name;  // Cert_Organizational_Name (OU)
+  std::optional<std::string> ca_cert_common_name;
+  std::optional<std::string> ca_cert_organization;
+  std::optional<std::string> ca_cert_organizational_name;
+};
+
+struct Certificates {
+  bool validate = true;
+  bool allow_self_signed = false;
+  bool disable_hostname_validation = false;
+  std::vector<std::string> cert_chain;           // CA files (a string or an array in EMS).
+  std::string client_cert;                       // Mutual TLS to the platform.
+  std::string key_file;
+  Secret key_passphrase;
+  std::string cipher_suite;                      // OpenSSL cipher string; empty: ours.
+  std::vector<std::string> http_client_ca_certs; // Edge HTTPS only; else cert_chain.
+  ValidationCriteria validation_criteria;
+  // SHA-256 fingerprints, normalized to 64 lower-case hex digits. Present-but-empty is an
+  // error, so "absent" is has_fingerprint_allowlist == false.
+  std::vector<std::string> fingerprint_allowlist;
+  bool has_fingerprint_allowlist = false;
+};
+
+struct AutoBind {
+  std::string name;
+  std::string host = "localhost";
+  int port = 8001;
+  std::string path = "/";
+  int64_t timeout = 30000;
+  std::string protocol = "http";  // "http" or "https".
+  std::string user;
+  Secret password;
+  bool gateway = false;
+};
+
+struct OfflineMsgStore {
+  bool enabled = true;
+  std::string directory = "/var/lib/edge/offline";
+  int64_t max_size = 65535;  // Kilobytes, as in EMS.
+};
+
+struct Logger {
+  std::string level = "INFO";
+  std::string publish_directory;
+  std::string publish_level;
+  int64_t max_file_storage = 0;
+  bool auto_flush = false;
+};
+
+// trustd.policy: relaxations of the strict web-PKI policy; each logs a warning when used.
+struct StrictPolicyConfig {
+  bool allow_sha1_signatures = false;
+  bool allow_missing_eku = false;
+  bool allow_missing_san = false;
+  bool allow_weak_keys = false;
+  bool allow_v1_ca = false;
+  bool allow_invalid_serial = false;
+  bool ignore_leaf_name_constraints = false;
+};
+
+// trustd.callers[]: who may call which trustd methods (by Unix credentials).
+struct CallerConfig {
+  std::string name;
+  std::optional<int64_t> uid;
+  std::optional<int64_t> gid;
+  std::string user;   // Resolved to a uid by trustd at start.
+  std::string group;  // Resolved to a gid by trustd at start.
+  std::vector<std::string> methods;
+  std::vector<std::string> roles;    // "rest_server", "platform_client".
+  std::vector<std::string> secrets;  // "app_key", "auto_bind/<name>/password", "auto_bind/*".
+};
+
+struct TrustdConfig {
+  std::string socket = "/run/edge/trustd.sock";
+  int socket_mode = 0660;
+  std::string master_key_file = "/var/lib/edge/master.key";
+  int64_t expiry_warning_days = 30;
+  // pins.platform / pins.edge / pins.client: normalized SHA-256 of a certificate or SPKI.
+  std::map<std::string, std::vector<std::string>> pins;
+  // crl_files.cert_chain / crl_files.http_client_ca_certs: CRL files per trust store.
+  std::map<std::string, std::vector<std::string>> crl_files;
+  StrictPolicyConfig policy;
+  std::vector<CallerConfig> callers;
+};
+
+struct EdgedConfig {
+  std::string socket = "/run/edge/edged.sock";
+  int socket_mode = 0660;
+  bool offline_store_fsync = true;
+  std::vector<CallerConfig> callers;
+};
+
+struct RestdConfig {
+  int64_t max_body_bytes = 1048576;
+  int64_t keepalive_timeout = 60000;
+};
+
+struct Config {
+  std::string source;    // The file it was loaded from ("" for text).
+  std::string base_dir;  // Relative file paths were resolved against this directory.
+  std::vector<WsServer> ws_servers;
+  Secret app_key;        // appKey
+  WsConnection ws_connection;
+  DutyCycle duty_cycle;
+  HttpServer http_server;
+  Certificates certificates;
+  std::vector<AutoBind> auto_bind;
+  OfflineMsgStore offline_msg_store;
+  Logger logger;
+  TrustdConfig trustd;
+  EdgedConfig edged;
+  RestdConfig restd;
+};
+
+}  // namespace edge::config
+
+#endif  // SERVICES_CONFIG_CONFIG_H_

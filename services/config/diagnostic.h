@@ -1,0 +1,37 @@
+// Diagnostic: one problem found in a configuration file, with the field it is about.
+//
+//   error: certificates.fingerprint_allowlist: expected at least one SHA-256 fingerprint,
+//   found an empty list
+#ifndef SERVICES_CONFIG_DIAGNOSTIC_H_
+#define SERVICES_CONFIG_DIAGNOSTIC_H_
+
+#include <string>
+#include <vector>
+
+namespace edge::config {
+
+struct Diagnostic {
+  enum class Severity { kError, kWarning };
+  Severity severity;
+  std::string path;     // "auto_bind[2].port"; empty for the file as a whole.
+  std::string message;  // What was expected and what was found. Never a secret value.
+
+  // One line: "error: <path>: <message>" (or "warning: ...").
+  std::string ToString() const;
+};
+
+class Diagnostics {
+ public:
+  void Error(std::string path, std::string message);
+  void Warning(std::string path, std::string message);
+  bool has_errors() const;
+  const std::vector<Diagnostic>& all() const { return all_; }
+  std::vector<Diagnostic> Take() { return std::move(all_); }
+
+ private:
+  std::vector<Diagnostic> all_;
+};
+
+}  // namespace edge::config
+
+#endif  // SERVICES_CONFIG_DIAGNOSTIC_H_

@@ -1,0 +1,621 @@
+#include "services/config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "services/common/file_util.h"
+#include "services/config/validate.h"
+
+namespace edge::config {
+namespace {
+
+std::string Join(const std::string& parent, absl::string_view key) {
+  return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
+}
+
+std::string Index(const std::string& parent, size_t i) { return absl::StrCat(parent, "[", i, "]"); }
+
+// How a node looks, for "found ..." in messages. Scalars are quoted and cut short.
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "an object";
+    case YAML::NodeType::Sequence: return "an array";
+    case YAML::NodeType::Null: return "null";
+    case YAML::NodeType::Undefined: return "nothing";
+    case YAML::NodeType::Scalar: {
+      std::string s = node.Scalar();
+      if (s.size() > 40) s = s.substr(0, 40) + "...";
+      return absl::StrCat("\"", absl::CHexEscape(s), "\"");
+    }
+  }
+  return "something else";
+}
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cur = row[j];
+      size_t cost = absl::ascii_tolower(a[i - 1]) == absl::ascii_tolower(b[j - 1]) ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + cost});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+// One object of the file: typed accessors for its known keys, each with its default
+// already in place; Finish() warns about the keys nobody asked for.
+class Group {
+ public:
+  Group(const YAML::Node& node, std::string path, Diagnostics* diags)
+      : node_(node), path_(std::move(path)), diags_(diags) {}
+
+  const std::string& path() const { return path_; }
+  Diagnostics* diags() const { return diags_; }
+
+  // The node for `key` when present and not null; records `key` as known.
+  std::optional<YAML::Node> Get(absl::string_view key) {
+    known_.insert(std::string(key));
+    if (!node_.IsMap()) return std::nullopt;
+    YAML::Node child = node_[std::string(key)];
+    if (!child.IsDefined() || child.IsNull()) return std::nullopt;
+    return child;
+  }
+
+  void String(absl::string_view key, std::string* out) {
+    auto n = Get(key);
+    if (!n) return;
+    if (!n->IsScalar()) return Expected(key, "a string", Describe(*n));
+    *out = n->Scalar();
+  }
+
+  void OptionalString(absl::string_view key, std::optional<std::string>* out) {
+    auto n = Get(key);
+    if (!n) return;
+    if (!n->IsScalar()) return Expected(key, "a string", Describe(*n));
+    *out = n->Scalar();
+  }
+
+  // A secret: never quoted in messages; plaintext gets a warning.
+  void SecretValue(absl::string_view key, Secret* out) {
+    auto n = Get(key);
+    if (!n) return;
+    if (!n->IsScalar()) return Expected(key, "a string", "a value that is not a string");
+    out->value = n->Scalar();
+    if (!out->value.empty() && !out->sealed()) {
+      diags_->Warning(Join(path_, key),
+                      "secret given in plaintext; seal it with `trustctl encrypt` and paste "
+                      "the AES:... value here");
+    }
+  }
+
+  void Bool(absl::string_view key, bool* out) {
+    auto n = Get(key);
+    if (!n) return;
+    std::string s = n->IsScalar() ? absl::AsciiStrToLower(n->Scalar()) : "";
+    if (s == "true") {
+      *out = true;
+    } else if (s == "false") {
+      *out = false;
+    } else {
+      Expected(key, "true or false", Describe(*n));
+    }
+  }
+
+  void Int(absl::string_view key, int64_t* out, int64_t min, int64_t max,
+           absl::string_view what = "") {
+    auto n = Get(key);
+    if (!n) return;
+    int64_t v;
+    if (!n->IsScalar() || !absl::SimpleAtoi(n->Scalar(), &v)) {
+      return Expected(key, "an integer", Describe(*n));
+    }
+    if (v < min || v > max) {
+      std::string range = max == INT64_MAX ? absl::StrCat("at least ", min)
+                                           : absl::StrCat("from ", min, " to ", max);
+      return Expected(key, absl::StrCat(what.empty() ? "an integer " : what, range),
+                      absl::StrCat(v));
+    }
+    *out = v;
+  }
+
+  void Port(absl::string_view key, int* out) {
+    int64_t v = *out;
+    Int(key, &v, 1, 65535, "a port number ");
+    *out = static_cast<int>(v);
+  }
+
+  // A duration in milliseconds: not negative.
+  void Millis(absl::string_view key, int64_t* out) { Int(key, out, 0, INT64_MAX, "milliseconds, "); }
+
+  // A string or an array of strings (EMS writes cert_chain both ways).
+  void StringList(absl::string_view key, std::vector<std::string>* out) {
+    auto n = Get(key);
+    if (!n) return;
+    if (n->IsScalar()) {
+      *out = {n->Scalar()};
+      return;
+    }
+    if (!n->IsSequence()) return Expected(key, "a string or an array of strings", Describe(*n));
+    out->clear();
+    for (size_t i = 0; i < n->size(); ++i) {
+      const YAML::Node& item = (*n)[i];
+      if (!item.IsScalar()) {
+        diags_->Error(Index(Join(path_, key), i),
+                      absl::StrCat("expected a string, found ", Describe(item)));
+        continue;
+      }
+      out->push_back(item.Scalar());
+    }
+  }
+
+  // An object child: `fn` fills it from a Group of its own.
+  void Object(absl::string_view key, const std::function<void(Group&)>& fn) {
+    auto n = Get(key);
+    YAML::Node child = n ? *n : YAML::Node(YAML::NodeType::Map);
+    if (n && !n->IsMap()) return Expected(key, "an object", Describe(*n));
+    Group g(child, Join(path_, key), diags_);
+    fn(g);
+    g.Finish();
+  }
+
+  void Expected(absl::string_view key, absl::string_view expected, absl::string_view found) {
+    diags_->Error(Join(path_, key), absl::StrCat("expected ", expected, ", found ", found));
+  }
+
+  // Marks a key as known without reading it (handled elsewhere).
+  void Known(absl::string_view key) { known_.insert(std::string(key)); }
+
+  void Finish() {
+    if (!node_.IsMap()) return;
+    for (const auto& kv : node_) {
+      std::string key = kv.first.Scalar();
+      if (known_.count(key) > 0) continue;
+      std::string best;
+      size_t best_distance = 3;
+      for (const std::string& k : known_) {
+        size_t d = EditDistance(key, k);
+        if (d < best_distance) {
+          best = k;
+          best_distance = d;
+        }
+      }
+      diags_->Warning(Join(path_, key),
+                      absl::StrCat("unknown key, ignored",
+                                   best.empty() ? "" : absl::StrCat("; did you mean \"", best, "\"?")));
+    }
+  }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  Diagnostics* diags_;
+  std::set<std::string> known_;
+};
+
+void ParseWsConnection(Group& g, WsConnection* c) {
+  g.String("encryption", &c->encryption);
+  g.Bool("verbose", &c->verbose);
+  g.Millis("msg_timeout", &c->msg_timeout);
+  g.Millis("ping_rate", &c->ping_rate);
+  g.Millis("pingpong_timeout", &c->pingpong_timeout);
+  g.Millis("message_idle_time", &c->message_idle_time);
+  g.Int("max_msg_size", &c->max_msg_size, 1024, 256 * 1024 * 1024, "bytes, ");
+  g.Int("message_chunk_size", &c->message_chunk_size, 64, 16 * 1024 * 1024, "bytes, ");
+  g.Int("max_messages", &c->max_messages, 1, INT64_MAX);
+  g.Millis("connect_timeout", &c->connect_timeout);
+  g.Millis("connect_retry_interval", &c->connect_retry_interval);
+  g.Millis("max_connect_delay", &c->max_connect_delay);
+  g.Int("connect_retries", &c->connect_retries, -1, INT64_MAX, "-1 (forever) or a count, ");
+  g.Bool("compression", &c->compression);
+}
+
+void ParseHttpServer(Group& g, HttpServer* h) {
+  g.String("host", &h->host);
+  g.Port("port", &h->port);
+  g.Bool("ssl", &h->ssl);
+  g.String("certificate", &h->certificate);
+  g.String("private_key", &h->private_key);
+  g.SecretValue("passphrase", &h->passphrase);
+  g.Bool("authenticate", &h->authenticate);
+  g.String("user", &h->user);
+  g.SecretValue("password", &h->password);
+  g.Millis("content_read_timeout", &h->content_read_timeout);
+  g.Int("max_clients", &h->max_clients, 1, 100000);
+  g.Bool("enable_csrf_tokens", &h->enable_csrf_tokens);
+  g.Int("csrf_token_rotation_period", &h->csrf_token_rotation_period, 1, INT64_MAX);
+}
+
+void ParseFingerprints(Group& g, absl::string_view key, std::vector<std::string>* out,
+                       bool* present) {
+  auto n = g.Get(key);
+  if (!n) return;
+  std::string path = Join(g.path(), key);
+  if (!n->IsSequence()) {
+    g.Expected(key, "an array of SHA-256 fingerprints", Describe(*n));
+    return;
+  }
+  if (present != nullptr) *present = true;
+  for (size_t i = 0; i < n->size(); ++i) {
+    const YAML::Node& item = (*n)[i];
+    if (!item.IsScalar()) {
+      g.diags()->Error(Index(path, i),
+                       absl::StrCat("expected a SHA-256 fingerprint, found ", Describe(item)));
+      continue;
+    }
+    std::string hex;
+    bool bad_char = false;
+    for (char c : item.Scalar()) {
+      if (c == ':' || c == ' ') continue;
+      if (!absl::ascii_isxdigit(c)) bad_char = true;
+      hex.push_back(absl::ascii_tolower(c));
+    }
+    if (bad_char) {
+      g.diags()->Error(Index(path, i),
+                       absl::StrCat("expected 64 hex digits (SHA-256, ':' optional), found ",
+                                    Describe(item), ", which has characters that are not hex"));
+    } else if (hex.size() != 64) {
+      g.diags()->Error(Index(path, i),
+                       absl::StrCat("expected 64 hex digits (SHA-256, ':' optional), found ",
+                                    hex.size(), " hex digits"));
+    } else {
+      out->push_back(hex);
+    }
+  }
+}
+
+void ParseCertificates(Group& g, Certificates* c) {
+  g.Bool("validate", &c->validate);
+  g.Bool("allow_self_signed", &c->allow_self_signed);
+  g.Bool("disable_hostname_validation", &c->disable_hostname_validation);
+  g.StringList("cert_chain", &c->cert_chain);
+  g.String("client_cert", &c->client_cert);
+  g.String("key_file", &c->key_file);
+  g.SecretValue("key_passphrase", &c->key_passphrase);
+  g.String("cipher_suite", &c->cipher_suite);
+  g.StringList("http_client_ca_certs", &c->http_client_ca_certs);
+  g.Object("validation_criteria", [c](Group& v) {
+    ValidationCriteria& vc = c->validation_criteria;
+    v.OptionalString("Cert_Common_Name", &vc.cert_common_name);
+    v.OptionalString("Cert_Organization", &vc.cert_organization);
+    v.OptionalString("Cert_Organizational_Name", &vc.cert_organizational_name);
+    v.OptionalString("CA_Cert_Common_Name", &vc.ca_cert_common_name);
+    v.OptionalString("CA_Cert_Organization", &vc.ca_cert_organization);
+    v.OptionalString("CA_Cert_Organizational_Name", &vc.ca_cert_organizational_name);
+  });
+  ParseFingerprints(g, "fingerprint_allowlist", &c->fingerprint_allowlist,
+                    &c->has_fingerprint_allowlist);
+  if (g.Get("fingerprint_whitelist")) {
+    g.diags()->Error(Join(g.path(), "fingerprint_whitelist"),
+                     "this key was renamed: expected \"fingerprint_allowlist\", found "
+                     "\"fingerprint_whitelist\"");
+  }
+}
+
+void ParseAutoBind(const YAML::Node& node, const std::string& path, Diagnostics* diags,
+                   std::vector<AutoBind>* out) {
+  if (node.IsMap()) {
+    diags->Error(path, "expected an array of Things ([{\"name\": ...}]), found an object");
+    return;
+  }
+  if (!node.IsSequence()) {
+    diags->Error(path, absl::StrCat("expected an array of Things, found ", Describe(node)));
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string item_path = Index(path, i);
+    if (!node[i].IsMap()) {
+      diags->Error(item_path, absl::StrCat("expected an object, found ", Describe(node[i])));
+      continue;
+    }
+    Group g(node[i], item_path, diags);
+    AutoBind a;
+    g.String("name", &a.name);
+    g.String("host", &a.host);
+    g.Port("port", &a.port);
+    g.String("path", &a.path);
+    g.Millis("timeout", &a.timeout);
+    g.String("protocol", &a.protocol);
+    g.String("user", &a.user);
+    g.SecretValue("password", &a.password);
+    g.Bool("gateway", &a.gateway);
+    g.Finish();
+    out->push_back(std::move(a));
+  }
+}
+
+void ParseCallers(Group& g, std::vector<CallerConfig>* out) {
+  auto n = g.Get("callers");
+  if (!n) return;
+  std::string path = Join(g.path(), "callers");
+  if (!n->IsSequence()) return g.Expected("callers", "an array of callers", Describe(*n));
+  for (size_t i = 0; i < n->size(); ++i) {
+    Group c((*n)[i], Index(path, i), g.diags());
+    if (!(*n)[i].IsMap()) {
+      g.diags()->Error(Index(path, i), absl::StrCat("expected an object, found ",
+                                                    Describe((*n)[i])));
+      continue;
+    }
+    CallerConfig caller;
+    c.String("name", &caller.name);
+    int64_t id = -1;
+    c.Int("uid", &id, 0, UINT32_MAX - 1);
+    if (id >= 0) caller.uid = id;
+    id = -1;
+    c.Int("gid", &id, 0, UINT32_MAX - 1);
+    if (id >= 0) caller.gid = id;
+    c.String("user", &caller.user);
+    c.String("group", &caller.group);
+    c.StringList("methods", &caller.methods);
+    c.StringList("roles", &caller.roles);
+    c.StringList("secrets", &caller.secrets);
+    c.Finish();
+    out->push_back(std::move(caller));
+  }
+}
+
+void ParseSocketMode(Group& g, int* mode) {
+  auto n = g.Get("socket_mode");
+  if (!n) return;
+  int64_t v = 0;
+  std::string s = n->IsScalar() ? n->Scalar() : "";
+  bool ok = !s.empty() && s.size() <= 4 && s.find_first_not_of("01234567") == std::string::npos;
+  if (ok) {
+    for (char c : s) v = v * 8 + (c - '0');
+  }
+  if (!ok || v > 0777) {
+    return g.Expected("socket_mode", "an octal permission mode such as \"0660\"", Describe(*n));
+  }
+  *mode = static_cast<int>(v);
+}
+
+void ParseTrustd(Group& g, TrustdConfig* t) {
+  g.String("socket", &t->socket);
+  ParseSocketMode(g, &t->socket_mode);
+  g.String("master_key_file", &t->master_key_file);
+  g.Int("expiry_warning_days", &t->expiry_warning_days, 0, 3650);
+  g.Object("pins", [t](Group& p) {
+    for (const char* purpose : {"platform", "edge", "client"}) {
+      std::vector<std::string> pins;
+      ParseFingerprints(p, purpose, &pins, nullptr);
+      if (!pins.empty()) t->pins[purpose] = pins;
+    }
+  });
+  g.Object("crl_files", [t](Group& c) {
+    for (const char* store : {"cert_chain", "http_client_ca_certs"}) {
+      std::vector<std::string> files;
+      c.StringList(store, &files);
+      if (!files.empty()) t->crl_files[store] = files;
+    }
+  });
+  g.Object("policy", [t](Group& p) {
+    StrictPolicyConfig& s = t->policy;
+    p.Bool("allow_sha1_signatures", &s.allow_sha1_signatures);
+    p.Bool("allow_missing_eku", &s.allow_missing_eku);
+    p.Bool("allow_missing_san", &s.allow_missing_san);
+    p.Bool("allow_weak_keys", &s.allow_weak_keys);
+    p.Bool("allow_v1_ca", &s.allow_v1_ca);
+    p.Bool("allow_invalid_serial", &s.allow_invalid_serial);
+    p.Bool("ignore_leaf_name_constraints", &s.ignore_leaf_name_constraints);
+  });
+  ParseCallers(g, &t->callers);
+}
+
+void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
+  Group g(root, "", diags);
+  if (auto n = g.Get("ws_servers")) {
+    if (!n->IsSequence()) {
+      g.Expected("ws_servers", "an array of {host, port}", Describe(*n));
+    } else {
+      for (size_t i = 0; i < n->size(); ++i) {
+        Group s((*n)[i], Index("ws_servers", i), diags);
+        if (!(*n)[i].IsMap()) {
+          diags->Error(Index("ws_servers", i),
+                       absl::StrCat("expected an object {host, port}, found ", Describe((*n)[i])));
+          continue;
+        }
+        WsServer server;
+        s.String("host", &server.host);
+        s.Port("port", &server.port);
+        s.Finish();
+        c->ws_servers.push_back(server);
+      }
+    }
+  }
+  g.SecretValue("appKey", &c->app_key);
+  g.Object("ws_connection", [c](Group& s) { ParseWsConnection(s, &c->ws_connection); });
+  g.Object("duty_cycle", [c](Group& s) {
+    s.Millis("connect_period", &c->duty_cycle.connect_period);
+    s.Int("duty_cycle", &c->duty_cycle.duty_cycle, 0, 100, "a percentage ");
+    s.Millis("delay_duty_cycle", &c->duty_cycle.delay_duty_cycle);
+  });
+  g.Object("http_server", [c](Group& s) { ParseHttpServer(s, &c->http_server); });
+  g.Object("certificates", [c](Group& s) { ParseCertificates(s, &c->certificates); });
+  if (auto n = g.Get("auto_bind")) ParseAutoBind(*n, "auto_bind", diags, &c->auto_bind);
+  g.Object("offline_msg_store", [c](Group& s) {
+    s.Bool("enabled", &c->offline_msg_store.enabled);
+    s.String("directory", &c->offline_msg_store.directory);
+    s.Int("max_size", &c->offline_msg_store.max_size, 1, INT64_MAX);
+  });
+  g.Object("logger", [c](Group& s) {
+    s.String("level", &c->logger.level);
+    s.String("publish_directory", &c->logger.publish_directory);
+    s.String("publish_level", &c->logger.publish_level);
+    s.Int("max_file_storage", &c->logger.max_file_storage, 0, INT64_MAX);
+    s.Bool("auto_flush", &c->logger.auto_flush);
+  });
+  g.Object("trustd", [c](Group& s) { ParseTrustd(s, &c->trustd); });
+  g.Object("edged", [c](Group& s) {
+    s.String("socket", &c->edged.socket);
+    ParseSocketMode(s, &c->edged.socket_mode);
+    s.Bool("offline_store_fsync", &c->edged.offline_store_fsync);
+    ParseCallers(s, &c->edged.callers);
+  });
+  g.Object("restd", [c](Group& s) {
+    s.Int("max_body_bytes", &c->restd.max_body_bytes, 1024, INT64_MAX, "bytes, ");
+    s.Millis("keepalive_timeout", &c->restd.keepalive_timeout);
+  });
+  g.Finish();
+}
+
+// Nesting deeper than this is not a configuration; refuse it before yaml-cpp recurses.
+constexpr int kMaxDepth = 64;
+
+int MaxBracketDepth(absl::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  char quote = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\' && quote == '"') {
+        ++i;
+      } else if (c == quote) {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      in_string = true;
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+bool LooksLikeJson(absl::string_view text) {
+  for (char c : text) {
+    if (absl::ascii_isspace(c)) continue;
+    return c == '{' || c == '/';
+  }
+  return false;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+std::string JsonToYaml(absl::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\' && i + 1 < json.size()) {
+        out.push_back(c);
+        out.push_back(json[++i]);
+        continue;
+      }
+      if (c == '"') in_string = false;
+      out.push_back(c);
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out.push_back(c);
+    } else if (c == '/' && i + 1 < json.size() && json[i + 1] == '/') {
+      while (i < json.size() && json[i] != '\n') ++i;  // Up to the end of the line.
+      if (i < json.size()) out.push_back('\n');
+    } else if (c == '\t') {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<Diagnostic> CheckConfigText(absl::string_view text, absl::string_view source_name,
+                                        const std::string& base_dir, Config* config,
+                                        bool check_files) {
+  Diagnostics diags;
+  *config = Config();
+  config->source = std::string(source_name);
+  config->base_dir = base_dir;
+  if (MaxBracketDepth(text) > kMaxDepth) {
+    diags.Error("", absl::StrCat(source_name, ": nested more than ", kMaxDepth,
+                                 " levels deep; this is not a configuration file"));
+    return diags.Take();
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(LooksLikeJson(text) ? JsonToYaml(text) : std::string(text));
+  } catch (const YAML::Exception& e) {
+    diags.Error("", absl::StrCat(source_name, ": not valid YAML or JSON at line ", e.mark.line + 1,
+                                 ", column ", e.mark.column + 1, ": ", e.msg));
+    return diags.Take();
+  }
+  if (!root.IsMap()) {
+    if (root.IsNull() || !root.IsDefined()) {
+      diags.Error("", absl::StrCat(source_name, ": expected a configuration object, found an "
+                                                "empty file"));
+    } else {
+      diags.Error("", absl::StrCat(source_name, ": expected a configuration object at the top "
+                                                "level, found ", Describe(root)));
+    }
+    return diags.Take();
+  }
+  try {
+    ParseRoot(root, &diags, config);
+  } catch (const YAML::Exception& e) {
+    diags.Error("", absl::StrCat(source_name, ": ", e.msg));
+    return diags.Take();
+  }
+  ValidateConfig(config, &diags, check_files);
+  return diags.Take();
+}
+
+absl::StatusOr<LoadedConfig> LoadConfigText(absl::string_view text, absl::string_view source_name,
+                                            const std::string& base_dir, bool check_files) {
+  LoadedConfig loaded;
+  std::vector<Diagnostic> all =
+      CheckConfigText(text, source_name, base_dir, &loaded.config, check_files);
+  bool errors = false;
+  std::vector<std::string> lines;
+  for (Diagnostic& d : all) {
+    lines.push_back(d.ToString());
+    if (d.severity == Diagnostic::Severity::kError) {
+      errors = true;
+    } else {
+      loaded.diagnostics.push_back(std::move(d));
+    }
+  }
+  if (errors) return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+  return loaded;
+}
+
+absl::StatusOr<LoadedConfig> LoadConfigFile(const std::string& path, bool check_files) {
+  auto text = ReadFile(path, 4 * 1024 * 1024);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("error: cannot read the configuration: ",
+                                     text.status().message()));
+  }
+  return LoadConfigText(*text, path, DirName(path), check_files);
+}
+
+}  // namespace edge::config

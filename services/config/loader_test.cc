@@ -1,0 +1,313 @@
+#include "services/config/loader.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+
+namespace edge::config {
+namespace {
+
+// A directory with the files a valid configuration names, and a valid YAML base.
+class LoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/cfg", counter_++);
+    ::mkdir(dir_.c_str(), 0755);
+    Write("ca.pem", "ca", 0644);
+    Write("restd.pem", "cert", 0644);
+    Write("restd.key", "key", 0600);
+  }
+
+  void Write(const std::string& name, const std::string& content, int mode) {
+    std::string path = absl::StrCat(dir_, "/", name);
+    std::ofstream(path) << content;
+    ::chmod(path.c_str(), mode);
+  }
+
+  // A valid configuration with `extra` appended (later keys of a YAML map would clash, so
+  // tests replace whole groups through `replace`).
+  std::string Yaml(const std::map<std::string, std::string>& replace = {}) {
+    std::map<std::string, std::string> groups = {
+        {"ws_servers", "ws_servers:\n  - host: platform.example\n    port: 443\n"},
+        {"appKey", "appKey: \"AES:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n"},
+        {"http_server",
+         "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n"
+         "  user: admin\n  password: \"AES:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n"},
+        {"certificates", "certificates:\n  cert_chain: ca.pem\n"},
+        {"trustd", absl::StrCat("trustd:\n  master_key_file: ", dir_, "/master.key\n")},
+    };
+    for (const auto& [k, v] : replace) groups[k] = v;
+    std::string out;
+    for (const auto& [k, v] : groups) out += v;
+    return out;
+  }
+
+  std::vector<std::string> Lines(const std::string& text) {
+    Config config;
+    std::vector<std::string> lines;
+    for (const Diagnostic& d : CheckConfigText(text, "test.yaml", dir_, &config)) {
+      lines.push_back(d.ToString());
+    }
+    return lines;
+  }
+
+  static int counter_;
+  std::string dir_;
+};
+
+int LoaderTest::counter_ = 0;
+
+TEST_F(LoaderTest, AcceptsAValidYamlConfigWithDefaultsApplied) {
+  auto loaded = LoadConfigText(Yaml(), "test.yaml", dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->diagnostics.empty()) << loaded->diagnostics[0].ToString();
+  const Config& c = loaded->config;
+  EXPECT_EQ(c.ws_servers.size(), 1u);
+  EXPECT_EQ(c.ws_connection.encryption, "ssl");
+  EXPECT_EQ(c.ws_connection.ping_rate, 55000);
+  EXPECT_EQ(c.ws_connection.max_msg_size, 1048576);
+  EXPECT_EQ(c.http_server.port, 8000);
+  EXPECT_EQ(c.http_server.max_clients, 15);
+  EXPECT_TRUE(c.http_server.enable_csrf_tokens);
+  EXPECT_EQ(c.certificates.cert_chain, std::vector<std::string>{dir_ + "/ca.pem"});
+  EXPECT_EQ(c.http_server.private_key, dir_ + "/restd.key");
+  EXPECT_EQ(c.trustd.socket, "/run/edge/trustd.sock");
+  EXPECT_EQ(c.trustd.socket_mode, 0660);
+  EXPECT_EQ(c.trustd.expiry_warning_days, 30);
+  EXPECT_TRUE(c.app_key.sealed());
+}
+
+struct Case {
+  const char* name;
+  std::map<std::string, std::string> replace;
+  std::string expected;  // One whole line among the diagnostics.
+};
+
+TEST_F(LoaderTest, ReportsEachProblemWithItsFieldPath) {
+  const std::vector<Case> cases = {
+      {"unknown key with a suggestion",
+       {{"certificates", "certificates:\n  cert_chain: ca.pem\n  fingerprint_alowlist: []\n"}},
+       "warning: certificates.fingerprint_alowlist: unknown key, ignored; did you mean "
+       "\"fingerprint_allowlist\"?"},
+      {"unknown top-level key",
+       {{"zzz", "completely_unrelated: 1\n"}},
+       "warning: completely_unrelated: unknown key, ignored"},
+      {"auto_bind as an object",
+       {{"auto_bind", "auto_bind:\n  name: Pump1\n"}},
+       "error: auto_bind: expected an array of Things ([{\"name\": ...}]), found an object"},
+      {"empty fingerprint_allowlist",
+       {{"certificates", "certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist: []\n"}},
+       "error: certificates.fingerprint_allowlist: expected at least one SHA-256 fingerprint, "
+       "found an empty list"},
+      {"fingerprint_whitelist",
+       {{"certificates",
+         "certificates:\n  cert_chain: ca.pem\n  fingerprint_whitelist: [\"ab\"]\n"}},
+       "error: certificates.fingerprint_whitelist: this key was renamed: expected "
+       "\"fingerprint_allowlist\", found \"fingerprint_whitelist\""},
+      {"short fingerprint",
+       {{"certificates",
+         "certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist:\n"
+         "    - \"" + std::string(64, 'a') + "\"\n    - \"AB:CD:EF\"\n"}},
+       "error: certificates.fingerprint_allowlist[1]: expected 64 hex digits (SHA-256, ':' "
+       "optional), found 6 hex digits"},
+      {"fingerprint with a non-hex character",
+       {{"certificates",
+         "certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist:\n    - \"" +
+             std::string(63, 'a') + "z\"\n"}},
+       "error: certificates.fingerprint_allowlist[0]: expected 64 hex digits (SHA-256, ':' "
+       "optional), found \"" + std::string(63, 'a').substr(0, 40) +
+           "...\", which has characters that are not hex"},
+      {"user name with a colon",
+       {{"http_server",
+         "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n  user: \"ad:min\"\n"
+         "  password: \"AES:AQ==\"\n"}},
+       "error: http_server.user: expected a user name without ':' (HTTP basic auth splits on "
+       "it), found one that contains ':'"},
+      {"auto_bind user with a colon",
+       {{"auto_bind", "auto_bind:\n  - name: Pump1\n    user: \"a:b\"\n"}},
+       "error: auto_bind[0].user: expected a user name without ':' (HTTP basic auth splits on "
+       "it), found one that contains ':'"},
+      {"port out of range",
+       {{"ws_servers", "ws_servers:\n  - host: platform.example\n    port: 70000\n"}},
+       "error: ws_servers[0].port: expected a port number from 1 to 65535, found 70000"},
+      {"http port not a number",
+       {{"http_server",
+         "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n  user: admin\n"
+         "  password: \"AES:AQ==\"\n  port: eighty\n"}},
+       "error: http_server.port: expected an integer, found \"eighty\""},
+      {"missing file",
+       {{"certificates", "certificates:\n  cert_chain: nowhere.pem\n"}},
+       "error: certificates.cert_chain: expected a readable file, found no such file: " +
+           dir_ + "/nowhere.pem"},
+      {"ssl off",
+       {{"ws_connection", "ws_connection:\n  encryption: none\n"}},
+       "warning: ws_connection.encryption: SSL is off: the platform connection, app key "
+       "included, travels in clear text"},
+      {"bad encryption",
+       {{"ws_connection", "ws_connection:\n  encryption: tls\n"}},
+       "error: ws_connection.encryption: expected \"ssl\" or \"none\", found \"tls\""},
+      {"http ssl off",
+       {{"http_server",
+         "http_server:\n  ssl: false\n  user: admin\n  password: \"AES:AQ==\"\n"}},
+       "warning: http_server.ssl: SSL is off: the REST API, passwords included, is served in "
+       "clear text"},
+      {"authentication off",
+       {{"http_server",
+         "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n"
+         "  authenticate: false\n"}},
+       "warning: http_server.authenticate: authentication is off: anyone who reaches the REST "
+       "port can use it"},
+      {"validation off",
+       {{"certificates", "certificates:\n  cert_chain: ca.pem\n  validate: false\n"}},
+       "warning: certificates.validate: certificate validation is off: any peer is accepted, "
+       "including an attacker"},
+      {"host name validation off",
+       {{"certificates",
+         "certificates:\n  cert_chain: ca.pem\n  disable_hostname_validation: true\n"}},
+       "warning: certificates.disable_hostname_validation: host names are not checked: any "
+       "certificate from a trusted CA is accepted for any server"},
+      {"self-signed allowed",
+       {{"certificates", "certificates:\n  cert_chain: ca.pem\n  allow_self_signed: true\n"}},
+       "warning: certificates.allow_self_signed: self-signed peer certificates are accepted"},
+      {"policy relaxation",
+       {{"trustd", "trustd:\n  master_key_file: /tmp/mk\n  policy:\n    "
+                   "allow_sha1_signatures: true\n"}},
+       "warning: trustd.policy.allow_sha1_signatures: relaxes the strict certificate policy: "
+       "SHA-1 signatures are accepted"},
+      {"boolean that is not",
+       {{"certificates", "certificates:\n  cert_chain: ca.pem\n  validate: maybe\n"}},
+       "error: certificates.validate: expected true or false, found \"maybe\""},
+      {"negative timeout",
+       {{"ws_connection", "ws_connection:\n  msg_timeout: -5\n"}},
+       "error: ws_connection.msg_timeout: expected milliseconds, at least 0, found -5"},
+      {"auto_bind without a name",
+       {{"auto_bind", "auto_bind:\n  - host: lsr.local\n"}},
+       "error: auto_bind[0].name: expected the Thing's name, found none"},
+      {"bad protocol",
+       {{"auto_bind", "auto_bind:\n  - name: Pump1\n    protocol: ftp\n"}},
+       "error: auto_bind[0].protocol: expected \"http\" or \"https\", found \"ftp\""},
+      {"socket mode not octal",
+       {{"trustd", "trustd:\n  master_key_file: /tmp/mk\n  socket_mode: \"0999\"\n"}},
+       "error: trustd.socket_mode: expected an octal permission mode such as \"0660\", found "
+       "\"0999\""},
+      {"no platform servers",
+       {{"ws_servers", "ws_servers: []\n"}},
+       "error: ws_servers: expected at least one platform server {host, port}, found none"},
+      {"ssl without a certificate",
+       {{"http_server", "http_server:\n  private_key: restd.key\n  user: admin\n"
+                        "  password: \"AES:AQ==\"\n"}},
+       "error: http_server.certificate: expected a PEM certificate chain because "
+       "http_server.ssl is true, found none"},
+      {"authentication without a password",
+       {{"http_server",
+         "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n  user: admin\n"}},
+       "error: http_server.password: expected a password because http_server.authenticate is "
+       "true, found none"},
+      {"plaintext secret",
+       {{"appKey", "appKey: \"plain-app-key-123\"\n"}},
+       "warning: appKey: secret given in plaintext; seal it with `trustctl encrypt` and paste "
+       "the AES:... value here"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<std::string> lines = Lines(Yaml(c.replace));
+    EXPECT_NE(std::find(lines.begin(), lines.end(), c.expected), lines.end())
+        << "got:\n" << absl::StrJoin(lines, "\n");
+  }
+}
+
+TEST_F(LoaderTest, WarnsAboutAPrivateKeyReadableByOthers) {
+  Write("restd.key", "key", 0644);
+  std::vector<std::string> lines = Lines(Yaml());
+  std::string expected = absl::StrCat("warning: http_server.private_key: private key file ", dir_,
+                                      "/restd.key is readable by others (mode 0644); chmod 600 ",
+                                      dir_, "/restd.key");
+  EXPECT_NE(std::find(lines.begin(), lines.end(), expected), lines.end())
+      << absl::StrJoin(lines, "\n");
+}
+
+TEST_F(LoaderTest, ReportsEveryErrorAtOnce) {
+  auto loaded = LoadConfigText(
+      Yaml({{"ws_servers", "ws_servers:\n  - host: p\n    port: 0\n"},
+            {"certificates", "certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist: []\n"},
+            {"auto_bind", "auto_bind: {name: x}\n"}}),
+      "test.yaml", dir_);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string message(loaded.status().message());
+  EXPECT_NE(message.find("ws_servers[0].port"), std::string::npos) << message;
+  EXPECT_NE(message.find("certificates.fingerprint_allowlist"), std::string::npos) << message;
+  EXPECT_NE(message.find("error: auto_bind:"), std::string::npos) << message;
+}
+
+TEST_F(LoaderTest, NeverPutsSecretValuesInMessages) {
+  const std::string secret = "s3cr3t-value-XYZ";
+  std::string text = Yaml({{"appKey", "appKey: [\"" + secret + "\"]\n"},
+                           {"http_server", "http_server:\n  certificate: restd.pem\n"
+                                           "  private_key: restd.key\n  user: admin\n"
+                                           "  password: \"" + secret + "\"\n"
+                                           "  passphrase: {x: \"" + secret + "\"}\n"},
+                           {"auto_bind", "auto_bind:\n  - name: P\n    password: \"" + secret +
+                                             "\"\n"}});
+  for (const std::string& line : Lines(text)) {
+    EXPECT_EQ(line.find(secret), std::string::npos) << line;
+  }
+}
+
+TEST_F(LoaderTest, ReportsSyntaxErrorsWithLineAndColumn) {
+  std::vector<std::string> lines = Lines("ws_servers: [\n  {host: x\n");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("error: test.yaml: not valid YAML or JSON at line ", 0), 0u) << lines[0];
+}
+
+TEST_F(LoaderTest, RefusesAbsurdNesting) {
+  std::vector<std::string> lines = Lines(std::string(1000, '[') + std::string(1000, ']'));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "error: test.yaml: nested more than 64 levels deep; this is not a "
+                      "configuration file");
+}
+
+TEST_F(LoaderTest, NamesAFileThatCannotBeRead) {
+  auto loaded = LoadConfigFile(dir_ + "/missing.json");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(loaded.status().message(),
+            "error: cannot read the configuration: " + dir_ + "/missing.json: no such file");
+}
+
+TEST_F(LoaderTest, LoadsAnEmsConfigJsonWithCommentsAndTabs) {
+  std::string json = absl::StrCat(
+      "{\n"
+      "\t// The platform\n"
+      "\t\"ws_servers\": [{\"host\": \"platform.example\", \"port\": 443}],\n"
+      "\t\"appKey\": \"AES:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", // sealed\n"
+      "\t\"http_server\": {\"certificate\": \"restd.pem\", \"private_key\": \"restd.key\",\n"
+      "\t\t\"user\": \"admin\", \"password\": \"AES:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"},\n"
+      "\t\"certificates\": {\"cert_chain\": [\"ca.pem\"],\n"
+      "\t\t\"fingerprint_allowlist\": [\"", std::string(64, 'A'), "\"]},\n"
+      "\t\"auto_bind\": [{\"name\": \"Pump1\", \"host\": \"lsr.local\", \"port\": 8443,\n"
+      "\t\t\"path\": \"http://lsr.local//x\", \"protocol\": \"https\"}],\n"
+      "\t\"trustd\": {\"master_key_file\": \"", dir_, "/master.key\"}\n"
+      "}\n");
+  auto loaded = LoadConfigText(json, "config.json", dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const Config& c = loaded->config;
+  ASSERT_EQ(c.auto_bind.size(), 1u);
+  EXPECT_EQ(c.auto_bind[0].path, "http://lsr.local//x");  // "//" inside a string survives.
+  EXPECT_EQ(c.auto_bind[0].port, 8443);
+  EXPECT_EQ(c.auto_bind[0].timeout, 30000);
+  EXPECT_EQ(c.certificates.fingerprint_allowlist, std::vector<std::string>{std::string(64, 'a')});
+  EXPECT_EQ(c.certificates.cert_chain, std::vector<std::string>{dir_ + "/ca.pem"});
+}
+
+TEST(JsonToYamlTest, StripsCommentsOnlyOutsideStrings) {
+  EXPECT_EQ(JsonToYaml("{\"a\": \"x//y\", // c\n\t\"b\": 1}"), "{\"a\": \"x//y\", \n \"b\": 1}");
+  EXPECT_EQ(JsonToYaml("{\"a\": \"q\\\"//\"}"), "{\"a\": \"q\\\"//\"}");
+}
+
+}  // namespace
+}  // namespace edge::config

@@ -1,0 +1,259 @@
+#include "services/config/validate.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace edge::config {
+namespace {
+
+void Resolve(const std::string& base, std::string* path) {
+  if (path->empty() || (*path)[0] == '/' || base.empty() || base == ".") return;
+  *path = absl::StrCat(base, "/", *path);
+}
+
+void ResolveAll(Config* c) {
+  const std::string& b = c->base_dir;
+  Resolve(b, &c->http_server.certificate);
+  Resolve(b, &c->http_server.private_key);
+  for (std::string& p : c->certificates.cert_chain) Resolve(b, &p);
+  Resolve(b, &c->certificates.client_cert);
+  Resolve(b, &c->certificates.key_file);
+  for (std::string& p : c->certificates.http_client_ca_certs) Resolve(b, &p);
+  for (auto& [store, files] : c->trustd.crl_files) {
+    for (std::string& p : files) Resolve(b, &p);
+  }
+  Resolve(b, &c->trustd.master_key_file);
+  Resolve(b, &c->offline_msg_store.directory);
+}
+
+// A file the configuration names must exist and be readable.
+void CheckReadable(const std::string& field, const std::string& path, Diagnostics* diags) {
+  if (path.empty()) return;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    diags->Error(field, absl::StrCat("expected a readable file, found no such file: ", path));
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    diags->Error(field, absl::StrCat("expected a file, found a directory: ", path));
+    return;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    diags->Error(field, absl::StrCat("expected a readable file, found one this process cannot "
+                                     "read (", std::strerror(errno), "): ", path));
+    return;
+  }
+  ::close(fd);
+}
+
+void CheckPrivateKeyFile(const std::string& field, const std::string& path, Diagnostics* diags) {
+  if (path.empty()) return;
+  CheckReadable(field, path, diags);
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
+    diags->Warning(field, absl::StrFormat("private key file %s is readable by %s (mode %04o); "
+                                          "chmod 600 %s",
+                                          path,
+                                          (st.st_mode & S_IROTH) ? "others" : "its group",
+                                          st.st_mode & 07777, path));
+  }
+}
+
+void CheckUser(const std::string& field, const std::string& user, Diagnostics* diags) {
+  if (user.find(':') != std::string::npos) {
+    diags->Error(field, "expected a user name without ':' (HTTP basic auth splits on it), "
+                        "found one that contains ':'");
+  }
+}
+
+}  // namespace
+
+void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
+  ResolveAll(c);
+
+  // Platform connection.
+  if (c->ws_servers.empty()) {
+    diags->Error("ws_servers", "expected at least one platform server {host, port}, found none");
+  }
+  for (size_t i = 0; i < c->ws_servers.size(); ++i) {
+    if (c->ws_servers[i].host.empty()) {
+      diags->Error(absl::StrCat("ws_servers[", i, "].host"),
+                   "expected the platform's host name, found none");
+    }
+  }
+  if (c->app_key.empty()) {
+    diags->Error("appKey", "expected the application key for the platform, found none");
+  }
+  const WsConnection& ws = c->ws_connection;
+  if (ws.encryption != "ssl" && ws.encryption != "none") {
+    diags->Error("ws_connection.encryption",
+                 absl::StrCat("expected \"ssl\" or \"none\", found \"", ws.encryption, "\""));
+  } else if (ws.encryption == "none") {
+    diags->Warning("ws_connection.encryption",
+                   "SSL is off: the platform connection, app key included, travels in clear text");
+  }
+  if (ws.message_chunk_size > ws.max_msg_size) {
+    diags->Error("ws_connection.message_chunk_size",
+                 absl::StrCat("expected at most max_msg_size (", ws.max_msg_size, "), found ",
+                              ws.message_chunk_size));
+  }
+
+  // REST server.
+  const HttpServer& http = c->http_server;
+  if (!http.ssl) {
+    diags->Warning("http_server.ssl", "SSL is off: the REST API, passwords included, is served "
+                                      "in clear text");
+  } else {
+    if (http.certificate.empty()) {
+      diags->Error("http_server.certificate",
+                   "expected a PEM certificate chain because http_server.ssl is true, found none");
+    }
+    if (http.private_key.empty()) {
+      diags->Error("http_server.private_key",
+                   "expected a PEM private key because http_server.ssl is true, found none");
+    }
+  }
+  if (!http.authenticate) {
+    diags->Warning("http_server.authenticate",
+                   "authentication is off: anyone who reaches the REST port can use it");
+  } else {
+    if (http.user.empty()) {
+      diags->Error("http_server.user",
+                   "expected a user name because http_server.authenticate is true, found none");
+    }
+    if (http.password.empty()) {
+      diags->Error("http_server.password",
+                   "expected a password because http_server.authenticate is true, found none");
+    }
+  }
+  CheckUser("http_server.user", http.user, diags);
+
+  // Certificates.
+  const Certificates& certs = c->certificates;
+  if (!certs.validate) {
+    diags->Warning("certificates.validate",
+                   "certificate validation is off: any peer is accepted, including an attacker");
+  }
+  if (certs.allow_self_signed) {
+    diags->Warning("certificates.allow_self_signed",
+                   "self-signed peer certificates are accepted");
+  }
+  if (certs.disable_hostname_validation) {
+    diags->Warning("certificates.disable_hostname_validation",
+                   "host names are not checked: any certificate from a trusted CA is accepted "
+                   "for any server");
+  }
+  if (certs.has_fingerprint_allowlist && certs.fingerprint_allowlist.empty()) {
+    diags->Error("certificates.fingerprint_allowlist",
+                 "expected at least one SHA-256 fingerprint, found an empty list");
+  }
+  bool any_https = false;
+  for (const AutoBind& a : c->auto_bind) any_https = any_https || a.protocol == "https";
+  if (certs.validate && certs.cert_chain.empty() && ws.encryption == "ssl") {
+    diags->Error("certificates.cert_chain",
+                 "expected the CA certificate file(s) that validate the platform, found none");
+  }
+  if (certs.validate && any_https && certs.cert_chain.empty() &&
+      certs.http_client_ca_certs.empty()) {
+    diags->Error("certificates.http_client_ca_certs",
+                 "expected CA certificate file(s) for the https auto_bind endpoints "
+                 "(or certificates.cert_chain), found none");
+  }
+  if (certs.client_cert.empty() != certs.key_file.empty()) {
+    diags->Error(certs.client_cert.empty() ? "certificates.client_cert" : "certificates.key_file",
+                 "expected client_cert and key_file together (mutual TLS to the platform), "
+                 "found only one of them");
+  }
+
+  // auto_bind.
+  std::set<std::string> names;
+  for (size_t i = 0; i < c->auto_bind.size(); ++i) {
+    const AutoBind& a = c->auto_bind[i];
+    std::string path = absl::StrCat("auto_bind[", i, "]");
+    if (a.name.empty()) {
+      diags->Error(path + ".name", "expected the Thing's name, found none");
+    } else if (!names.insert(a.name).second) {
+      diags->Error(path + ".name", absl::StrCat("expected a unique Thing name, found \"", a.name,
+                                                "\" a second time"));
+    }
+    if (a.protocol != "http" && a.protocol != "https") {
+      diags->Error(path + ".protocol",
+                   absl::StrCat("expected \"http\" or \"https\", found \"", a.protocol, "\""));
+    }
+    CheckUser(path + ".user", a.user, diags);
+  }
+
+  // trustd.
+  const StrictPolicyConfig& p = c->trustd.policy;
+  struct Relaxation {
+    bool on;
+    const char* key;
+    const char* what;
+  };
+  for (const Relaxation& r :
+       {Relaxation{p.allow_sha1_signatures, "allow_sha1_signatures", "SHA-1 signatures"},
+        Relaxation{p.allow_missing_eku, "allow_missing_eku",
+                   "certificates without extendedKeyUsage"},
+        Relaxation{p.allow_missing_san, "allow_missing_san",
+                   "certificates without subjectAltName (matched on CN)"},
+        Relaxation{p.allow_weak_keys, "allow_weak_keys", "RSA keys under 2048 bits and DSA keys"},
+        Relaxation{p.allow_v1_ca, "allow_v1_ca", "X.509 v1 and v2 certificates"},
+        Relaxation{p.allow_invalid_serial, "allow_invalid_serial",
+                   "zero, negative and over-long serial numbers"},
+        Relaxation{p.ignore_leaf_name_constraints, "ignore_leaf_name_constraints",
+                   "wildcard names outside a CA's name constraints"}}) {
+    if (r.on) {
+      diags->Warning(absl::StrCat("trustd.policy.", r.key),
+                     absl::StrCat("relaxes the strict certificate policy: ", r.what,
+                                  " are accepted"));
+    }
+  }
+  for (size_t i = 0; i < c->trustd.callers.size(); ++i) {
+    const CallerConfig& caller = c->trustd.callers[i];
+    if (!caller.uid && !caller.gid && caller.user.empty() && caller.group.empty()) {
+      diags->Error(absl::StrCat("trustd.callers[", i, "]"),
+                   "expected uid, gid, user or group to identify the caller, found none");
+    }
+  }
+
+  if (!check_files) return;
+  CheckReadable("http_server.certificate", http.certificate, diags);
+  CheckPrivateKeyFile("http_server.private_key", http.private_key, diags);
+  for (size_t i = 0; i < certs.cert_chain.size(); ++i) {
+    CheckReadable(certs.cert_chain.size() == 1 ? "certificates.cert_chain"
+                                               : absl::StrCat("certificates.cert_chain[", i, "]"),
+                  certs.cert_chain[i], diags);
+  }
+  CheckReadable("certificates.client_cert", certs.client_cert, diags);
+  CheckPrivateKeyFile("certificates.key_file", certs.key_file, diags);
+  for (size_t i = 0; i < certs.http_client_ca_certs.size(); ++i) {
+    CheckReadable(certs.http_client_ca_certs.size() == 1
+                      ? "certificates.http_client_ca_certs"
+                      : absl::StrCat("certificates.http_client_ca_certs[", i, "]"),
+                  certs.http_client_ca_certs[i], diags);
+  }
+  for (const auto& [store, files] : c->trustd.crl_files) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      CheckReadable(absl::StrCat("trustd.crl_files.", store, "[", i, "]"), files[i], diags);
+    }
+  }
+  const std::string& mk = c->trustd.master_key_file;
+  std::string mk_dir = mk.rfind('/') == std::string::npos ? "." : mk.substr(0, mk.rfind('/'));
+  struct stat st;
+  if (!mk_dir.empty() && (::stat(mk_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+    diags->Error("trustd.master_key_file",
+                 absl::StrCat("expected an existing directory for the master key, found no "
+                              "directory ", mk_dir));
+  }
+}
+
+}  // namespace edge::config

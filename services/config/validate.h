@@ -1,0 +1,19 @@
+// The second layer of configuration checks: rules that span fields, the files the
+// configuration names, and the warnings for every insecure-but-allowed setting. The first
+// layer (types and ranges of single fields) runs while loading (loader.cc).
+#ifndef SERVICES_CONFIG_VALIDATE_H_
+#define SERVICES_CONFIG_VALIDATE_H_
+
+#include "services/config/config.h"
+#include "services/config/diagnostic.h"
+
+namespace edge::config {
+
+// Resolves relative file paths in `config` against config->base_dir, then adds every
+// problem to `diags`. When `check_files` is false, the files are not looked at (edged and
+// restd validate the file too but are not meant to be able to read keys).
+void ValidateConfig(Config* config, Diagnostics* diags, bool check_files = true);
+
+}  // namespace edge::config
+
+#endif  // SERVICES_CONFIG_VALIDATE_H_
