@@ -1,0 +1,62 @@
+#include "services/trust/cert_chain.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace edge::trust {
+namespace {
+
+bool Issued(X509* issuer, X509* subject) { return X509_check_issued(issuer, subject) == X509_V_OK; }
+
+}  // namespace
+
+std::vector<X509*> OrderedChain(const std::vector<UniqueX509>& certs) {
+  std::vector<X509*> out;
+  if (certs.empty()) return out;
+  out.push_back(certs[0].get());
+  std::vector<bool> used(certs.size(), false);
+  used[0] = true;
+  for (;;) {
+    X509* last = out.back();
+    if (Issued(last, last)) break;  // Reached a self-signed root.
+    bool found = false;
+    for (size_t i = 0; i < certs.size(); ++i) {
+      if (!used[i] && Issued(certs[i].get(), last)) {
+        out.push_back(certs[i].get());
+        used[i] = true;
+        found = true;
+        break;
+      }
+    }
+    if (!found) break;
+  }
+  ClearOpenSslErrors();
+  return out;
+}
+
+absl::StatusOr<LoadedChain> LoadCertificateChain(absl::string_view pem, absl::string_view what) {
+  auto certs = CertsFromPem(pem, what);
+  if (!certs.ok()) return certs.status();
+  LoadedChain chain;
+  chain.certs = *std::move(certs);
+  for (size_t i = 0; i + 1 < chain.certs.size(); ++i) {
+    if (Issued(chain.certs[i + 1].get(), chain.certs[i].get())) continue;
+    std::vector<X509*> ordered = OrderedChain(chain.certs);
+    std::vector<std::string> names;
+    for (X509* c : ordered) names.push_back(absl::StrCat("\"", NameToString(X509_get_subject_name(c)), "\""));
+    chain.warnings.push_back(absl::StrCat(
+        what, ": certificate ", i + 2, " (\"",
+        NameToString(X509_get_subject_name(chain.certs[i + 1].get())),
+        "\") did not issue certificate ", i + 1, " (\"",
+        NameToString(X509_get_subject_name(chain.certs[i].get())),
+        "\"); expected the order leaf, intermediates, root",
+        ordered.size() == chain.certs.size()
+            ? absl::StrCat(": ", absl::StrJoin(names, ", "))
+            : ""));
+    break;
+  }
+  ClearOpenSslErrors();
+  return chain;
+}
+
+}  // namespace edge::trust
