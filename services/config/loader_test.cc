@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -302,6 +303,26 @@ TEST_F(LoaderTest, LoadsAnEmsConfigJsonWithCommentsAndTabs) {
   EXPECT_EQ(c.auto_bind[0].timeout, 30000);
   EXPECT_EQ(c.certificates.fingerprint_allowlist, std::vector<std::string>{std::string(64, 'a')});
   EXPECT_EQ(c.certificates.cert_chain, std::vector<std::string>{dir_ + "/ca.pem"});
+}
+
+// The shipped examples load without an error (their files live on the target machine, so
+// only the files are not checked) and without an unknown key.
+TEST(ExampleConfigTest, ShippedExamplesLoadCleanly) {
+  for (const char* name : {"deploy/examples/config.yaml", "deploy/examples/config.json"}) {
+    SCOPED_TRACE(name);
+    std::string path = absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
+                                    "/", name);
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    Config config;
+    for (const Diagnostic& d : CheckConfigText(text.str(), name, "/etc/edge", &config,
+                                               /*check_files=*/false)) {
+      EXPECT_EQ(d.severity, Diagnostic::Severity::kWarning) << d.ToString();
+      EXPECT_EQ(d.message.find("unknown key"), std::string::npos) << d.ToString();
+    }
+    EXPECT_EQ(config.auto_bind.size(), 1u);
+  }
 }
 
 TEST(JsonToYamlTest, StripsCommentsOnlyOutsideStrings) {
