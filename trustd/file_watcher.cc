@@ -1,0 +1,123 @@
+#include "trustd/file_watcher.h"
+
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/file_util.h"
+
+namespace edge::trustd {
+namespace {
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Start(FileList files,
+                                                                std::function<void()> on_change,
+                                                                std::function<void()> tick,
+                                                                absl::Duration poll) {
+  std::unique_ptr<FileWatcher> w(new FileWatcher());
+  w->files_ = std::move(files);
+  w->on_change_ = std::move(on_change);
+  w->tick_ = std::move(tick);
+  w->poll_ = poll;
+  w->inotify_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (w->inotify_ < 0 || ::pipe2(w->wake_, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("inotify: ", std::strerror(errno)));
+  }
+  w->last_ = w->Fingerprints();
+  w->Rewatch();
+  FileWatcher* raw = w.get();
+  w->thread_ = std::thread([raw] { raw->Run(); });
+  return w;
+}
+
+FileWatcher::~FileWatcher() {
+  stop_ = true;
+  if (wake_[1] >= 0) {
+    char c = 0;
+    (void)!::write(wake_[1], &c, 1);
+  }
+  if (thread_.joinable()) thread_.join();
+  for (int fd : {inotify_, wake_[0], wake_[1]}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+std::map<std::string, std::string> FileWatcher::Fingerprints() const {
+  std::map<std::string, std::string> out;
+  for (const std::string& path : files_()) {
+    auto content = ReadFile(path);
+    if (!content.ok()) {
+      out[path] = std::string(content.status().message());
+      continue;
+    }
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(content->data()), content->size(), md);
+    out[path] = std::string(reinterpret_cast<char*>(md), sizeof(md));
+  }
+  return out;
+}
+
+void FileWatcher::Rewatch() {
+  std::set<std::string> dirs;
+  for (const std::string& path : files_()) dirs.insert(DirOf(path));
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    if (dirs.count(it->first) == 0) {
+      ::inotify_rm_watch(inotify_, it->second);
+      it = watches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const std::string& dir : dirs) {
+    if (watches_.count(dir) > 0) continue;
+    int wd = ::inotify_add_watch(inotify_, dir.c_str(),
+                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                     IN_DELETE | IN_ATTRIB | IN_MODIFY);
+    if (wd >= 0) watches_[dir] = wd;
+  }
+}
+
+void FileWatcher::Run() {
+  absl::Time next_poll = absl::Now() + poll_;
+  bool pending = false;
+  while (!stop_) {
+    pollfd fds[2] = {{inotify_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    // Debounce: once something moved, wait for 100 ms of quiet before comparing.
+    int timeout_ms = pending ? 100 : 1000;
+    int n = ::poll(fds, 2, timeout_ms);
+    if (stop_ || (n > 0 && fds[1].revents != 0)) return;
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+      char buf[8192];
+      while (::read(inotify_, buf, sizeof(buf)) > 0) {
+      }
+      pending = true;
+      continue;
+    }
+    if (tick_) tick_();
+    if (!pending && absl::Now() < next_poll) continue;
+    pending = false;
+    next_poll = absl::Now() + poll_;
+    std::map<std::string, std::string> now = Fingerprints();
+    if (now != last_) {
+      on_change_();
+      last_ = Fingerprints();  // The list itself may have changed with the config.
+      Rewatch();
+    }
+  }
+}
+
+}  // namespace edge::trustd

@@ -1,0 +1,307 @@
+#include "trustd/trust_service.h"
+
+#include <grp.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <pwd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/log.h"
+#include "services/trust/key_signer.h"
+#include "services/trust/sealed_secret.h"
+#include "services/trustd_client/decision_proto.h"
+
+namespace edge::trustd {
+namespace {
+
+namespace v1 = ::trust::v1;
+
+std::string RoleName(v1::Role role) {
+  switch (role) {
+    case v1::REST_SERVER: return "rest_server";
+    case v1::PLATFORM_CLIENT: return "platform_client";
+    default: return "unknown";
+  }
+}
+
+// Equal in time independent of where the strings differ, and of their lengths.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+  return CRYPTO_memcmp(da, db, sizeof(da)) == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(const config::Config& config) {
+  std::vector<CallerRule> rules;
+  for (size_t i = 0; i < config.trustd.callers.size(); ++i) {
+    const config::CallerConfig& c = config.trustd.callers[i];
+    CallerRule rule;
+    rule.name = c.name.empty() ? absl::StrCat("caller ", i) : c.name;
+    if (c.uid) rule.uid = static_cast<uid_t>(*c.uid);
+    if (c.gid) rule.gid = static_cast<gid_t>(*c.gid);
+    if (!c.user.empty()) {
+      struct passwd* pw = ::getpwnam(c.user.c_str());
+      if (pw == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "trustd.callers[", i, "].user: expected a user of this system, found \"", c.user,
+            "\", which does not exist"));
+      }
+      rule.uid = pw->pw_uid;
+    }
+    if (!c.group.empty()) {
+      struct group* gr = ::getgrnam(c.group.c_str());
+      if (gr == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "trustd.callers[", i, "].group: expected a group of this system, found \"", c.group,
+            "\", which does not exist"));
+      }
+      rule.gid = gr->gr_gid;
+    }
+    rule.methods = {c.methods.begin(), c.methods.end()};
+    rule.roles = {c.roles.begin(), c.roles.end()};
+    rule.secrets = c.secrets;
+    rules.push_back(std::move(rule));
+  }
+  return CallerPolicy(std::move(rules), ::geteuid());
+}
+
+TrustServiceImpl::TrustServiceImpl(std::shared_ptr<const TrustState> state, CallerPolicy callers,
+                                   const PeerRegistry* peers, Clock clock)
+    : peers_(peers),
+      clock_(std::move(clock)),
+      state_(std::move(state)),
+      callers_(std::make_shared<const CallerPolicy>(std::move(callers))) {}
+
+void TrustServiceImpl::Swap(std::shared_ptr<const TrustState> state, CallerPolicy callers) {
+  absl::MutexLock lock(&mu_);
+  previous_ = std::move(state_);
+  state_ = std::move(state);
+  callers_ = std::make_shared<const CallerPolicy>(std::move(callers));
+}
+
+std::shared_ptr<const TrustState> TrustServiceImpl::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+void TrustServiceImpl::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shutdown_ = true;
+}
+
+grpc::Status TrustServiceImpl::Authorize(grpc::ServerContext* context, absl::string_view method,
+                                         PeerCredentials* caller) const {
+  std::optional<PeerCredentials> creds = peers_ ? peers_->Lookup(context->peer()) : std::nullopt;
+  if (!creds) {
+    LogWarning(absl::StrCat("denied ", method, " to an unidentified caller (", context->peer(),
+                            ")"));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "trustd cannot identify the caller");
+  }
+  std::shared_ptr<const CallerPolicy> callers;
+  {
+    absl::MutexLock lock(&mu_);
+    callers = callers_;
+  }
+  if (!callers->AllowsMethod(*creds, method)) {
+    LogWarning(absl::StrCat("denied ", method, " to ", callers->Describe(*creds),
+                            ": not allowed by trustd.callers"));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat(method, " is not allowed for uid ", creds->uid,
+                                     " (trustd.callers)"));
+  }
+  *caller = *creds;
+  return grpc::Status::OK;
+}
+
+grpc::Status TrustServiceImpl::ValidatePeer(grpc::ServerContext* context,
+                                            const v1::ValidatePeerRequest* request,
+                                            v1::Decision* response) {
+  PeerCredentials caller;
+  grpc::Status auth = Authorize(context, "ValidatePeer", &caller);
+  if (!auth.ok()) return auth;
+  trust::Purpose purpose;
+  if (!trust::FromProto(request->purpose(), &purpose)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "purpose: expected PLATFORM, EDGE or CLIENT");
+  }
+  std::shared_ptr<const TrustState> state = this->state();
+  std::vector<std::string> chain(request->chain_der().begin(), request->chain_der().end());
+  absl::Time now = clock_();
+  std::string key =
+      trust::DecisionCache::Key(chain, purpose, request->peer_name(), state->generation());
+  std::optional<trust::Decision> decision = cache_.Lookup(key, now);
+  if (!decision) {
+    decision = state->validator().Validate(chain, purpose, request->peer_name(), now);
+    cache_.Insert(key, *decision, now);
+    if (!decision->allowed) {
+      LogWarning(absl::StrCat("refused ", trust::PurposeName(purpose), " peer ",
+                              request->endpoint().empty() ? request->peer_name()
+                                                          : request->endpoint(),
+                              ": ", decision->Summary()));
+    }
+  }
+  *response = trust::ToProto(*decision);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
+                                           const v1::GetIdentityRequest* request,
+                                           v1::Identity* response) {
+  PeerCredentials caller;
+  grpc::Status auth = Authorize(context, "GetIdentity", &caller);
+  if (!auth.ok()) return auth;
+  std::shared_ptr<const CallerPolicy> callers;
+  std::shared_ptr<const TrustState> state;
+  {
+    absl::MutexLock lock(&mu_);
+    callers = callers_;
+    state = state_;
+  }
+  std::string role = RoleName(request->role());
+  if (!callers->AllowsRole(caller, role)) {
+    LogWarning(absl::StrCat("denied GetIdentity(", role, ") to ", callers->Describe(caller)));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("identity ", role, " is not allowed for uid ", caller.uid));
+  }
+  for (const v1::Identity& id : state->Snapshot().identities()) {
+    if (id.role() == request->role()) {
+      *response = id;
+      return grpc::Status::OK;
+    }
+  }
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("no identity ", role, " is configured"));
+}
+
+grpc::Status TrustServiceImpl::Sign(grpc::ServerContext* context, const v1::SignRequest* request,
+                                    v1::SignResponse* response) {
+  PeerCredentials caller;
+  grpc::Status auth = Authorize(context, "Sign", &caller);
+  if (!auth.ok()) return auth;
+  std::shared_ptr<const CallerPolicy> callers;
+  std::shared_ptr<const TrustState> state, previous;
+  {
+    absl::MutexLock lock(&mu_);
+    callers = callers_;
+    state = state_;
+    previous = previous_;
+  }
+  const RoleIdentity* id = state->IdentityForKeyId(request->key_id());
+  if (id == nullptr && previous) id = previous->IdentityForKeyId(request->key_id());
+  if (id == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no key with id \"", request->key_id(),
+                                     "\"; it may have been rotated: ask GetIdentity again"));
+  }
+  if (!callers->AllowsRole(caller, id->name)) {
+    LogWarning(absl::StrCat("denied Sign with ", id->name, " to ", callers->Describe(caller)));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("signing with ", id->name, " is not allowed for uid ",
+                                     caller.uid));
+  }
+  auto signature = trust::SignWithKey(id->identity.key.get(), request->algorithm(), request->input());
+  if (!signature.ok()) {
+    return grpc::Status(static_cast<grpc::StatusCode>(signature.status().code()),
+                        std::string(signature.status().message()));
+  }
+  response->set_signature(*std::move(signature));
+  return grpc::Status::OK;
+}
+
+grpc::Status TrustServiceImpl::CheckPassword(grpc::ServerContext* context,
+                                             const v1::CheckPasswordRequest* request,
+                                             v1::CheckPasswordResponse* response) {
+  PeerCredentials caller;
+  grpc::Status auth = Authorize(context, "CheckPassword", &caller);
+  if (!auth.ok()) return auth;
+  if (request->realm() != "rest_server") {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "realm: expected \"rest_server\"");
+  }
+  std::shared_ptr<const TrustState> state = this->state();
+  const std::string* password = state->Secret("http_server/password");
+  const std::string& user = state->config().http_server.user;
+  // Both comparisons always run: the time taken says nothing about which one failed.
+  bool user_ok = ConstantTimeEquals(request->user(), user);
+  bool password_ok = ConstantTimeEquals(request->password(), password ? *password : "");
+  response->set_ok(user_ok & password_ok & (password != nullptr) & !user.empty());
+  return grpc::Status::OK;
+}
+
+grpc::Status TrustServiceImpl::RevealSecret(grpc::ServerContext* context,
+                                            const v1::RevealSecretRequest* request,
+                                            v1::RevealSecretResponse* response) {
+  PeerCredentials caller;
+  grpc::Status auth = Authorize(context, "RevealSecret", &caller);
+  if (!auth.ok()) return auth;
+  std::shared_ptr<const CallerPolicy> callers;
+  std::shared_ptr<const TrustState> state;
+  {
+    absl::MutexLock lock(&mu_);
+    callers = callers_;
+    state = state_;
+  }
+  const std::string& name = request->name();
+  bool revealable = name == "app_key" || (absl::StartsWith(name, "auto_bind/") &&
+                                          absl::EndsWith(name, "/password"));
+  if (!revealable || !callers->AllowsSecret(caller, name)) {
+    LogWarning(absl::StrCat("denied RevealSecret(", name, ") to ", callers->Describe(caller)));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("secret \"", name, "\" is not allowed for uid ", caller.uid));
+  }
+  const std::string* secret = state->Secret(name);
+  if (secret == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no secret \"", name, "\" is configured"));
+  }
+  response->set_plaintext(*secret);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrustServiceImpl::Seal(grpc::ServerContext* context, const v1::SealRequest* request,
+                                    v1::SealResponse* response) {
+  PeerCredentials caller;
+  grpc::Status auth = Authorize(context, "Seal", &caller);
+  if (!auth.ok()) return auth;
+  std::shared_ptr<const TrustState> state = this->state();
+  if (state->master_key() == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "trustd has no master key");
+  }
+  response->set_sealed(trust::Seal(*state->master_key(), request->plaintext()));
+  return grpc::Status::OK;
+}
+
+grpc::Status TrustServiceImpl::WatchTrust(grpc::ServerContext* context,
+                                          const v1::WatchTrustRequest* /*request*/,
+                                          grpc::ServerWriter<v1::TrustSnapshot>* writer) {
+  PeerCredentials caller;
+  grpc::Status auth = Authorize(context, "WatchTrust", &caller);
+  if (!auth.ok()) return auth;
+  uint64_t sent = 0;
+  bool first = true;
+  for (;;) {
+    std::shared_ptr<const TrustState> state;
+    {
+      absl::MutexLock lock(&mu_);
+      auto changed = [this, sent, first]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return shutdown_ || first || state_->generation() != sent;
+      };
+      // Wake up now and then to notice a cancelled stream.
+      while (!mu_.AwaitWithTimeout(absl::Condition(&changed), absl::Milliseconds(250))) {
+        if (context->IsCancelled()) return grpc::Status::CANCELLED;
+      }
+      if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "trustd is stopping");
+      state = state_;
+    }
+    first = false;
+    sent = state->generation();
+    if (!writer->Write(state->Snapshot())) return grpc::Status::CANCELLED;
+  }
+}
+
+}  // namespace edge::trustd

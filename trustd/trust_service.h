@@ -1,0 +1,77 @@
+// TrustServiceImpl: trust.v1.TrustService over the current TrustState. Every call is
+// authorised by the caller's Unix credentials (CallerPolicy) before anything else; a
+// refusal is PERMISSION_DENIED and a log line naming uid, pid and method.
+//
+// The state is swapped atomically by Reload (rotation): calls in flight finish on the state
+// they started with; Sign also accepts the key ids of the previous state, so a handshake
+// that began just before a rotation completes. WatchTrust streams a full snapshot at once
+// and one after every swap. Thread-safe.
+#ifndef TRUSTD_TRUST_SERVICE_H_
+#define TRUSTD_TRUST_SERVICE_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "proto/trust/v1/trust.grpc.pb.h"
+#include "services/trust/decision_cache.h"
+#include "trustd/caller_policy.h"
+#include "trustd/trust_state.h"
+#include "trustd/uds_listener.h"
+
+namespace edge::trustd {
+
+// Builds the CallerPolicy of a configuration (user and group names resolved to ids).
+absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(const config::Config& config);
+
+class TrustServiceImpl final : public ::trust::v1::TrustService::Service {
+ public:
+  using Clock = std::function<absl::Time()>;
+
+  TrustServiceImpl(std::shared_ptr<const TrustState> state, CallerPolicy callers,
+                   const PeerRegistry* peers, Clock clock = absl::Now);
+
+  // Makes `state` current (a rotation) and wakes every WatchTrust stream.
+  void Swap(std::shared_ptr<const TrustState> state, CallerPolicy callers);
+  std::shared_ptr<const TrustState> state() const;
+  // Ends every WatchTrust stream (at shutdown).
+  void Shutdown();
+
+  grpc::Status ValidatePeer(grpc::ServerContext* context,
+                            const ::trust::v1::ValidatePeerRequest* request,
+                            ::trust::v1::Decision* response) override;
+  grpc::Status GetIdentity(grpc::ServerContext* context,
+                           const ::trust::v1::GetIdentityRequest* request,
+                           ::trust::v1::Identity* response) override;
+  grpc::Status Sign(grpc::ServerContext* context, const ::trust::v1::SignRequest* request,
+                    ::trust::v1::SignResponse* response) override;
+  grpc::Status CheckPassword(grpc::ServerContext* context,
+                             const ::trust::v1::CheckPasswordRequest* request,
+                             ::trust::v1::CheckPasswordResponse* response) override;
+  grpc::Status RevealSecret(grpc::ServerContext* context,
+                            const ::trust::v1::RevealSecretRequest* request,
+                            ::trust::v1::RevealSecretResponse* response) override;
+  grpc::Status Seal(grpc::ServerContext* context, const ::trust::v1::SealRequest* request,
+                    ::trust::v1::SealResponse* response) override;
+  grpc::Status WatchTrust(grpc::ServerContext* context,
+                          const ::trust::v1::WatchTrustRequest* request,
+                          grpc::ServerWriter<::trust::v1::TrustSnapshot>* writer) override;
+
+ private:
+  // The caller's credentials when it may call `method`; PERMISSION_DENIED otherwise.
+  grpc::Status Authorize(grpc::ServerContext* context, absl::string_view method,
+                         PeerCredentials* caller) const;
+
+  const PeerRegistry* peers_;
+  Clock clock_;
+  trust::DecisionCache cache_{10000};
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const TrustState> state_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const TrustState> previous_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const CallerPolicy> callers_ ABSL_GUARDED_BY(mu_);
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace edge::trustd
+
+#endif  // TRUSTD_TRUST_SERVICE_H_
