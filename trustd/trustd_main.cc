@@ -1,0 +1,151 @@
+// trustd: the trust sidecar. Serves trust.v1.TrustService, grpc.health.v1 and server
+// reflection on a Unix socket; reloads trust material when files change.
+//   trustd --config /etc/edge/config.yaml
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "services/common/log.h"
+#include "services/config/loader.h"
+#include "trustd/file_watcher.h"
+#include "trustd/trust_service.h"
+#include "trustd/trust_state.h"
+#include "trustd/uds_listener.h"
+
+namespace edge::trustd {
+namespace {
+
+constexpr char kUsage[] = "usage: trustd --config FILE\n";
+
+// Loads everything a generation needs; errors are the user-facing lines.
+absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadGeneration(
+    const std::string& config_path, uint64_t generation) {
+  auto loaded = config::LoadConfigFile(config_path);
+  if (!loaded.ok()) return loaded.status();
+  for (const config::Diagnostic& d : loaded->diagnostics) LogWarning(d.ToString());
+  LoadOptions options;
+  options.create_master_key = true;
+  auto state = TrustState::Load(loaded->config, generation, options);
+  if (!state.ok()) return state.status();
+  for (const std::string& w : (*state)->warnings()) LogWarning(w);
+  auto callers = CallerPolicyFromConfig(loaded->config);
+  if (!callers.ok()) return callers.status();
+  return std::make_pair(*std::move(state), *std::move(callers));
+}
+
+void WarnAboutExpiry(const TrustState& state, absl::Time now) {
+  int days = static_cast<int>(state.config().trustd.expiry_warning_days);
+  for (const auto& [what, not_after] : state.Certificates()) {
+    std::string when = absl::FormatTime("%Y-%m-%d", not_after, absl::UTCTimeZone());
+    if (not_after < now) {
+      LogError(absl::StrCat(what, " expired on ", when));
+    } else if (not_after - now < absl::Hours(24 * days)) {
+      LogWarning(absl::StrCat(what, " expires on ", when, " (in ",
+                              absl::ToInt64Hours(not_after - now) / 24,
+                              " days; trustd.expiry_warning_days is ", days, ")"));
+    }
+  }
+}
+
+int Run(const std::string& config_path) {
+  // Signals are taken by sigwait in this thread only; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto first = LoadGeneration(config_path, 1);
+  if (!first.ok()) {
+    std::cerr << first.status().message() << "\ntrustd: not started: fix " << config_path << "\n";
+    return 1;
+  }
+  std::shared_ptr<const TrustState> state = first->first;
+  const config::TrustdConfig& tc = state->config().trustd;
+  auto listener = UdsListener::Listen(tc.socket, tc.socket_mode);
+  if (!listener.ok()) {
+    std::cerr << "error: trustd.socket: " << listener.status().message() << "\n";
+    return 1;
+  }
+  WarnAboutExpiry(*state, absl::Now());
+
+  TrustServiceImpl service(state, std::move(first->second), &(*listener)->registry());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    std::cerr << "trustd: the gRPC server did not start\n";
+    return 1;
+  }
+  (*listener)->Start(server.get());
+
+  // Rotation: a changed file is loaded into a new generation; a bad one is refused and the
+  // last good generation stays in force.
+  absl::Mutex reload_mu;
+  uint64_t generation = 1;
+  absl::Time last_expiry_check = absl::Now();
+  auto reload = [&] {
+    absl::MutexLock lock(&reload_mu);
+    auto next = LoadGeneration(config_path, generation + 1);
+    if (!next.ok()) {
+      LogError(absl::StrCat("a changed file was refused; generation ", generation,
+                            " stays in force:\n", next.status().message()));
+      return;
+    }
+    ++generation;
+    service.Swap(next->first, std::move(next->second));
+    LogInfo(absl::StrCat("trust material reloaded: generation ", generation));
+    WarnAboutExpiry(*next->first, absl::Now());
+  };
+  auto tick = [&] {
+    if (absl::Now() - last_expiry_check < absl::Hours(1)) return;
+    last_expiry_check = absl::Now();
+    WarnAboutExpiry(*service.state(), last_expiry_check);
+  };
+  auto watcher = FileWatcher::Start([&service] { return service.state()->Files(); }, reload, tick);
+  if (!watcher.ok()) LogWarning(absl::StrCat("rotation disabled: ", watcher.status().message()));
+
+  LogInfo(absl::StrCat("serving trust.v1.TrustService on unix:", tc.socket, " (generation 1, ",
+                       state->validator().policy().purposes.size(), " purposes, ",
+                       state->Snapshot().identities_size(), " identities)"));
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogInfo(absl::StrCat("stopping on signal ", sig));
+  watcher = absl::StatusOr<std::unique_ptr<FileWatcher>>(nullptr);
+  (*listener)->Stop();
+  service.Shutdown();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  return 0;
+}
+
+}  // namespace
+}  // namespace edge::trustd
+
+int main(int argc, char** argv) {
+  edge::SetLogName("trustd");
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config = a.substr(9);
+    } else {
+      std::cerr << "trustd: unknown argument \"" << a << "\"\n" << edge::trustd::kUsage;
+      return 2;
+    }
+  }
+  if (config.empty()) {
+    std::cerr << edge::trustd::kUsage;
+    return 2;
+  }
+  return edge::trustd::Run(config);
+}
