@@ -168,7 +168,8 @@ grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("identity ", role, " is not allowed for uid ", caller.uid));
   }
-  for (const v1::Identity& id : state->Snapshot().identities()) {
+  const v1::TrustSnapshot snapshot = state->Snapshot();
+  for (const v1::Identity& id : snapshot.identities()) {
     if (id.role() == request->role()) {
       *response = id;
       return grpc::Status::OK;
