@@ -12,8 +12,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libyaml-cpp-dev libssl-dev libboost1.81-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  # Real peers used by tests, benchmarks and the demo.
-  openssl curl ca-certificates strace
+  # Real peers used by tests, benchmarks and the demo (node: the @grpc/grpc-js client).
+  openssl curl ca-certificates strace nodejs
 )
 
 missing=()
@@ -22,8 +22,21 @@ for pkg in "${PACKAGES[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# Debian's npm is a package of its own; a nodejs from elsewhere may bring npm along.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+install_node_modules() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
+  if [[ ! -d "$dir/node_modules/@grpc/grpc-js" ]]; then
+    echo "setup: npm ci in tests/node"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#PACKAGES[@]} packages are installed"
+  install_node_modules
   exit 0
 fi
 
@@ -41,4 +54,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_node_modules
 echo "setup: done"
