@@ -93,7 +93,7 @@ void TrustServiceImpl::Shutdown() {
   shutdown_ = true;
 }
 
-grpc::Status TrustServiceImpl::Authorize(grpc::ServerContext* context, absl::string_view method,
+grpc::Status TrustServiceImpl::Authorize(grpc::ServerContextBase* context, absl::string_view method,
                                          PeerCredentials* caller) const {
   std::optional<PeerCredentials> creds = peers_ ? peers_->Lookup(context->peer()) : std::nullopt;
   if (!creds) {
@@ -118,7 +118,7 @@ grpc::Status TrustServiceImpl::Authorize(grpc::ServerContext* context, absl::str
   return grpc::Status::OK;
 }
 
-grpc::Status TrustServiceImpl::ValidatePeer(grpc::ServerContext* context,
+grpc::Status TrustServiceImpl::DoValidatePeer(grpc::ServerContextBase* context,
                                             const v1::ValidatePeerRequest* request,
                                             v1::Decision* response) {
   PeerCredentials caller;
@@ -147,6 +147,30 @@ grpc::Status TrustServiceImpl::ValidatePeer(grpc::ServerContext* context,
   }
   *response = trust::ToProto(*decision);
   return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* TrustServiceImpl::ValidatePeer(grpc::CallbackServerContext* context,
+                                                        const v1::ValidatePeerRequest* request,
+                                                        v1::Decision* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(DoValidatePeer(context, request, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TrustServiceImpl::Sign(grpc::CallbackServerContext* context,
+                                                const v1::SignRequest* request,
+                                                v1::SignResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(DoSign(context, request, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TrustServiceImpl::CheckPassword(grpc::CallbackServerContext* context,
+                                                         const v1::CheckPasswordRequest* request,
+                                                         v1::CheckPasswordResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(DoCheckPassword(context, request, response));
+  return reactor;
 }
 
 grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
@@ -179,7 +203,7 @@ grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
                       absl::StrCat("no identity ", role, " is configured"));
 }
 
-grpc::Status TrustServiceImpl::Sign(grpc::ServerContext* context, const v1::SignRequest* request,
+grpc::Status TrustServiceImpl::DoSign(grpc::ServerContextBase* context, const v1::SignRequest* request,
                                     v1::SignResponse* response) {
   PeerCredentials caller;
   grpc::Status auth = Authorize(context, "Sign", &caller);
@@ -214,7 +238,7 @@ grpc::Status TrustServiceImpl::Sign(grpc::ServerContext* context, const v1::Sign
   return grpc::Status::OK;
 }
 
-grpc::Status TrustServiceImpl::CheckPassword(grpc::ServerContext* context,
+grpc::Status TrustServiceImpl::DoCheckPassword(grpc::ServerContextBase* context,
                                              const v1::CheckPasswordRequest* request,
                                              v1::CheckPasswordResponse* response) {
   PeerCredentials caller;
