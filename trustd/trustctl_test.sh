@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # trustctl against a real development PKI made by deploy/dev-pki.sh (openssl CLI).
-# Usage (by Bazel): trustctl_test.sh TRUSTCTL DEV_PKI_SH
+# Usage (by Bazel): trustctl_test.sh TRUSTCTL DEV_PKI_SH TRUSTD
 set -uo pipefail
 trustctl=$(realpath "$1")
 devpki=$(realpath "$2")
-dir=$(mktemp -d "${TEST_TMPDIR:-/tmp}/trustctl.XXXXXX")
+trustd=$(realpath "$3")
+dir=$(mktemp -d /tmp/trustctl.XXXXXX)  # Short: it holds a Unix socket.
+trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 "$devpki" pki >/dev/null || { echo "dev-pki.sh failed"; exit 1; }
 cd pki
@@ -81,6 +83,25 @@ check "unknown CA refused with 20" contains unknown.json '"reason":"UNKNOWN_ISSU
 check "edge endpoint on the allowlist" "$trustctl" verify --config good.yaml --purpose edge --name localhost edge-chain.pem > /dev/null
 "$trustctl" verify --config good.yaml --purpose edge --name localhost restd-chain.pem > notlisted.json && failed=$((failed + 1))
 check "edge endpoint not on the allowlist" contains notlisted.json '"reason":"NOT_ALLOWLISTED"'
+
+# With --socket, the same answers come from a running trustd.
+cat > socket.yaml <<YAML
+$(cat good.yaml | sed '/^trustd:/,$d')
+trustd:
+  master_key_file: master.key
+  socket: $dir/trustd.sock
+YAML
+"$trustd" --config socket.yaml > trustd.log 2>&1 &
+trustd_pid=$!
+for _ in $(seq 100); do [ -S "$dir/trustd.sock" ] && break; sleep 0.1; done
+check "health over the socket" test "$("$trustctl" --socket "$dir/trustd.sock" health)" = SERVING
+"$trustctl" verify --config good.yaml --purpose platform --name evil.local platform-chain.pem > local.json
+"$trustctl" --socket "$dir/trustd.sock" verify --purpose platform --name evil.local platform-chain.pem > remote.json
+check "verify through trustd gives the same decision" cmp -s local.json remote.json
+sealed=$("$trustctl" --socket "$dir/trustd.sock" encrypt "sealed-by-trustd")
+check "encrypt through trustd" grep -qE '^AES:' <<< "$sealed"
+kill "$trustd_pid"; wait "$trustd_pid" 2>/dev/null
+check "trustd logs no secret" bash -c "! grep -qE 'demo-app-key|dev-passphrase|rest-password|sealed-by-trustd' trustd.log"
 
 # No secret in anything trustctl printed.
 for secret in demo-app-key dev-passphrase rest-password not-the-passphrase; do
