@@ -9,9 +9,11 @@ work=${1:-/tmp/edge-demo}
 
 deploy/setup.sh
 echo "demo: building (the first build takes a few minutes)"
-bazel build --noshow_progress //trustd:trustctl 2>&1 | grep -E "^(ERROR|FAILED)" || true
+bazel build --noshow_progress //trustd:trustctl //trustd:trustd 2>&1 | grep -E "^(ERROR|FAILED)" || true
 trustctl="$repo/bazel-bin/trustd/trustctl"
-[ -x "$trustctl" ] || { echo "demo: build failed; run: bazel build //trustd:trustctl" >&2; exit 1; }
+trustd="$repo/bazel-bin/trustd/trustd"
+[ -x "$trustctl" ] && [ -x "$trustd" ] ||
+  { echo "demo: build failed; run: bazel build //trustd:all" >&2; exit 1; }
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -53,4 +55,22 @@ step "A legacy EMS secret: a clear start-up error, never the value"
 sed "s|^appKey:.*|appKey: \"AES:8Vw3Yw1NdkSvtZ7m6hCY5Q==\"|" config.yaml > legacy.yaml
 "$trustctl" check-config legacy.yaml || true
 
-printf '\ndemo: files are in %s. The daemons (trustd, edged, restd) come with the next issues.\n' "$work"
+step "Start trustd: the only process that reads keys and the master key"
+"$trustd" --config config.yaml > trustd.log 2>&1 &
+trustd_pid=$!
+trap 'kill "$trustd_pid" 2>/dev/null; wait "$trustd_pid" 2>/dev/null; echo; echo "demo: stopped"' EXIT
+for _ in $(seq 100); do [ -S "$work/trustd.sock" ] && break; sleep 0.1; done
+echo "trustctl --socket $work/trustd.sock health: $("$trustctl" --socket "$work/trustd.sock" health)"
+"$trustctl" --socket "$work/trustd.sock" verify --purpose platform --name evil.example \
+  pki/platform-chain.pem > /dev/null || true
+echo "sealed by trustd: $("$trustctl" --socket "$work/trustd.sock" encrypt "hello" | cut -c1-24)..."
+
+step "Rotate the restd certificate on disk: trustd reloads without a restart"
+"$repo/deploy/dev-pki.sh" "$work/pki" > /dev/null
+sleep 2
+
+printf '\ndemo: files in %s; trustd is running (socket %s/trustd.sock). Its log follows; Ctrl-C stops it.\n\n' "$work" "$work"
+tail -n +1 -f trustd.log &
+tail_pid=$!
+trap 'kill "$tail_pid" "$trustd_pid" 2>/dev/null; wait "$trustd_pid" 2>/dev/null; echo; echo "demo: stopped"' EXIT
+wait "$trustd_pid"
