@@ -108,6 +108,10 @@ class TrustdTest : public ::testing::Test {
 TEST_F(TrustdTest, AnswersEveryRpc) {
   StartTrustd();
   EXPECT_EQ(*client_->Health(), "SERVING");
+  // The test PKI's certificates expire in 30 days: within trustd.expiry_warning_days.
+  EXPECT_NE(trustd_->Log().find("WARNING rest_server certificate \"CN=localhost\" expires on "),
+            std::string::npos)
+      << trustd_->Log();
 
   trust::Decision ok = client_->ValidatePeer(Chain({&platform_, &ica_}), trust::Purpose::kPlatform,
                                              "platform.test", "platform.test:443");
