@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -145,6 +146,27 @@ TEST_F(TrustdTest, AnswersEveryRpc) {
   EXPECT_EQ(bad_sign.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(client_->Sign("rest_server:0000", v1::ECDSA_SHA256, digest).status().code(),
             absl::StatusCode::kNotFound);
+  // Many signatures at once over the shared stream, each answered to its own caller.
+  std::vector<std::thread> signers;
+  std::atomic<int> verified{0};
+  for (int t = 0; t < 8; ++t) {
+    signers.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string d(32, static_cast<char>('a' + t));
+        auto sig = client_->Sign(identity->key_id(), v1::ECDSA_SHA256, d);
+        if (!sig.ok()) continue;
+        UniqueEvpPkeyCtx v(EVP_PKEY_CTX_new(X509_get0_pubkey(rest_.cert()), nullptr));
+        EVP_PKEY_verify_init(v.get());
+        if (EVP_PKEY_verify(v.get(), reinterpret_cast<const unsigned char*>(sig->data()),
+                            sig->size(), reinterpret_cast<const unsigned char*>(d.data()),
+                            d.size()) == 1) {
+          ++verified;
+        }
+      }
+    });
+  }
+  for (std::thread& t : signers) t.join();
+  EXPECT_EQ(verified, 200);
 
   EXPECT_TRUE(*client_->CheckPassword("rest_server", "admin", "rest pass"));
   EXPECT_FALSE(*client_->CheckPassword("rest_server", "admin", "rest pas"));
@@ -185,6 +207,16 @@ TEST_F(TrustdTest, RefusesCallersTheirPolicyDoesNotAllow) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "failure bits " << WEXITSTATUS(status);
+  pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(65533) != 0 || ::setuid(65533) != 0) ::_exit(100);
+    ::execl(probe.c_str(), probe.c_str(), socket_.c_str(), key_id.c_str(), "stranger", nullptr);
+    ::_exit(101);
+  }
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failure bits " << WEXITSTATUS(status);
+  EXPECT_TRUE(trustd_->WaitForLog("denied Sign to (uid 65533, gid 65533, pid ", absl::Seconds(5)));
   EXPECT_TRUE(trustd_->WaitForLog("denied RevealSecret to nobody-signer (uid 65534, gid 65534, pid ",
                                   absl::Seconds(5)));
   EXPECT_TRUE(trustd_->WaitForLog("denied CheckPassword to nobody-signer (uid 65534, gid 65534, pid ",
