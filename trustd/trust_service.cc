@@ -203,38 +203,11 @@ grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
                       absl::StrCat("no identity ", role, " is configured"));
 }
 
-grpc::Status TrustServiceImpl::DoSign(grpc::ServerContextBase* context,
-                                      const v1::SignRequest* request,
-                                      v1::SignResponse* response) {
+grpc::Status TrustServiceImpl::DoSign(grpc::ServerContextBase* context, const v1::SignRequest* request,
+                                    v1::SignResponse* response) {
   PeerCredentials caller;
   grpc::Status auth = Authorize(context, "Sign", &caller);
   if (!auth.ok()) return auth;
-  return SignAs(caller, request, response);
-}
-
-grpc::Status TrustServiceImpl::SignStream(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::SignResponse, v1::SignRequest>* stream) {
-  PeerCredentials caller;
-  grpc::Status auth = Authorize(context, "Sign", &caller);
-  if (!auth.ok()) return auth;
-  v1::SignRequest request;
-  while (stream->Read(&request)) {
-    v1::SignResponse response;
-    grpc::Status status = SignAs(caller, &request, &response);
-    response.set_id(request.id());
-    if (!status.ok()) {
-      response.set_error_code(status.error_code());
-      response.set_error_message(status.error_message());
-    }
-    if (!stream->Write(response)) break;
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status TrustServiceImpl::SignAs(const PeerCredentials& caller,
-                                      const v1::SignRequest* request,
-                                      v1::SignResponse* response) {
   std::shared_ptr<const CallerPolicy> callers;
   std::shared_ptr<const TrustState> state, previous;
   {

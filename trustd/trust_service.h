@@ -57,10 +57,6 @@ class TrustServiceImpl final : public TrustServiceBase {
   grpc::ServerUnaryReactor* CheckPassword(grpc::CallbackServerContext* context,
                                  const ::trust::v1::CheckPasswordRequest* request,
                                  ::trust::v1::CheckPasswordResponse* response) override;
-  grpc::Status SignStream(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<::trust::v1::SignResponse, ::trust::v1::SignRequest>* stream)
-      override;
   grpc::Status RevealSecret(grpc::ServerContext* context,
                             const ::trust::v1::RevealSecretRequest* request,
                             ::trust::v1::RevealSecretResponse* response) override;
@@ -78,9 +74,6 @@ class TrustServiceImpl final : public TrustServiceBase {
                               const ::trust::v1::ValidatePeerRequest* request,
                               ::trust::v1::Decision* response);
   grpc::Status DoSign(grpc::ServerContextBase* context, const ::trust::v1::SignRequest* request,
-                      ::trust::v1::SignResponse* response);
-  // Sign for an already authorised caller.
-  grpc::Status SignAs(const PeerCredentials& caller, const ::trust::v1::SignRequest* request,
                       ::trust::v1::SignResponse* response);
   grpc::Status DoCheckPassword(grpc::ServerContextBase* context,
                                const ::trust::v1::CheckPasswordRequest* request,

@@ -1,9 +1,6 @@
 #include "services/trustd_client/trustd_client.h"
 
-#include <map>
-
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "services/trustd_client/decision_proto.h"
 
 namespace edge::trust {
@@ -16,135 +13,6 @@ TrustWatch::~TrustWatch() {
   }
   if (thread_.joinable()) thread_.join();
 }
-
-// One SignStream, shared: requests are written under a lock, a reader thread hands each
-// response to the caller waiting for its id. A broken stream fails every waiting call and
-// is reopened by the next one.
-class SignStreamer {
- public:
-  SignStreamer(v1::TrustService::Stub* stub, std::string target)
-      : stub_(stub), target_(std::move(target)) {}
-
-  ~SignStreamer() {
-    std::shared_ptr<Stream> stream;
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-      stream = stream_;
-    }
-    if (stream) stream->context.TryCancel();
-    if (reader_.joinable()) reader_.join();
-  }
-
-  absl::StatusOr<std::string> Sign(v1::SignRequest request, absl::Duration timeout) {
-    auto waiter = std::make_shared<Waiter>();
-    std::shared_ptr<Stream> stream;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return absl::UnavailableError("trustd client is stopping");
-      if (!stream_ || stream_->broken) Open();
-      stream = stream_;
-      request.set_id(++next_id_);
-      pending_[request.id()] = waiter;
-    }
-    bool written;
-    {
-      absl::MutexLock lock(&stream->write_mu);
-      written = !stream->broken && stream->rw->Write(request);
-    }
-    if (!written) Fail(stream, absl::UnavailableError("the signing stream to trustd is closed"));
-    if (!waiter->done.WaitForNotificationWithTimeout(timeout)) {
-      absl::MutexLock lock(&mu_);
-      pending_.erase(request.id());
-      return absl::DeadlineExceededError(
-          absl::StrCat("trustd Sign (", target_, "): no answer within ", absl::FormatDuration(timeout)));
-    }
-    return waiter->result;
-  }
-
- private:
-  struct Waiter {
-    absl::Notification done;
-    absl::StatusOr<std::string> result = absl::UnknownError("no answer");
-  };
-  struct Stream {
-    grpc::ClientContext context;
-    std::unique_ptr<grpc::ClientReaderWriter<v1::SignRequest, v1::SignResponse>> rw;
-    absl::Mutex write_mu;
-    std::atomic<bool> broken{false};
-  };
-
-  void Open() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reader_.joinable()) {
-      // The previous stream's reader has ended (it marked the stream broken on its way out).
-      mu_.Unlock();
-      reader_.join();
-      mu_.Lock();
-    }
-    auto stream = std::make_shared<Stream>();
-    stream->rw = stub_->SignStream(&stream->context);
-    stream_ = stream;
-    reader_ = std::thread([this, stream] { Read(stream); });
-  }
-
-  void Read(std::shared_ptr<Stream> stream) {
-    v1::SignResponse response;
-    while (stream->rw->Read(&response)) {
-      std::shared_ptr<Waiter> waiter;
-      {
-        absl::MutexLock lock(&mu_);
-        auto it = pending_.find(response.id());
-        if (it == pending_.end()) continue;  // Timed out meanwhile.
-        waiter = it->second;
-        pending_.erase(it);
-      }
-      if (response.error_code() != 0) {
-        waiter->result = absl::Status(static_cast<absl::StatusCode>(response.error_code()),
-                                      absl::StrCat("trustd Sign (", target_,
-                                                   "): ", response.error_message()));
-      } else {
-        waiter->result = std::move(*response.mutable_signature());
-      }
-      waiter->done.Notify();
-    }
-    {
-      absl::MutexLock lock(&stream->write_mu);
-      stream->rw->WritesDone();
-    }
-    grpc::Status status = stream->rw->Finish();
-    Fail(stream, status.ok() ? absl::UnavailableError("trustd ended the signing stream")
-                             : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                                            status.error_message()));
-  }
-
-  // Marks `stream` broken and fails every call waiting on it with `why` (its code kept:
-  // PERMISSION_DENIED stays PERMISSION_DENIED).
-  void Fail(const std::shared_ptr<Stream>& stream, const absl::Status& why) {
-    stream->broken = true;
-    std::map<uint64_t, std::shared_ptr<Waiter>> waiting;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stream_ != stream) return;
-      waiting.swap(pending_);
-    }
-    for (auto& [id, waiter] : waiting) {
-      waiter->result = absl::Status(why.code(), absl::StrCat("trustd Sign (", target_, "): ",
-                                                             why.message()));
-      waiter->done.Notify();
-    }
-  }
-
-  v1::TrustService::Stub* stub_;
-  std::string target_;
-  absl::Mutex mu_;
-  std::shared_ptr<Stream> stream_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::shared_ptr<Waiter>> pending_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread reader_;
-};
-
-TrustdClient::~TrustdClient() = default;
 
 std::unique_ptr<TrustdClient> TrustdClient::Create(TrustdClientOptions options) {
   return std::unique_ptr<TrustdClient>(new TrustdClient(std::move(options)));
@@ -163,7 +31,6 @@ TrustdClient::TrustdClient(TrustdClientOptions options)
   channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
   stub_ = v1::TrustService::NewStub(channel_);
   health_ = grpc::health::v1::Health::NewStub(channel_);
-  streamer_ = std::make_unique<SignStreamer>(stub_.get(), options_.socket_path);
 }
 
 void TrustdClient::SetDeadline(grpc::ClientContext* context) const {
@@ -218,7 +85,12 @@ absl::StatusOr<std::string> TrustdClient::Sign(const std::string& key_id,
   request.set_key_id(key_id);
   request.set_algorithm(algorithm);
   request.set_input(std::string(input));
-  return streamer_->Sign(std::move(request), options_.deadline);
+  v1::SignResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  absl::Status status = ToStatus(stub_->Sign(&context, request, &response), "Sign");
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_signature());
 }
 
 absl::StatusOr<bool> TrustdClient::CheckPassword(const std::string& realm,

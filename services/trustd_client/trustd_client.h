@@ -50,12 +50,8 @@ class TrustWatch {
   std::thread thread_;
 };
 
-class SignStreamer;
-
 class TrustdClient {
  public:
-  ~TrustdClient();
-
   static std::unique_ptr<TrustdClient> Create(TrustdClientOptions options);
 
   // Never fails: when trustd cannot answer in time the Decision denies, with reason
@@ -64,8 +60,6 @@ class TrustdClient {
                         const std::string& peer_name, const std::string& endpoint);
 
   absl::StatusOr<v1::Identity> GetIdentity(v1::Role role);
-  // Over one long-lived SignStream shared by every caller of this client (opened on first
-  // use, reopened after a failure), so that a handshake pays for a message, not a call.
   absl::StatusOr<std::string> Sign(const std::string& key_id, v1::SignatureAlgorithm algorithm,
                                    absl::string_view input);
   // An error means "not checked": the caller must refuse the request.
@@ -92,7 +86,6 @@ class TrustdClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TrustService::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
-  std::unique_ptr<SignStreamer> streamer_;
 };
 
 }  // namespace edge::trust

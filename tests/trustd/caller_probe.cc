@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   auto client = edge::trust::TrustdClient::Create({argv[1], absl::Seconds(3)});
   int failures = 0;
   if (argc == 4) {
-    // No rule: Sign is refused (through the signing stream too), the open methods are not.
+    // No rule: Sign is refused, the open methods are not.
     if (client->Sign(argv[2], v1::ECDSA_SHA256, std::string(32, 'x')).status().code() !=
         absl::StatusCode::kPermissionDenied) {
       failures |= 64;
