@@ -24,6 +24,7 @@
 #include "services/trustd_client/trustd_client.h"
 #include "tests/pki/test_pki.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/tls_handshake.h"
 
 namespace edge {
 namespace {
@@ -56,7 +57,8 @@ void Print(const char* name, const Stats& s) {
 }
 
 // Full TLS 1.3 handshakes over socketpairs, `parallel` at a time (as a server with several
-// I/O threads sees them); returns handshakes per second.
+// I/O threads sees them); returns handshakes per second. The server side, which signs, runs
+// on each loop's long-lived thread, as a daemon's I/O thread would.
 double HandshakeRate(SSL_CTX* server_ctx, absl::Duration duration, int parallel = 1) {
   SSL_CTX* client_ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(client_ctx, TLS1_3_VERSION);
@@ -67,23 +69,7 @@ double HandshakeRate(SSL_CTX* server_ctx, absl::Duration duration, int parallel 
   for (int p = 0; p < parallel; ++p) {
     loops.emplace_back([&] {
       while (absl::Now() < end) {
-        int fds[2];
-        ::socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
-        SSL* server = SSL_new(server_ctx);
-        SSL* client = SSL_new(client_ctx);
-        SSL_set_fd(server, fds[0]);
-        SSL_set_fd(client, fds[1]);
-        // The server side signs: it stays on this long-lived thread, as a daemon's I/O
-        // thread would (a fresh thread per call would measure thread set-up, not signing).
-        std::thread t([client] { SSL_connect(client); });
-        bool ok = SSL_accept(server) == 1;
-        t.join();
-        if (ok) ++done;
-        ERR_clear_error();
-        SSL_free(server);
-        SSL_free(client);
-        ::close(fds[0]);
-        ::close(fds[1]);
+        if (testing::Handshake(server_ctx, client_ctx).server_ok) ++done;
       }
     });
   }

@@ -33,6 +33,13 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return CRYPTO_memcmp(da, db, sizeof(da)) == 0;
 }
 
+// A callback-API unary method whose work is already done: finish it with `status`.
+grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
 }  // namespace
 
 absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(const config::Config& config) {
@@ -152,25 +159,19 @@ grpc::Status TrustServiceImpl::DoValidatePeer(grpc::ServerContextBase* context,
 grpc::ServerUnaryReactor* TrustServiceImpl::ValidatePeer(grpc::CallbackServerContext* context,
                                                         const v1::ValidatePeerRequest* request,
                                                         v1::Decision* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(DoValidatePeer(context, request, response));
-  return reactor;
+  return Finished(context, DoValidatePeer(context, request, response));
 }
 
 grpc::ServerUnaryReactor* TrustServiceImpl::Sign(grpc::CallbackServerContext* context,
                                                 const v1::SignRequest* request,
                                                 v1::SignResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(DoSign(context, request, response));
-  return reactor;
+  return Finished(context, DoSign(context, request, response));
 }
 
 grpc::ServerUnaryReactor* TrustServiceImpl::CheckPassword(grpc::CallbackServerContext* context,
                                                          const v1::CheckPasswordRequest* request,
                                                          v1::CheckPasswordResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(DoCheckPassword(context, request, response));
-  return reactor;
+  return Finished(context, DoCheckPassword(context, request, response));
 }
 
 grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,

@@ -4,12 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <thread>
 
 #include "gtest/gtest.h"
 #include "services/tls/keyless_key.h"
@@ -17,6 +13,7 @@
 #include "services/trust/chain_validator.h"
 #include "services/trust/key_signer.h"
 #include "tests/pki/test_pki.h"
+#include "tests/testing/tls_handshake.h"
 
 namespace edge::tls {
 namespace {
@@ -82,9 +79,7 @@ struct Result {
 
 class KeylessTlsTest : public ::testing::Test {
  protected:
-  KeylessTlsTest() : root_(pki_.Root("Root")) {
-    ::signal(SIGPIPE, SIG_IGN);  // A peer that hangs up on a TLS alert must not kill the test.
-  }
+  KeylessTlsTest() : root_(pki_.Root("Root")) {}
 
   std::shared_ptr<PeerValidator> Validator() {
     trust::TrustPolicy policy;
@@ -117,28 +112,8 @@ class KeylessTlsTest : public ::testing::Test {
     if (sigalgs != nullptr) SSL_CTX_set1_sigalgs_list(client_ctx, sigalgs);
     InstallPeerValidation(client_ctx, std::move(validator), trust::Purpose::kPlatform);
 
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    SSL* server = SSL_new(server_ctx);
-    SSL* client = SSL_new(client_ctx);
-    SSL_set_fd(server, fds[0]);
-    SSL_set_fd(client, fds[1]);
-    SetExpectedPeerName(client, name);
-    Result r;
-    std::thread server_thread([&] {
-      r.server_ok = SSL_accept(server) == 1;
-      ::shutdown(fds[0], SHUT_RDWR);
-    });
-    r.client_ok = SSL_connect(client) == 1;
-    if (!r.client_ok) ::shutdown(fds[1], SHUT_RDWR);
-    server_thread.join();
-    r.decision = LastDecision(client);
-    r.protocol = SSL_get_version(client);
-    ERR_clear_error();
-    SSL_free(server);
-    SSL_free(client);
-    ::close(fds[0]);
-    ::close(fds[1]);
+    testing::HandshakeOutcome out = testing::Handshake(server_ctx, client_ctx, name);
+    Result r{out.client_ok, out.server_ok, out.decision, out.protocol};
     SSL_CTX_free(server_ctx);
     SSL_CTX_free(client_ctx);
     return r;

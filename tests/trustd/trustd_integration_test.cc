@@ -22,6 +22,7 @@
 #include "services/trustd_client/trustd_client.h"
 #include "tests/pki/test_pki.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/tls_handshake.h"
 
 namespace edge {
 namespace {
@@ -38,7 +39,6 @@ constexpr char kMasterKey[] = "0123456789abcdef0123456789abcdef";
 class TrustdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::signal(SIGPIPE, SIG_IGN);  // A peer that hangs up on a TLS alert must not kill the test.
     dir_ = testing::ShortTempDir();
     ::chmod(dir_.c_str(), 0755);  // The unprivileged caller must reach the socket.
     socket_ = dir_ + "/trustd.sock";
@@ -313,39 +313,14 @@ TEST_F(TrustdTest, NewConnectionsFollowARotatedIdentity) {
 
 // One TLS handshake: a server with trustd's rest_server identity (keyless) and a client that
 // asks trustd about the server.
-struct Handshake {
-  bool client_ok = false;
-  std::optional<trust::Decision> decision;
-};
-
-Handshake Connect(SSL_CTX* server_ctx, std::shared_ptr<trust::TrustdClient> trustd,
-                  const std::string& name) {
+testing::HandshakeOutcome Connect(SSL_CTX* server_ctx, std::shared_ptr<trust::TrustdClient> trustd,
+                                  const std::string& name) {
   SSL_CTX* client_ctx = SSL_CTX_new(TLS_client_method());
   tls::InstallPeerValidation(client_ctx, std::make_shared<tls::TrustdPeerValidator>(trustd),
                              trust::Purpose::kPlatform);
-  int fds[2];
-  ::socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
-  SSL* server = SSL_new(server_ctx);
-  SSL* client = SSL_new(client_ctx);
-  SSL_set_fd(server, fds[0]);
-  SSL_set_fd(client, fds[1]);
-  tls::SetExpectedPeerName(client, name);
-  std::thread t([&] {
-    SSL_accept(server);
-    ::shutdown(fds[0], SHUT_RDWR);
-  });
-  Handshake h;
-  h.client_ok = SSL_connect(client) == 1;
-  ::shutdown(fds[1], SHUT_RDWR);
-  t.join();
-  h.decision = tls::LastDecision(client);
-  ERR_clear_error();
-  SSL_free(server);
-  SSL_free(client);
-  ::close(fds[0]);
-  ::close(fds[1]);
+  testing::HandshakeOutcome out = testing::Handshake(server_ctx, client_ctx, name);
   SSL_CTX_free(client_ctx);
-  return h;
+  return out;
 }
 
 TEST_F(TrustdTest, TlsHandshakesUseTheKeylessKeyAndTrustdsVerdict) {
@@ -356,19 +331,19 @@ TEST_F(TrustdTest, TlsHandshakesUseTheKeylessKeyAndTrustdsVerdict) {
   });
   ASSERT_TRUE(https.Refresh().ok());
 
-  Handshake ok = Connect(https.Current().get(), client_, "localhost");
+  testing::HandshakeOutcome ok = Connect(https.Current().get(), client_, "localhost");
   EXPECT_TRUE(ok.client_ok);
   ASSERT_TRUE(ok.decision.has_value());
   EXPECT_TRUE(ok.decision->allowed) << ok.decision->Summary();
 
-  Handshake refused = Connect(https.Current().get(), client_, "platform.test");
+  testing::HandshakeOutcome refused = Connect(https.Current().get(), client_, "platform.test");
   EXPECT_FALSE(refused.client_ok);
   ASSERT_TRUE(refused.decision.has_value());
   EXPECT_EQ(refused.decision->reason, trust::Reason::kNameMismatch);
 
   // trustd down: no signature, no verdict, no handshake.
   trustd_->Kill(SIGKILL);
-  Handshake down = Connect(https.Current().get(), client_, "localhost");
+  testing::HandshakeOutcome down = Connect(https.Current().get(), client_, "localhost");
   EXPECT_FALSE(down.client_ok);
   ASSERT_TRUE(down.decision.has_value());
   EXPECT_EQ(down.decision->reason, trust::Reason::kTrustdUnavailable);
