@@ -90,6 +90,11 @@ void TrustServiceImpl::Swap(std::shared_ptr<const TrustState> state, CallerPolic
   callers_ = std::make_shared<const CallerPolicy>(std::move(callers));
 }
 
+TrustServiceImpl::View TrustServiceImpl::Current() const {
+  absl::MutexLock lock(&mu_);
+  return View{callers_, state_, previous_};
+}
+
 std::shared_ptr<const TrustState> TrustServiceImpl::state() const {
   absl::MutexLock lock(&mu_);
   return state_;
@@ -109,11 +114,7 @@ grpc::Status TrustServiceImpl::Authorize(grpc::ServerContextBase* context, absl:
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "trustd cannot identify the caller");
   }
-  std::shared_ptr<const CallerPolicy> callers;
-  {
-    absl::MutexLock lock(&mu_);
-    callers = callers_;
-  }
+  std::shared_ptr<const CallerPolicy> callers = Current().callers;
   if (!callers->AllowsMethod(*creds, method)) {
     LogWarning(absl::StrCat("denied ", method, " to ", callers->Describe(*creds),
                             ": not allowed by trustd.callers"));
@@ -180,13 +181,7 @@ grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
   PeerCredentials caller;
   grpc::Status auth = Authorize(context, "GetIdentity", &caller);
   if (!auth.ok()) return auth;
-  std::shared_ptr<const CallerPolicy> callers;
-  std::shared_ptr<const TrustState> state;
-  {
-    absl::MutexLock lock(&mu_);
-    callers = callers_;
-    state = state_;
-  }
+  auto [callers, state, previous] = Current();
   std::string role = RoleName(request->role());
   if (!callers->AllowsRole(caller, role)) {
     LogWarning(absl::StrCat("denied GetIdentity(", role, ") to ", callers->Describe(caller)));
@@ -209,14 +204,7 @@ grpc::Status TrustServiceImpl::DoSign(grpc::ServerContextBase* context, const v1
   PeerCredentials caller;
   grpc::Status auth = Authorize(context, "Sign", &caller);
   if (!auth.ok()) return auth;
-  std::shared_ptr<const CallerPolicy> callers;
-  std::shared_ptr<const TrustState> state, previous;
-  {
-    absl::MutexLock lock(&mu_);
-    callers = callers_;
-    state = state_;
-    previous = previous_;
-  }
+  auto [callers, state, previous] = Current();
   const RoleIdentity* id = state->IdentityForKeyId(request->key_id());
   if (id == nullptr && previous) id = previous->IdentityForKeyId(request->key_id());
   if (id == nullptr) {
@@ -265,13 +253,7 @@ grpc::Status TrustServiceImpl::RevealSecret(grpc::ServerContext* context,
   PeerCredentials caller;
   grpc::Status auth = Authorize(context, "RevealSecret", &caller);
   if (!auth.ok()) return auth;
-  std::shared_ptr<const CallerPolicy> callers;
-  std::shared_ptr<const TrustState> state;
-  {
-    absl::MutexLock lock(&mu_);
-    callers = callers_;
-    state = state_;
-  }
+  auto [callers, state, previous] = Current();
   const std::string& name = request->name();
   bool revealable = name == "app_key" || (absl::StartsWith(name, "auto_bind/") &&
                                           absl::EndsWith(name, "/password"));

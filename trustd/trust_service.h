@@ -67,6 +67,14 @@ class TrustServiceImpl final : public TrustServiceBase {
                           grpc::ServerWriter<::trust::v1::TrustSnapshot>* writer) override;
 
  private:
+  // The policy and states in force, taken together so that one call sees one generation.
+  struct View {
+    std::shared_ptr<const CallerPolicy> callers;
+    std::shared_ptr<const TrustState> state;
+    std::shared_ptr<const TrustState> previous;  // May be null.
+  };
+  View Current() const;
+
   // The caller's credentials when it may call `method`; PERMISSION_DENIED otherwise.
   grpc::Status Authorize(grpc::ServerContextBase* context, absl::string_view method,
                          PeerCredentials* caller) const;
