@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "services/common/openssl_util.h"
+#include "services/config/loader.h"
 #include "services/trust/chain_validator.h"
 
 namespace edge::trustd {
@@ -114,47 +115,12 @@ CaseResult RunCase(const YAML::Node& tc) {
   return r;
 }
 
-// yaml-cpp reads JSON as YAML but rejects the UTF-16 surrogate pairs JSON uses for
-// characters outside the BMP ("\ud83d\ude1c"); YAML writes those as one "\UXXXXXXXX".
-std::string JoinSurrogatePairs(absl::string_view json) {
-  std::string out;
-  out.reserve(json.size());
-  auto hex4 = [&](size_t at, unsigned* value) {
-    if (at + 4 > json.size()) return false;
-    *value = 0;
-    for (size_t i = at; i < at + 4; ++i) {
-      char c = json[i];
-      int v = (c >= '0' && c <= '9') ? c - '0'
-              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                       : -1;
-      if (v < 0) return false;
-      *value = *value * 16 + static_cast<unsigned>(v);
-    }
-    return true;
-  };
-  for (size_t i = 0; i < json.size(); ++i) {
-    unsigned hi, lo;
-    if (json[i] == '\\' && i + 11 < json.size() && json[i + 1] == 'u' && hex4(i + 2, &hi) &&
-        hi >= 0xD800 && hi < 0xDC00 && json[i + 6] == '\\' && json[i + 7] == 'u' &&
-        hex4(i + 8, &lo) && lo >= 0xDC00 && lo < 0xE000) {
-      unsigned cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-      absl::StrAppend(&out, "\\U", absl::Hex(cp, absl::kZeroPad8));
-      i += 11;
-      continue;
-    }
-    out.push_back(json[i]);
-    if (json[i] == '\\' && i + 1 < json.size()) out.push_back(json[++i]);
-  }
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<LimboResult>> RunLimboCases(absl::string_view limbo_json) {
   YAML::Node root;
   try {
-    root = YAML::Load(JoinSurrogatePairs(limbo_json));
+    root = YAML::Load(config::JsonToYaml(limbo_json));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("limbo input: not JSON: ", e.what()));
   }

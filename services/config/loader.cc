@@ -519,12 +519,38 @@ std::string DirName(const std::string& path) {
 }  // namespace
 
 std::string JsonToYaml(absl::string_view json) {
+  // yaml-cpp reads JSON as YAML, but not `//` comments, not tabs as white space, and not
+  // the UTF-16 surrogate pairs JSON uses for characters beyond the BMP ("\ud83d\ude1c"),
+  // which YAML writes as one "\UXXXXXXXX".
+  auto hex4 = [&json](size_t at, unsigned* value) {
+    if (at + 4 > json.size()) return false;
+    *value = 0;
+    for (size_t i = at; i < at + 4; ++i) {
+      char c = json[i];
+      int v = (c >= '0' && c <= '9')   ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : -1;
+      if (v < 0) return false;
+      *value = *value * 16 + static_cast<unsigned>(v);
+    }
+    return true;
+  };
   std::string out;
   out.reserve(json.size());
   bool in_string = false;
   for (size_t i = 0; i < json.size(); ++i) {
     char c = json[i];
     if (in_string) {
+      unsigned hi, lo;
+      if (c == '\\' && i + 11 < json.size() && json[i + 1] == 'u' && hex4(i + 2, &hi) &&
+          hi >= 0xD800 && hi < 0xDC00 && json[i + 6] == '\\' && json[i + 7] == 'u' &&
+          hex4(i + 8, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+        absl::StrAppend(&out, "\\U",
+                        absl::Hex(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), absl::kZeroPad8));
+        i += 11;
+        continue;
+      }
       if (c == '\\' && i + 1 < json.size()) {
         out.push_back(c);
         out.push_back(json[++i]);

@@ -328,6 +328,7 @@ TEST(ExampleConfigTest, ShippedExamplesLoadCleanly) {
 TEST(JsonToYamlTest, StripsCommentsOnlyOutsideStrings) {
   EXPECT_EQ(JsonToYaml("{\"a\": \"x//y\", // c\n\t\"b\": 1}"), "{\"a\": \"x//y\", \n \"b\": 1}");
   EXPECT_EQ(JsonToYaml("{\"a\": \"q\\\"//\"}"), "{\"a\": \"q\\\"//\"}");
+  EXPECT_EQ(JsonToYaml("\"\\ud83d\\ude1c\""), "\"\\U0001f61c\"");
 }
 
 }  // namespace
