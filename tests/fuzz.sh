@@ -15,10 +15,12 @@ targets=(
 [ -d services/alwayson/testdata/fuzz ] &&
   targets+=(//services/alwayson:codec_fuzzer:services/alwayson/testdata/fuzz)
 
+# --symlink_prefix=/: no bazel-* links from this output base in the tree, where the normal
+# build's `//...` would wander into them.
 bazel_fuzz() { bazel --output_base="$HOME/.cache/bazel-fuzz" "$@"; }
 labels=()
 for t in "${targets[@]}"; do labels+=("${t%:*}"); done
-bazel_fuzz build --config=fuzz "${labels[@]}"
+bazel_fuzz build --config=fuzz --symlink_prefix=/ "${labels[@]}"
 bin=$(bazel_fuzz info --config=fuzz bazel-bin)
 status=0
 for t in "${targets[@]}"; do
