@@ -1,5 +1,8 @@
 #include "trustd/caller_policy.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -63,6 +66,41 @@ std::string CallerPolicy::Describe(const PeerCredentials& caller) const {
   std::vector<const CallerRule*> rules = Matching(caller);
   std::string who = rules.empty() ? "" : rules.front()->name + " ";
   return absl::StrCat(who, "(uid ", caller.uid, ", gid ", caller.gid, ", pid ", caller.pid, ")");
+}
+
+absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(
+    const std::vector<config::CallerConfig>& callers, absl::string_view group) {
+  std::vector<CallerRule> rules;
+  for (size_t i = 0; i < callers.size(); ++i) {
+    const config::CallerConfig& c = callers[i];
+    CallerRule rule;
+    rule.name = c.name.empty() ? absl::StrCat("caller ", i) : c.name;
+    if (c.uid) rule.uid = static_cast<uid_t>(*c.uid);
+    if (c.gid) rule.gid = static_cast<gid_t>(*c.gid);
+    if (!c.user.empty()) {
+      struct passwd* pw = ::getpwnam(c.user.c_str());
+      if (pw == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            group, ".callers[", i, "].user: expected a user of this system, found \"", c.user,
+            "\", which does not exist"));
+      }
+      rule.uid = pw->pw_uid;
+    }
+    if (!c.group.empty()) {
+      struct group* gr = ::getgrnam(c.group.c_str());
+      if (gr == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            group, ".callers[", i, "].group: expected a group of this system, found \"", c.group,
+            "\", which does not exist"));
+      }
+      rule.gid = gr->gr_gid;
+    }
+    rule.methods = {c.methods.begin(), c.methods.end()};
+    rule.roles = {c.roles.begin(), c.roles.end()};
+    rule.secrets = c.secrets;
+    rules.push_back(std::move(rule));
+  }
+  return CallerPolicy(std::move(rules), ::geteuid());
 }
 
 }  // namespace edge::trustd

@@ -21,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/config/config.h"
 #include "trustd/uds_listener.h"
 
 namespace edge::trustd {
@@ -57,6 +59,11 @@ class CallerPolicy {
   std::vector<CallerRule> rules_;
   uid_t trustd_uid_;
 };
+
+// The rules of a `callers` list (trustd.callers, edged.callers), user and group names
+// resolved; errors name the entry ("edged.callers[1].user: ...").
+absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(
+    const std::vector<config::CallerConfig>& callers, absl::string_view group);
 
 }  // namespace edge::trustd
 

@@ -42,40 +42,6 @@ grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::S
 
 }  // namespace
 
-absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(const config::Config& config) {
-  std::vector<CallerRule> rules;
-  for (size_t i = 0; i < config.trustd.callers.size(); ++i) {
-    const config::CallerConfig& c = config.trustd.callers[i];
-    CallerRule rule;
-    rule.name = c.name.empty() ? absl::StrCat("caller ", i) : c.name;
-    if (c.uid) rule.uid = static_cast<uid_t>(*c.uid);
-    if (c.gid) rule.gid = static_cast<gid_t>(*c.gid);
-    if (!c.user.empty()) {
-      struct passwd* pw = ::getpwnam(c.user.c_str());
-      if (pw == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "trustd.callers[", i, "].user: expected a user of this system, found \"", c.user,
-            "\", which does not exist"));
-      }
-      rule.uid = pw->pw_uid;
-    }
-    if (!c.group.empty()) {
-      struct group* gr = ::getgrnam(c.group.c_str());
-      if (gr == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "trustd.callers[", i, "].group: expected a group of this system, found \"", c.group,
-            "\", which does not exist"));
-      }
-      rule.gid = gr->gr_gid;
-    }
-    rule.methods = {c.methods.begin(), c.methods.end()};
-    rule.roles = {c.roles.begin(), c.roles.end()};
-    rule.secrets = c.secrets;
-    rules.push_back(std::move(rule));
-  }
-  return CallerPolicy(std::move(rules), ::geteuid());
-}
-
 TrustServiceImpl::TrustServiceImpl(std::shared_ptr<const TrustState> state, CallerPolicy callers,
                                    const PeerRegistry* peers, Clock clock)
     : peers_(peers),

@@ -22,7 +22,6 @@
 namespace edge::trustd {
 
 // Builds the CallerPolicy of a configuration (user and group names resolved to ids).
-absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(const config::Config& config);
 
 // The hot paths of handshakes (ValidatePeer, Sign, CheckPassword) use gRPC's callback API:
 // they run on gRPC's own threads without a hand-off to a worker thread, which halves the

@@ -34,7 +34,7 @@ absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadG
   auto state = TrustState::Load(loaded->config, generation, options);
   if (!state.ok()) return state.status();
   for (const std::string& w : (*state)->warnings()) LogWarning(w);
-  auto callers = CallerPolicyFromConfig(loaded->config);
+  auto callers = CallerPolicyFromConfig(loaded->config.trustd.callers, "trustd");
   if (!callers.ok()) return callers.status();
   return std::make_pair(*std::move(state), *std::move(callers));
 }

@@ -1,0 +1,209 @@
+#include "edged/delivery.h"
+
+#include <future>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/common/log.h"
+
+namespace edge::edged {
+namespace {
+
+using alwayson::Code;
+using alwayson::Message;
+
+absl::StatusCode CodeFor(Code status) {
+  switch (status) {
+    case Code::kBadRequest:
+    case Code::kBadOption:
+    case Code::kNotAcceptable:
+    case Code::kUnsupportedContentFormat: return absl::StatusCode::kInvalidArgument;
+    case Code::kUnauthorized:
+    case Code::kForbidden: return absl::StatusCode::kPermissionDenied;
+    case Code::kNotFound: return absl::StatusCode::kNotFound;
+    case Code::kMethodNotAllowed:
+    case Code::kNotImplemented: return absl::StatusCode::kUnimplemented;
+    case Code::kPreconditionFailed: return absl::StatusCode::kFailedPrecondition;
+    case Code::kEntityTooLarge: return absl::StatusCode::kOutOfRange;
+    case Code::kServiceUnavailable:
+    case Code::kBadGateway: return absl::StatusCode::kUnavailable;
+    case Code::kGatewayTimeout: return absl::StatusCode::kDeadlineExceeded;
+    default: return absl::StatusCode::kInternal;
+  }
+}
+
+absl::string_view Name(Code code) {
+  return alwayson::CodeName(static_cast<uint8_t>(code)).value_or("?");
+}
+
+// A session failure that leaves the message's fate unknown or unsent: queue it.
+bool Retryable(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+}
+
+}  // namespace
+
+absl::Status PlatformRefusal(const Message& answer, absl::string_view what) {
+  const auto* body = std::get_if<alwayson::ResponseBody>(&answer.body);
+  std::string reason = body && body->reason && !body->reason->empty()
+                           ? absl::StrCat(": ", *body->reason) : "";
+  return absl::Status(CodeFor(answer.header.code),
+                      absl::StrCat("the platform answered ", Name(answer.header.code), " to the ",
+                                   what, reason));
+}
+
+std::string Describe(Code method, const alwayson::RequestBody& body) {
+  std::string target = absl::StrCat(body.entity_name, ".", body.characteristic_name);
+  switch (static_cast<alwayson::Characteristic>(body.characteristic)) {
+    case alwayson::Characteristic::kProperties:
+      return absl::StrCat(method == Code::kGet ? "read of " : "write of ", target);
+    case alwayson::Characteristic::kServices: return absl::StrCat("call of ", target);
+    case alwayson::Characteristic::kEvents: return absl::StrCat("event ", target);
+  }
+  return absl::StrCat(Name(method), " ", target);
+}
+
+Delivery::Delivery(PlatformSession* session, OfflineStore* store)
+    : session_(session), store_(store), id_prefix_(std::random_device{}() ^
+                                                   (uint64_t{std::random_device{}()} << 32)) {
+  if (store_ != nullptr) replay_ = std::thread([this] { ReplayLoop(); });
+}
+
+Delivery::~Delivery() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (replay_.joinable()) replay_.join();
+}
+
+uint64_t Delivery::queue_depth() const { return store_ ? store_->size() : 0; }
+
+void Delivery::OnOnline() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+}
+
+absl::StatusOr<Delivery::Outcome> Delivery::Queue(Code method,
+                                                  const alwayson::RequestBody& body) {
+  absl::StatusOr<std::string> bytes =
+      alwayson::EncodeMessage(Message::Request(method, 0, 0, body));
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<uint64_t> seq = store_->Append(*bytes);
+  if (!seq.ok()) {
+    LogError(absl::StrCat("refused the ", Describe(method, body), ": ", seq.status().message()));
+    return seq.status();
+  }
+  wake_ = true;
+  return Outcome{true, std::nullopt, store_->size()};
+}
+
+absl::StatusOr<Delivery::Outcome> Delivery::Submit(Code method, alwayson::RequestBody body,
+                                                   bool queueable) {
+  queueable = queueable && store_ != nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    body.headers.emplace_back(kMessageIdHeader,
+                              absl::StrFormat("%016x-%d", id_prefix_, ++next_id_));
+    bool direct = session_->online() && !replaying_ && (store_ == nullptr || store_->size() == 0);
+    if (!direct) {
+      if (!queueable) {
+        SessionStatus st = session_->status();
+        return absl::UnavailableError(absl::StrCat(
+            "the platform is unreachable",
+            st.last_error.empty() ? "" : absl::StrCat(" (", st.last_error, ")"),
+            store_ == nullptr ? " and offline_msg_store is disabled" : ""));
+      }
+      return Queue(method, body);
+    }
+  }
+  auto result = std::make_shared<std::promise<absl::StatusOr<Outcome>>>();
+  std::future<absl::StatusOr<Outcome>> answer = result->get_future();
+  std::string what = Describe(method, body);
+  session_->Call(method, body, [this, result, method, body, queueable,
+                                what](absl::StatusOr<Message> r) {
+    if (r.ok()) {
+      if (r->header.code != Code::kSuccess) {
+        result->set_value(PlatformRefusal(*r, what));
+        return;
+      }
+      Outcome out;
+      if (const auto* rb = std::get_if<alwayson::ResponseBody>(&r->body)) out.result = rb->content;
+      out.queue_depth = queue_depth();
+      result->set_value(std::move(out));
+      return;
+    }
+    if (queueable && Retryable(r.status())) {
+      absl::MutexLock lock(&mu_);
+      result->set_value(Queue(method, body));
+      return;
+    }
+    result->set_value(r.status());
+  });
+  return answer.get();
+}
+
+void Delivery::ReplayLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      // Wake on OnOnline or a new record; re-check now and then for a session that came up.
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](Delivery* d) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                 return d->stop_ || d->wake_;
+                               },
+                               this),
+                           absl::Milliseconds(200));
+      if (stop_) return;
+      wake_ = false;
+      if (store_->size() == 0 || !session_->online()) continue;
+      replaying_ = true;
+    }
+    uint64_t replayed = 0;
+    while (true) {
+      std::optional<OfflineStore::Record> next = store_->Front();
+      if (!next) break;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stop_) return;
+      }
+      absl::StatusOr<Message> stored = alwayson::DecodeMessage(next->payload, {});
+      const auto* body = stored.ok() ? std::get_if<alwayson::RequestBody>(&stored->body) : nullptr;
+      if (body == nullptr) {
+        LogError(absl::StrCat("offline store record ", next->seq,
+                              " is not a request; removed: ",
+                              stored.ok() ? "wrong kind" : stored.status().message()));
+        (void)store_->Ack(next->seq);
+        continue;
+      }
+      std::promise<absl::StatusOr<Message>> done;
+      std::future<absl::StatusOr<Message>> answer = done.get_future();
+      session_->Call(stored->header.code, *body,
+                     [&done](absl::StatusOr<Message> r) { done.set_value(std::move(r)); });
+      absl::StatusOr<Message> r = answer.get();
+      if (!r.ok()) break;  // Lost again: the rest waits for the next session.
+      if (r->header.code != Code::kSuccess) {
+        LogError(absl::StrCat(PlatformRefusal(*r, Describe(stored->header.code, *body)).message(),
+                              " (sent from the offline store; removed from it)"));
+      }
+      if (absl::Status s = store_->Ack(next->seq); !s.ok()) {
+        LogError(absl::StrCat("offline store: ", s.message()));
+        break;
+      }
+      ++replayed;
+    }
+    absl::MutexLock lock(&mu_);
+    if (store_->size() == 0) {
+      replaying_ = false;
+      if (replayed > 0) {
+        LogInfo(absl::StrCat(replayed, replayed == 1 ? " message" : " messages",
+                             " queued while offline, replayed"));
+      }
+    } else {
+      replaying_ = false;  // Direct sends stay off while records wait (size() > 0).
+    }
+  }
+}
+
+}  // namespace edge::edged

@@ -1,0 +1,368 @@
+#include "edged/edge_service.h"
+
+#include <deque>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "edged/edge_proto.h"
+#include "services/common/log.h"
+
+namespace edge::edged {
+namespace v1 = ::edge::v1;
+using alwayson::Code;
+using alwayson::InfoTable;
+
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+grpc::Status NeedName(absl::string_view field, absl::string_view value) {
+  if (!value.empty()) return grpc::Status::OK;
+  return Invalid(absl::StrCat(field, ": expected a name, found an empty string"));
+}
+
+alwayson::RequestBody Target(const std::string& thing, alwayson::Characteristic c,
+                             const std::string& name) {
+  alwayson::RequestBody body;
+  body.entity_name = thing;
+  body.characteristic = static_cast<uint8_t>(c);
+  body.characteristic_name = name;
+  return body;
+}
+
+std::optional<Code> StatusCode(v1::AnswerStatus status) {
+  int code = status == v1::SUCCESS ? 0x40 : static_cast<int>(status);
+  std::optional<absl::string_view> name = alwayson::CodeName(static_cast<uint8_t>(code));
+  if (code < 0x40 || code > 0xFF || !name) return std::nullopt;
+  return static_cast<Code>(code);
+}
+
+}  // namespace
+
+// One Serve stream: its Things, and a writer thread so the session's I/O thread never waits
+// on a slow local service.
+struct EdgeServiceImpl::Server {
+  grpc::ServerReaderWriter<v1::PlatformRequest, v1::ServeMessage>* stream;
+  std::string who;
+  std::set<std::string> things;
+  absl::Mutex mu;
+  std::deque<v1::PlatformRequest> queue ABSL_GUARDED_BY(mu);
+  bool closed ABSL_GUARDED_BY(mu) = false;
+  std::thread writer;
+
+  void Push(v1::PlatformRequest request) {
+    absl::MutexLock lock(&mu);
+    queue.push_back(std::move(request));
+  }
+  void WriteLoop() {
+    while (true) {
+      v1::PlatformRequest next;
+      {
+        absl::MutexLock lock(&mu);
+        mu.Await(absl::Condition(
+            +[](Server* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->closed || !s->queue.empty(); },
+            this));
+        if (queue.empty()) return;  // Closed.
+        next = std::move(queue.front());
+        queue.pop_front();
+      }
+      if (!stream->Write(next)) return;
+    }
+  }
+};
+
+EdgeServiceImpl::EdgeServiceImpl(std::vector<std::string> auto_bind,
+                                 std::shared_ptr<const trustd::CallerPolicy> callers,
+                                 const trustd::PeerRegistry* peers)
+    : auto_bind_(std::move(auto_bind)), callers_(std::move(callers)), peers_(peers) {}
+
+EdgeServiceImpl::~EdgeServiceImpl() = default;
+
+void EdgeServiceImpl::Attach(PlatformSession* session, Delivery* delivery, OfflineStore* store) {
+  session_ = session;
+  delivery_ = delivery;
+  store_ = store;
+}
+
+grpc::Status EdgeServiceImpl::Authorize(grpc::ServerContext* context,
+                                        absl::string_view method) const {
+  if (callers_ == nullptr) return grpc::Status::OK;
+  std::optional<trustd::PeerCredentials> creds =
+      peers_ ? peers_->Lookup(context->peer()) : std::nullopt;
+  if (!creds) {
+    LogWarning(absl::StrCat("denied ", method, " to an unidentified caller (", context->peer(), ")"));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "edged cannot identify the caller");
+  }
+  if (!callers_->AllowsMethod(*creds, method)) {
+    LogWarning(absl::StrCat("denied ", method, " to ", callers_->Describe(*creds), " (uid ",
+                            creds->uid, ", pid ", creds->pid, "): not allowed by edged.callers"));
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat(method, " is not allowed for uid ", creds->uid,
+                                     " (edged.callers)"));
+  }
+  return grpc::Status::OK;
+}
+
+std::vector<std::string> EdgeServiceImpl::Things() const {
+  std::set<std::string> all(auto_bind_.begin(), auto_bind_.end());
+  absl::MutexLock lock(&mu_);
+  for (const auto& [thing, server] : served_) all.insert(thing);
+  return {all.begin(), all.end()};
+}
+
+grpc::Status EdgeServiceImpl::Submit(Code method, alwayson::RequestBody body, bool queueable,
+                                     v1::Delivery* response) {
+  absl::StatusOr<Delivery::Outcome> out = delivery_->Submit(method, std::move(body), queueable);
+  if (!out.ok()) return ToGrpc(out.status());
+  response->set_outcome(out->queued ? v1::Delivery::QUEUED : v1::Delivery::DELIVERED);
+  if (out->result) *response->mutable_result() = ToProto(*out->result);
+  response->set_queue_depth(out->queue_depth);
+  return grpc::Status::OK;
+}
+
+grpc::Status EdgeServiceImpl::WriteProperty(grpc::ServerContext* context,
+                                            const v1::WritePropertyRequest* request,
+                                            v1::Delivery* response) {
+  if (grpc::Status s = Authorize(context, "WriteProperty"); !s.ok()) return s;
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
+  if (grpc::Status s = NeedName("property", request->property()); !s.ok()) return s;
+  if (!request->has_value()) return Invalid("value: expected a typed value, found none");
+  absl::StatusOr<alwayson::Value> value = FromProto(request->value(), "value");
+  if (!value.ok()) return ToGrpc(value.status());
+  alwayson::RequestBody body =
+      Target(request->thing(), alwayson::Characteristic::kProperties, request->property());
+  body.params = InfoTable::SingleValue(request->property(), std::move(*value));
+  return Submit(Code::kPut, std::move(body), /*queueable=*/true, response);
+}
+
+grpc::Status EdgeServiceImpl::ReadProperty(grpc::ServerContext* context,
+                                           const v1::ReadPropertyRequest* request,
+                                           v1::ReadPropertyResponse* response) {
+  if (grpc::Status s = Authorize(context, "ReadProperty"); !s.ok()) return s;
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
+  if (grpc::Status s = NeedName("property", request->property()); !s.ok()) return s;
+  v1::Delivery delivery;
+  grpc::Status s = Submit(Code::kGet,
+                          Target(request->thing(), alwayson::Characteristic::kProperties,
+                                 request->property()),
+                          /*queueable=*/false, &delivery);
+  if (!s.ok()) return s;
+  *response->mutable_value() = delivery.result();
+  return grpc::Status::OK;
+}
+
+grpc::Status EdgeServiceImpl::InvokeService(grpc::ServerContext* context,
+                                            const v1::InvokeServiceRequest* request,
+                                            v1::Delivery* response) {
+  if (grpc::Status s = Authorize(context, "InvokeService"); !s.ok()) return s;
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
+  if (grpc::Status s = NeedName("service", request->service()); !s.ok()) return s;
+  absl::StatusOr<InfoTable> params = FromProto(request->parameters(), "parameters");
+  if (!params.ok()) return ToGrpc(params.status());
+  alwayson::RequestBody body =
+      Target(request->thing(), alwayson::Characteristic::kServices, request->service());
+  body.params = std::move(*params);
+  return Submit(Code::kPost, std::move(body), /*queueable=*/true, response);
+}
+
+grpc::Status EdgeServiceImpl::FireEvent(grpc::ServerContext* context,
+                                        const v1::FireEventRequest* request,
+                                        v1::Delivery* response) {
+  if (grpc::Status s = Authorize(context, "FireEvent"); !s.ok()) return s;
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
+  if (grpc::Status s = NeedName("event", request->event()); !s.ok()) return s;
+  absl::StatusOr<InfoTable> data = FromProto(request->data(), "data");
+  if (!data.ok()) return ToGrpc(data.status());
+  alwayson::RequestBody body =
+      Target(request->thing(), alwayson::Characteristic::kEvents, request->event());
+  body.params = std::move(*data);
+  return Submit(Code::kPost, std::move(body), /*queueable=*/true, response);
+}
+
+grpc::Status EdgeServiceImpl::Status(grpc::ServerContext* context, const v1::StatusRequest*,
+                                     v1::StatusResponse* response) {
+  if (grpc::Status s = Authorize(context, "Status"); !s.ok()) return s;
+  SessionStatus st = session_->status();
+  switch (st.state) {
+    case SessionStatus::State::kDisconnected:
+      response->set_state(v1::StatusResponse::DISCONNECTED);
+      break;
+    case SessionStatus::State::kConnecting:
+      response->set_state(v1::StatusResponse::CONNECTING);
+      break;
+    case SessionStatus::State::kConnected:
+      response->set_state(v1::StatusResponse::CONNECTED);
+      break;
+  }
+  response->set_server(st.server);
+  for (const std::string& t : st.bound) response->add_bound_things(t);
+  response->set_queue_depth(store_ ? store_->size() : 0);
+  response->set_queue_bytes(store_ ? store_->bytes() : 0);
+  response->set_last_error(st.last_error);
+  response->set_reconnects(st.reconnects);
+  return grpc::Status::OK;
+}
+
+void EdgeServiceImpl::OnPlatformRequest(const alwayson::Message& request) {
+  const auto* body = std::get_if<alwayson::RequestBody>(&request.body);
+  if (body == nullptr) return;
+  v1::PlatformRequest out;
+  Server* server = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(body->entity_name);
+    if (it != served_.end()) {
+      server = it->second;
+      out.set_id(++next_id_);
+      waiting_[out.id()] = Waiting{request.header.request_id, server};
+    }
+  }
+  if (server == nullptr) {
+    bool configured = std::find(auto_bind_.begin(), auto_bind_.end(), body->entity_name) !=
+                      auto_bind_.end();
+    alwayson::ResponseBody answer;
+    answer.reason = absl::StrCat("no local service serves Thing \"", body->entity_name,
+                                 "\" on this edge", configured ? " right now" : "");
+    session_->Respond(request.header.request_id,
+                      configured ? Code::kServiceUnavailable : Code::kNotFound, answer);
+    return;
+  }
+  switch (request.header.code) {
+    case Code::kGet: out.set_method(v1::PlatformRequest::GET); break;
+    case Code::kPut: out.set_method(v1::PlatformRequest::PUT); break;
+    case Code::kPost: out.set_method(v1::PlatformRequest::POST); break;
+    default: out.set_method(v1::PlatformRequest::DELETE); break;
+  }
+  out.set_thing(body->entity_name);
+  switch (static_cast<alwayson::Characteristic>(body->characteristic)) {
+    case alwayson::Characteristic::kServices:
+      out.set_characteristic(v1::PlatformRequest::SERVICES);
+      break;
+    case alwayson::Characteristic::kEvents:
+      out.set_characteristic(v1::PlatformRequest::EVENTS);
+      break;
+    default:
+      out.set_characteristic(v1::PlatformRequest::PROPERTIES);
+      break;
+  }
+  out.set_name(body->characteristic_name);
+  if (body->params) *out.mutable_parameters() = ToProto(*body->params);
+  server->Push(std::move(out));
+}
+
+void EdgeServiceImpl::Answer(Server* server, const v1::Answer& answer) {
+  uint32_t request_id;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = waiting_.find(answer.id());
+    if (it == waiting_.end() || it->second.server != server) {
+      LogWarning(absl::StrCat(server->who, " answered request ", answer.id(),
+                              ", which it was not asked (or which was answered already)"));
+      return;
+    }
+    request_id = it->second.request_id;
+    waiting_.erase(it);
+  }
+  alwayson::ResponseBody body;
+  std::optional<Code> status = StatusCode(answer.status());
+  absl::StatusOr<InfoTable> content = FromProto(answer.content(), "answer.content");
+  if (!status) {
+    status = Code::kInternalServerError;
+    body.reason = absl::StrCat("the local service answered with an unknown status ",
+                               static_cast<int>(answer.status()));
+  } else if (!content.ok()) {
+    status = Code::kInternalServerError;
+    body.reason = std::string(content.status().message());
+  } else {
+    if (!answer.reason().empty()) body.reason = answer.reason();
+    if (answer.has_content()) body.content = std::move(*content);
+  }
+  if (body.reason && *status == Code::kInternalServerError) {
+    LogWarning(absl::StrCat(server->who, ": ", *body.reason));
+  }
+  session_->Respond(request_id, *status, std::move(body));
+}
+
+grpc::Status EdgeServiceImpl::Serve(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::PlatformRequest, v1::ServeMessage>* stream) {
+  if (grpc::Status s = Authorize(context, "Serve"); !s.ok()) return s;
+  Server server;
+  server.stream = stream;
+  std::optional<trustd::PeerCredentials> creds =
+      peers_ ? peers_->Lookup(context->peer()) : std::nullopt;
+  server.who = creds ? absl::StrCat("local service (pid ", creds->pid, ", uid ", creds->uid, ")")
+                     : "local service";
+  server.writer = std::thread([&server] { server.WriteLoop(); });
+
+  v1::ServeMessage message;
+  while (stream->Read(&message)) {
+    if (message.has_answer()) {
+      Answer(&server, message.answer());
+      continue;
+    }
+    std::vector<std::string> fresh;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const std::string& thing : message.register_().things()) {
+        if (thing.empty() || server.things.count(thing)) continue;
+        Server*& owner = served_[thing];
+        if (owner != nullptr && owner != &server) owner->things.erase(thing);  // Taken over.
+        owner = &server;
+        server.things.insert(thing);
+        fresh.push_back(thing);
+      }
+    }
+    if (!fresh.empty()) {
+      LogInfo(absl::StrCat(server.who, " serves ", absl::StrJoin(fresh, ", ")));
+      session_->Bind(fresh);
+    }
+  }
+
+  // The stream ended: its Things are no longer served; requests it left open fail.
+  std::vector<std::string> unbind;
+  std::vector<uint32_t> orphaned;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& thing : server.things) {
+      auto it = served_.find(thing);
+      if (it != served_.end() && it->second == &server) served_.erase(it);
+      if (std::find(auto_bind_.begin(), auto_bind_.end(), thing) == auto_bind_.end()) {
+        unbind.push_back(thing);
+      }
+    }
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->second.server == &server) {
+        orphaned.push_back(it->second.request_id);
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (uint32_t id : orphaned) {
+    alwayson::ResponseBody body;
+    body.reason = "the local service serving this Thing went away";
+    session_->Respond(id, Code::kServiceUnavailable, body);
+  }
+  if (!unbind.empty()) session_->Unbind(unbind);
+  if (!server.things.empty()) {
+    LogInfo(absl::StrCat(server.who, " stopped serving ",
+                         absl::StrJoin(server.things, ", ")));
+  }
+  {
+    absl::MutexLock lock(&server.mu);
+    server.closed = true;
+  }
+  server.writer.join();
+  return grpc::Status::OK;
+}
+
+}  // namespace edge::edged

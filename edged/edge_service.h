@@ -1,0 +1,88 @@
+// EdgeServiceImpl: edged's local gRPC API (proto/edge/v1) on its Unix socket: property
+// reads and writes, service calls and events towards the platform, the Serve stream through
+// which local services answer the platform for their Things, and Status.
+//
+// Callers are identified by SO_PEERCRED (trustd's UdsListener); `edged.callers`, when set,
+// limits who may call what, as `trustd.callers` does for trustd.
+#ifndef EDGED_EDGE_SERVICE_H_
+#define EDGED_EDGE_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "edged/delivery.h"
+#include "edged/platform_session.h"
+#include "proto/edge/v1/edge.grpc.pb.h"
+#include "trustd/caller_policy.h"
+#include "trustd/uds_listener.h"
+
+namespace edge::edged {
+
+class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
+ public:
+  // `auto_bind`: the Things of the config, bound on every session whether or not a local
+  // service serves them yet. `callers`: null to let every local caller that can reach the
+  // socket in.
+  EdgeServiceImpl(std::vector<std::string> auto_bind,
+                  std::shared_ptr<const trustd::CallerPolicy> callers,
+                  const trustd::PeerRegistry* peers);
+  ~EdgeServiceImpl() override;
+
+  // Wiring, before the session starts.
+  void Attach(PlatformSession* session, Delivery* delivery, OfflineStore* store);
+
+  // For the session: every Thing to bind, and the platform's requests.
+  std::vector<std::string> Things() const;
+  void OnPlatformRequest(const alwayson::Message& request);
+
+  grpc::Status WriteProperty(grpc::ServerContext* context,
+                             const ::edge::v1::WritePropertyRequest* request,
+                             ::edge::v1::Delivery* response) override;
+  grpc::Status ReadProperty(grpc::ServerContext* context,
+                            const ::edge::v1::ReadPropertyRequest* request,
+                            ::edge::v1::ReadPropertyResponse* response) override;
+  grpc::Status InvokeService(grpc::ServerContext* context,
+                             const ::edge::v1::InvokeServiceRequest* request,
+                             ::edge::v1::Delivery* response) override;
+  grpc::Status FireEvent(grpc::ServerContext* context,
+                         const ::edge::v1::FireEventRequest* request,
+                         ::edge::v1::Delivery* response) override;
+  grpc::Status Serve(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<::edge::v1::PlatformRequest, ::edge::v1::ServeMessage>* stream)
+      override;
+  grpc::Status Status(grpc::ServerContext* context, const ::edge::v1::StatusRequest* request,
+                      ::edge::v1::StatusResponse* response) override;
+
+ private:
+  struct Server;  // One Serve stream.
+  struct Waiting {
+    uint32_t request_id;  // The platform's.
+    Server* server;
+  };
+
+  grpc::Status Authorize(grpc::ServerContext* context, absl::string_view method) const;
+  grpc::Status Submit(alwayson::Code method, alwayson::RequestBody body, bool queueable,
+                      ::edge::v1::Delivery* response);
+  void Answer(Server* server, const ::edge::v1::Answer& answer);
+
+  const std::vector<std::string> auto_bind_;
+  std::shared_ptr<const trustd::CallerPolicy> callers_;
+  const trustd::PeerRegistry* peers_;
+  PlatformSession* session_ = nullptr;
+  Delivery* delivery_ = nullptr;
+  OfflineStore* store_ = nullptr;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Server*> served_ ABSL_GUARDED_BY(mu_);  // Thing -> its server.
+  std::map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace edge::edged
+
+#endif  // EDGED_EDGE_SERVICE_H_

@@ -1,0 +1,200 @@
+// edged: keeps the AlwaysOn session to the platform and serves the local edge API
+// (edge.v1.EdgeService) on a Unix socket. Certificates, keys and the app key come from
+// trustd; edged never reads them itself.
+//   edged --config /etc/edge/config.yaml
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "edged/delivery.h"
+#include "edged/edge_service.h"
+#include "edged/offline_store.h"
+#include "edged/platform_session.h"
+#include "services/common/log.h"
+#include "services/config/loader.h"
+#include "services/tls/trustd_tls.h"
+#include "services/trustd_client/trustd_client.h"
+#include "trustd/caller_policy.h"
+#include "trustd/uds_listener.h"
+
+namespace edge::edged {
+namespace {
+
+constexpr char kUsage[] = "usage: edged --config FILE\n";
+
+// TLS 1.2+ to the platform, the peer judged by trustd, ciphers from the config.
+void ConfigurePlatformTls(SSL_CTX* ctx, const config::Config& config,
+                          std::shared_ptr<tls::PeerValidator> validator) {
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (!config.certificates.cipher_suite.empty()) {
+    if (SSL_CTX_set_cipher_list(ctx, config.certificates.cipher_suite.c_str()) != 1) {
+      LogWarning(absl::StrCat("certificates.cipher_suite \"", config.certificates.cipher_suite,
+                              "\" names no cipher OpenSSL knows; using the defaults"));
+    }
+  }
+  tls::InstallPeerValidation(ctx, std::move(validator), trust::Purpose::kPlatform);
+}
+
+int Run(const std::string& config_path) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto loaded = config::LoadConfigFile(config_path, /*check_files=*/false);
+  if (!loaded.ok()) {
+    std::cerr << loaded.status().message() << "\nedged: not started: fix " << config_path << "\n";
+    return 1;
+  }
+  for (const config::Diagnostic& d : loaded->diagnostics) LogWarning(d.ToString());
+  const config::Config& config = loaded->config;
+  if (config.ws_servers.empty()) {
+    std::cerr << "ws_servers: expected at least one {host, port}, found none\n"
+                 "edged: not started: fix " << config_path << "\n";
+    return 1;
+  }
+
+  std::shared_ptr<trust::TrustdClient> trustd =
+      trust::TrustdClient::Create({config.trustd.socket, absl::Seconds(2)});
+  auto validator = std::make_shared<tls::TrustdPeerValidator>(trustd);
+
+  // The client identity for mutual TLS, following trustd's rotations; else a plain context.
+  std::unique_ptr<tls::IdentityContext> identity;
+  std::unique_ptr<trust::TrustWatch> identity_watch;
+  std::shared_ptr<SSL_CTX> plain;
+  bool tls_on = config.ws_connection.encryption != "none";
+  if (tls_on && !config.certificates.client_cert.empty()) {
+    identity = std::make_unique<tls::IdentityContext>(
+        trustd, ::trust::v1::PLATFORM_CLIENT,
+        [&config, validator](SSL_CTX* ctx) { ConfigurePlatformTls(ctx, config, validator); },
+        /*server=*/false);
+    if (absl::Status s = identity->Refresh(); !s.ok()) {
+      LogWarning(absl::StrCat("client certificate not available from trustd yet: ",
+                              s.message()));
+    }
+    identity_watch = identity->Follow();
+  } else if (tls_on) {
+    plain.reset(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    ConfigurePlatformTls(plain.get(), config, validator);
+  } else {
+    LogWarning("ws_connection.encryption is \"none\": the platform connection is not encrypted "
+               "and the platform is not authenticated");
+  }
+
+  std::unique_ptr<OfflineStore> store;
+  if (config.offline_msg_store.enabled) {
+    auto opened = OfflineStore::Open(config.offline_msg_store.directory,
+                                     static_cast<uint64_t>(config.offline_msg_store.max_size) * 1024,
+                                     config.edged.offline_store_fsync);
+    if (!opened.ok()) {
+      std::cerr << "offline_msg_store: " << opened.status().message() << "\nedged: not started\n";
+      return 1;
+    }
+    store = std::move(*opened);
+    if (!store->recovery_note().empty()) LogWarning("offline store: " + store->recovery_note());
+    if (store->size() > 0) {
+      LogInfo(absl::StrCat("offline store: ", store->size(),
+                           " messages from an earlier run wait for the platform"));
+    }
+  } else {
+    LogWarning("offline_msg_store is disabled: messages for an unreachable platform are refused");
+  }
+
+  std::shared_ptr<const trustd::CallerPolicy> callers;
+  if (!config.edged.callers.empty()) {
+    auto policy = trustd::CallerPolicyFromConfig(config.edged.callers, "edged");
+    if (!policy.ok()) {
+      std::cerr << policy.status().message() << "\nedged: not started: fix " << config_path << "\n";
+      return 1;
+    }
+    callers = std::make_shared<const trustd::CallerPolicy>(std::move(*policy));
+  }
+  auto listener = trustd::UdsListener::Listen(config.edged.socket, config.edged.socket_mode);
+  if (!listener.ok()) {
+    std::cerr << "edged.socket: " << listener.status().message() << "\nedged: not started\n";
+    return 1;
+  }
+
+  std::vector<std::string> auto_bind;
+  for (const config::AutoBind& a : config.auto_bind) auto_bind.push_back(a.name);
+  EdgeServiceImpl service(auto_bind, callers, &(*listener)->registry());
+
+  Delivery* delivery_ptr = nullptr;
+  SessionOptions options;
+  options.servers = config.ws_servers;
+  options.tls = tls_on;
+  options.ws = config.ws_connection;
+  options.duty = config.duty_cycle;
+  options.app_key = [trustd]() { return trustd->RevealSecret("app_key"); };
+  options.tls_context = [&identity, &plain]() -> std::shared_ptr<SSL_CTX> {
+    return identity ? identity->Current() : plain;
+  };
+  SessionCallbacks callbacks;
+  callbacks.things = [&service] { return service.Things(); };
+  callbacks.on_request = [&service](const alwayson::Message& m) { service.OnPlatformRequest(m); };
+  callbacks.on_online = [&delivery_ptr] {
+    if (delivery_ptr) delivery_ptr->OnOnline();
+  };
+  PlatformSession session(std::move(options), std::move(callbacks));
+  Delivery delivery(&session, store.get());
+  delivery_ptr = &delivery;
+  service.Attach(&session, &delivery, store.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    std::cerr << "edged: the gRPC server did not start\n";
+    return 1;
+  }
+  (*listener)->Start(server.get());
+  LogInfo(absl::StrCat("serving edge.v1.EdgeService on unix:", config.edged.socket, " (",
+                       auto_bind.size(), " auto_bind Things; platform ",
+                       absl::StrJoin(config.ws_servers, ", ",
+                                     [](std::string* out, const config::WsServer& s) {
+                                       absl::StrAppend(out, s.host, ":", s.port);
+                                     }),
+                       ")"));
+  session.Start();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogInfo(absl::StrCat("stopping on signal ", sig));
+  (*listener)->Stop();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  session.Stop();
+  identity_watch.reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace edge::edged
+
+int main(int argc, char** argv) {
+  edge::SetLogName("edged");
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config = a.substr(9);
+    } else {
+      std::cerr << "edged: unknown argument \"" << a << "\"\n" << edge::edged::kUsage;
+      return 2;
+    }
+  }
+  if (config.empty()) {
+    std::cerr << edge::edged::kUsage;
+    return 2;
+  }
+  return edge::edged::Run(config);
+}
