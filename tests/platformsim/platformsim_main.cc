@@ -1,0 +1,626 @@
+// platformsim: a small AlwaysOn platform for the tests and the demo. Speaks the protocol of
+// shared/specs/alwayson-protocol.md over WebSocket + TLS with the same codec as edged:
+// answers AUTH (refusing unknown app keys and closing), records BINDs, property writes,
+// events and service calls, serves property reads from what was written, and sends
+// requests down to bound Things when asked.
+//
+//   platformsim --listen 127.0.0.1:0 --cert cert.pem --key key.pem --app-key KEY \
+//               --control 127.0.0.1:0 --ready-file ports.json [--journal records.jsonl]
+//
+// The control interface is HTTP on loopback:
+//   GET  /records               every record so far, as a JSON array
+//   GET  /status                connections, bound Things, duplicates dropped
+//   POST /call   {"thing", "method": "GET"|"PUT"|"POST", "characteristic": "Properties"|
+//                 "Services"|"Events", "name", "params": <JSON infotable>}
+//                -> {"status": "SUCCESS", "reason": ..., "content": <JSON infotable>}
+//   POST /drop                  closes every edge connection (to test reconnection)
+//   POST /refuse {"ms": N}      closes every connection and refuses new ones for N ms
+//
+// A message carrying an `edge-msg-id` header that was seen before is answered SUCCESS and
+// recorded once: what a platform that de-duplicates does. With --journal, records survive
+// a restart of the simulator (and so does de-duplication).
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <deque>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "services/alwayson/chunking.h"
+#include "services/alwayson/internal/json.h"
+#include "services/alwayson/json_infotable.h"
+#include "services/alwayson/message.h"
+#include "services/common/log.h"
+
+namespace edge::platformsim {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace json = alwayson::json;
+using tcp = asio::ip::tcp;
+using alwayson::Code;
+using alwayson::Message;
+
+struct Options {
+  std::string listen = "127.0.0.1:0";
+  std::string control = "127.0.0.1:0";
+  std::string cert, key, ready_file, journal;
+  std::set<std::string> app_keys;
+  size_t chunk_size = 8192;
+  size_t max_msg_size = 1048576;
+};
+
+absl::StatusOr<tcp::endpoint> ParseEndpoint(const std::string& s) {
+  std::pair<std::string, std::string> hp = absl::StrSplit(s, absl::MaxSplits(':', 1));
+  int port = 0;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(hp.first, ec);
+  if (ec || !absl::SimpleAtoi(hp.second, &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("expected HOST:PORT with an IP address, found \"", s, "\""));
+  }
+  return tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+json::Value Str(std::string s) { return json::Value::String(std::move(s)); }
+json::Value Num(double d) { return json::Value::Number(d); }
+
+json::Value TableJson(const alwayson::InfoTable& t) {
+  absl::StatusOr<json::Value> v = json::Parse(alwayson::InfoTableToJson(t));
+  return v.ok() ? *v : json::Value{};
+}
+
+std::string CharacteristicName(uint8_t c) {
+  switch (c) {
+    case 1: return "Properties";
+    case 2: return "Services";
+    case 3: return "Events";
+  }
+  return absl::StrCat(c);
+}
+
+class Platform;
+
+// One edge connection.
+class EdgeConn : public std::enable_shared_from_this<EdgeConn> {
+ public:
+  EdgeConn(Platform* platform, tcp::socket socket, asio::ssl::context& ctx, uint64_t id)
+      : platform_(platform), ws_(std::move(socket), ctx), id_(id),
+        reassembler_(alwayson::Limits{1048576}) {}
+  void Start();
+  void Send(const Message& m);
+  void Close();
+  uint64_t id() const { return id_; }
+  uint32_t session() const { return session_; }
+  void set_session(uint32_t s) { session_ = s; }
+  bool authenticated() const { return authenticated_; }
+  void set_authenticated() { authenticated_ = true; }
+
+ private:
+  void Read();
+  void Flush();
+  void Finish();
+
+  Platform* platform_;
+  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
+  uint64_t id_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+  bool closed_ = false;
+  alwayson::Reassembler reassembler_;
+  uint32_t session_ = 0;
+  bool authenticated_ = false;
+};
+
+class Platform {
+ public:
+  explicit Platform(Options options)
+      : options_(std::move(options)), ssl_(asio::ssl::context::tls_server), acceptor_(io_),
+        refuse_timer_(io_) {}
+
+  absl::Status Init() {
+    ssl_.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                     asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    ssl_.use_certificate_chain_file(options_.cert, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("--cert ", options_.cert, ": ", ec.message()));
+    ssl_.use_private_key_file(options_.key, asio::ssl::context::pem, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("--key ", options_.key, ": ", ec.message()));
+    auto ep = ParseEndpoint(options_.listen);
+    if (!ep.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", ep.status().message()));
+    acceptor_.open(ep->protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(*ep, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("--listen ", options_.listen, ": ", ec.message()));
+    acceptor_.listen();
+    LoadJournal();
+    return absl::OkStatus();
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  asio::io_context& io() { return io_; }
+
+  void Accept() {
+    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (!ec) {
+        if (std::chrono::steady_clock::now() < refuse_until_) {
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          auto conn = std::make_shared<EdgeConn>(this, std::move(socket), ssl_, ++next_conn_);
+          conns_[conn->id()] = conn;
+          conn->Start();
+        }
+      }
+      Accept();
+    });
+  }
+
+  void Gone(uint64_t id) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    std::shared_ptr<EdgeConn> conn = it->second;
+    conns_.erase(it);
+    for (auto b = bound_.begin(); b != bound_.end();) {
+      b = b->second == id ? bound_.erase(b) : std::next(b);
+    }
+    for (auto p = calls_.begin(); p != calls_.end();) {
+      if (p->second.conn == id) {
+        p->second.done.set_value(R"({"status": "CONNECTION_LOST"})");
+        p = calls_.erase(p);
+      } else {
+        ++p;
+      }
+    }
+    LogInfo(absl::StrCat("edge connection ", id, " closed"));
+  }
+
+  // I/O thread: a whole message from an edge.
+  void OnMessage(EdgeConn* conn, const Message& m) {
+    Code code = m.header.code;
+    if (code == Code::kAuth) {
+      const auto& auth = std::get<alwayson::AuthBody>(m.body);
+      std::string key;
+      for (const auto& [name, value] : auth.claims) {
+        if (name == "appKey") key = value;
+      }
+      bool ok = options_.app_keys.count(key) > 0;
+      Record({{"kind", Str("auth")}, {"accepted", json::Value::Bool(ok)}, {"conn", Num(conn->id())}});
+      if (!ok) {
+        LogWarning(absl::StrCat("edge connection ", conn->id(), ": unknown appKey; refused"));
+        Message r = Message::Response(Code::kUnauthorized, m.header.request_id, alwayson::kNoSession);
+        conn->Send(r);
+        conn->Close();
+        return;
+      }
+      conn->set_session(++next_session_);
+      conn->set_authenticated();
+      LogInfo(absl::StrCat("edge connection ", conn->id(), " authenticated: session ", conn->session()));
+      conn->Send(Message::Response(Code::kSuccess, m.header.request_id, conn->session()));
+      return;
+    }
+    if (!conn->authenticated() || m.header.session_id != conn->session()) {
+      conn->Send(Message::Response(Code::kUnauthorized, m.header.request_id, conn->session()));
+      conn->Close();
+      return;
+    }
+    if (alwayson::IsResponse(code)) {
+      auto it = calls_.find(m.header.request_id);
+      if (it == calls_.end()) return;
+      const auto& body = std::get<alwayson::ResponseBody>(m.body);
+      json::Object out{{"status", Str(std::string(alwayson::CodeName(static_cast<uint8_t>(code)).value_or("?")))}};
+      if (body.reason) out.emplace_back("reason", Str(*body.reason));
+      if (body.content) out.emplace_back("content", TableJson(*body.content));
+      it->second.done.set_value(json::Write(json::Value::MakeObject(std::move(out))));
+      calls_.erase(it);
+      return;
+    }
+    if (code == Code::kBind || code == Code::kUnbind) {
+      const auto& b = std::get<alwayson::BindBody>(m.body);
+      json::Array names;
+      for (const std::string& n : b.names) {
+        names.push_back(Str(n));
+        if (code == Code::kBind) {
+          bound_[n] = conn->id();
+        } else {
+          bound_.erase(n);
+        }
+      }
+      Record({{"kind", Str(code == Code::kBind ? "bind" : "unbind")},
+              {"things", json::Value::MakeArray(std::move(names))}, {"conn", Num(conn->id())}});
+      conn->Send(Message::Response(Code::kSuccess, m.header.request_id, conn->session()));
+      return;
+    }
+    if (code == Code::kKeepAlive) return;
+    const auto& req = std::get<alwayson::RequestBody>(m.body);
+    std::string msg_id;
+    for (const auto& [name, value] : req.headers) {
+      if (name == "edge-msg-id") msg_id = value;
+    }
+    if (!msg_id.empty() && code != Code::kGet && !seen_.insert(msg_id).second) {
+      ++duplicates_;
+      conn->Send(Message::Response(Code::kSuccess, m.header.request_id, conn->session()));
+      return;
+    }
+    std::string thing = req.entity_name;
+    std::string key = absl::StrCat(thing, "/", req.characteristic_name);
+    if (code == Code::kGet && req.characteristic == 1) {
+      auto it = properties_.find(key);
+      Record({{"kind", Str("read")}, {"thing", Str(thing)}, {"name", Str(req.characteristic_name)}});
+      if (it == properties_.end()) {
+        alwayson::ResponseBody body;
+        body.reason = absl::StrCat("Thing \"", thing, "\" has no property \"", req.characteristic_name, "\" written yet");
+        conn->Send(Message::Response(Code::kNotFound, m.header.request_id, conn->session(), body));
+      } else {
+        alwayson::ResponseBody body;
+        body.content = it->second;
+        conn->Send(Message::Response(Code::kSuccess, m.header.request_id, conn->session(), body));
+      }
+      return;
+    }
+    std::string kind = req.characteristic == 1 ? "write" : req.characteristic == 2 ? "service" : "event";
+    json::Object rec{{"kind", Str(kind)}, {"thing", Str(thing)}, {"name", Str(req.characteristic_name)},
+                     {"msgId", Str(msg_id)}};
+    if (req.params) {
+      rec.emplace_back("params", TableJson(*req.params));
+      if (kind == "write" && req.params->fields.size() == 1 && req.params->rows.size() == 1) {
+        rec.emplace_back("baseType", Str(std::string(alwayson::BaseTypeName(static_cast<uint8_t>(req.params->fields[0].base_type)).value_or("?"))));
+        rec.emplace_back("value", alwayson::ValueToJson(req.params->rows[0][0]));
+        properties_[key] = *req.params;
+      }
+    }
+    Record(std::move(rec));
+    alwayson::ResponseBody body;
+    if (kind == "service") {
+      body.content = alwayson::InfoTable::SingleValue("result", alwayson::Value::String("ok"));
+    }
+    conn->Send(Message::Response(Code::kSuccess, m.header.request_id, conn->session(), body));
+  }
+
+  // Control thread: a request down to a bound Thing; waits for the answer.
+  std::string Call(const json::Value& request) {
+    auto field = [&](const char* name) -> std::string {
+      const json::Value* v = request.Find(name);
+      return v && v->is_string() ? v->str() : "";
+    };
+    std::string thing = field("thing"), name = field("name");
+    std::string method = field("method").empty() ? "GET" : field("method");
+    std::string characteristic = field("characteristic").empty() ? "Properties" : field("characteristic");
+    Code code = method == "PUT" ? Code::kPut : method == "POST" ? Code::kPost : method == "DELETE" ? Code::kDelete : Code::kGet;
+    alwayson::RequestBody body;
+    body.entity_name = thing;
+    body.characteristic = characteristic == "Services" ? 2 : characteristic == "Events" ? 3 : 1;
+    body.characteristic_name = name;
+    if (const json::Value* p = request.Find("params"); p && p->is_object()) {
+      absl::StatusOr<alwayson::InfoTable> t = alwayson::InfoTableFromJson(json::Write(*p));
+      if (!t.ok()) return json::Write(json::Value::MakeObject({{"error", Str(std::string(t.status().message()))}}));
+      body.params = std::move(*t);
+    }
+    std::promise<std::string> done;
+    std::future<std::string> answer = done.get_future();
+    asio::post(io_, [this, thing, code, body, &done]() mutable {
+      auto b = bound_.find(thing);
+      auto conn = b == bound_.end() ? nullptr : conns_[b->second];
+      if (!conn) {
+        done.set_value(json::Write(json::Value::MakeObject({{"status", Str("NOT_BOUND")}})));
+        return;
+      }
+      uint32_t id = ++next_request_;
+      calls_.emplace(id, PendingCall{conn->id(), std::move(done)});
+      conn->Send(Message::Request(code, id, conn->session(), body));
+    });
+    if (answer.wait_for(std::chrono::seconds(15)) != std::future_status::ready) {
+      return R"({"status": "TIMEOUT"})";
+    }
+    return answer.get();
+  }
+
+  std::string Records() {
+    absl::MutexLock lock(&mu_);
+    return json::Write(json::Value::MakeArray(records_));
+  }
+
+  std::string Status() {
+    std::promise<std::string> p;
+    asio::post(io_, [&] {
+      json::Array bound;
+      for (const auto& [thing, conn] : bound_) bound.push_back(Str(thing));
+      p.set_value(json::Write(json::Value::MakeObject(
+          {{"connections", Num(conns_.size())},
+           {"bound", json::Value::MakeArray(std::move(bound))},
+           {"duplicates", Num(duplicates_)}})));
+    });
+    return p.get_future().get();
+  }
+
+  int Drop(std::chrono::milliseconds refuse_for) {
+    std::promise<int> p;
+    asio::post(io_, [&] {
+      refuse_until_ = std::chrono::steady_clock::now() + refuse_for;
+      int n = static_cast<int>(conns_.size());
+      auto conns = conns_;
+      for (auto& [id, c] : conns) c->Close();
+      LogInfo(absl::StrCat("dropped ", n, " edge connection(s)",
+                           refuse_for.count() ? absl::StrCat("; refusing new ones for ", refuse_for.count(), " ms") : ""));
+      p.set_value(n);
+    });
+    return p.get_future().get();
+  }
+
+  const Options& options() const { return options_; }
+
+ private:
+  struct PendingCall {
+    uint64_t conn;
+    std::promise<std::string> done;
+  };
+
+  void Record(json::Object record) {
+    absl::MutexLock lock(&mu_);
+    record.insert(record.begin(), {"seq", Num(records_.size() + 1)});
+    json::Value v = json::Value::MakeObject(std::move(record));
+    if (!options_.journal.empty()) {
+      std::ofstream(options_.journal, std::ios::app) << json::Write(v) << "\n";
+    }
+    records_.push_back(std::move(v));
+  }
+
+  void LoadJournal() {
+    if (options_.journal.empty()) return;
+    std::ifstream in(options_.journal);
+    std::string line;
+    while (std::getline(in, line)) {
+      absl::StatusOr<json::Value> v = json::Parse(line);
+      if (!v.ok()) continue;  // A torn last line from a kill.
+      if (const json::Value* id = v->Find("msgId"); id && id->is_string() && !id->str().empty()) {
+        seen_.insert(id->str());
+      }
+      records_.push_back(std::move(*v));
+    }
+  }
+
+  Options options_;
+  asio::io_context io_;
+  asio::ssl::context ssl_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer refuse_timer_;
+  std::chrono::steady_clock::time_point refuse_until_{};
+
+  // I/O thread only.
+  std::map<uint64_t, std::shared_ptr<EdgeConn>> conns_;
+  std::map<std::string, uint64_t> bound_;  // Thing -> connection.
+  std::map<std::string, alwayson::InfoTable> properties_;
+  std::map<uint32_t, PendingCall> calls_;
+  std::set<std::string> seen_;
+  uint64_t next_conn_ = 0;
+  uint32_t next_session_ = 0x1000;
+  uint32_t next_request_ = 0;
+  uint64_t duplicates_ = 0;
+
+  absl::Mutex mu_;
+  json::Array records_ ABSL_GUARDED_BY(mu_);
+};
+
+void EdgeConn::Start() {
+  beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
+  ws_.next_layer().async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) {
+      LogWarning(absl::StrCat("edge connection ", self->id_, ": TLS handshake failed: ", ec.message()));
+      self->platform_->Gone(self->id_);
+      return;
+    }
+    beast::get_lowest_layer(self->ws_).expires_never();
+    self->ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    self->ws_.set_option(pmd);
+    self->ws_.read_message_max(self->platform_->options().max_msg_size + 64);
+    self->ws_.binary(true);
+    self->ws_.async_accept([self](beast::error_code ec) {
+      if (ec) {
+        LogWarning(absl::StrCat("edge connection ", self->id_, ": WebSocket upgrade failed: ", ec.message()));
+        self->platform_->Gone(self->id_);
+        return;
+      }
+      LogInfo(absl::StrCat("edge connection ", self->id_, " open"));
+      self->Read();
+    });
+  });
+}
+
+void EdgeConn::Read() {
+  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    if (ec) {
+      self->platform_->Gone(self->id_);
+      return;
+    }
+    std::string bytes = beast::buffers_to_string(self->buffer_.data());
+    self->buffer_.consume(self->buffer_.size());
+    std::string whole = bytes;
+    if (bytes.size() >= alwayson::kHeaderSize && bytes[14] == 1) {
+      auto done = self->reassembler_.Add(bytes, absl::Now());
+      if (!done.ok()) {
+        LogWarning(absl::StrCat("edge connection ", self->id_, ": bad chunk: ", done.status().message()));
+        self->Close();
+        return;
+      }
+      if (!done->has_value()) {
+        self->Read();
+        return;
+      }
+      whole = std::move(**done);
+    }
+    auto m = alwayson::DecodeMessage(whole, alwayson::Limits{self->platform_->options().max_msg_size});
+    if (!m.ok()) {
+      LogWarning(absl::StrCat("edge connection ", self->id_, ": bad message: ", m.status().message()));
+      self->Close();
+      return;
+    }
+    self->platform_->OnMessage(self.get(), *m);
+    if (!self->closed_) self->Read();
+  });
+}
+
+void EdgeConn::Send(const Message& m) {
+  auto encoded = alwayson::EncodeMessage(m);
+  if (!encoded.ok()) return;
+  auto chunks = alwayson::SplitIntoChunks(*encoded, platform_->options().chunk_size, true);
+  if (!chunks.ok()) return;
+  for (auto& c : *chunks) queue_.push_back(std::move(c));
+  Flush();
+}
+
+void EdgeConn::Flush() {
+  if (writing_) return;
+  if (queue_.empty()) {
+    if (closed_) Finish();
+    return;
+  }
+  writing_ = true;
+  ws_.async_write(asio::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->writing_ = false;
+    if (ec) {
+      self->Finish();
+      return;
+    }
+    self->queue_.pop_front();
+    self->Flush();
+  });
+}
+
+// Closes once what is queued (an UNAUTHORIZED, say) has been sent.
+void EdgeConn::Close() {
+  if (closed_) return;
+  closed_ = true;
+  Flush();
+}
+
+void EdgeConn::Finish() {
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
+// The control interface: one request per connection, on loopback.
+void ServeControl(Platform& platform, tcp::acceptor& acceptor) {
+  while (true) {
+    beast::error_code ec;
+    tcp::socket socket(acceptor.get_executor());
+    acceptor.accept(socket, ec);
+    if (ec) continue;
+    beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    http::read(socket, buffer, req, ec);
+    if (ec) continue;
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "application/json");
+    std::string target(req.target());
+    if (req.method() == http::verb::get && target == "/records") {
+      res.body() = platform.Records();
+    } else if (req.method() == http::verb::get && target == "/status") {
+      res.body() = platform.Status();
+    } else if (req.method() == http::verb::post && target == "/call") {
+      absl::StatusOr<json::Value> body = json::Parse(req.body());
+      if (!body.ok() || !body->is_object()) {
+        res.result(http::status::bad_request);
+        res.body() = R"({"error": "expected a JSON object"})";
+      } else {
+        res.body() = platform.Call(*body);
+      }
+    } else if (req.method() == http::verb::post && (target == "/drop" || target == "/refuse")) {
+      int64_t ms = 0;
+      if (absl::StatusOr<json::Value> body = json::Parse(req.body()); body.ok() && body->is_object()) {
+        if (const json::Value* v = body->Find("ms"); v && v->is_number()) ms = static_cast<int64_t>(v->number());
+      }
+      res.body() = absl::StrCat(R"({"dropped": )", platform.Drop(std::chrono::milliseconds(ms)), "}");
+    } else {
+      res.result(http::status::not_found);
+      res.body() = R"({"error": "unknown control request"})";
+    }
+    res.prepare_payload();
+    http::write(socket, res, ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+  }
+}
+
+int Main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--listen") options.listen = value();
+    else if (a == "--control") options.control = value();
+    else if (a == "--cert") options.cert = value();
+    else if (a == "--key") options.key = value();
+    else if (a == "--app-key") options.app_keys.insert(value());
+    else if (a == "--ready-file") options.ready_file = value();
+    else if (a == "--journal") options.journal = value();
+    else if (a == "--chunk-size") options.chunk_size = std::stoul(value());
+    else {
+      std::cerr << "platformsim: unknown argument \"" << a << "\"\n";
+      return 2;
+    }
+  }
+  if (options.cert.empty() || options.key.empty() || options.app_keys.empty()) {
+    std::cerr << "usage: platformsim --cert PEM --key PEM --app-key KEY [--listen IP:PORT] "
+                 "[--control IP:PORT] [--ready-file FILE] [--journal FILE]\n";
+    return 2;
+  }
+  Platform platform(options);
+  if (absl::Status s = platform.Init(); !s.ok()) {
+    std::cerr << "platformsim: " << s.message() << "\n";
+    return 1;
+  }
+  auto control_ep = ParseEndpoint(options.control);
+  if (!control_ep.ok()) {
+    std::cerr << "platformsim: --control: " << control_ep.status().message() << "\n";
+    return 1;
+  }
+  asio::io_context control_io;
+  tcp::acceptor control(control_io, *control_ep);
+  platform.Accept();
+  std::thread io([&] { platform.io().run(); });
+  std::thread ctl([&] { ServeControl(platform, control); });
+  std::string ready = absl::StrCat(R"({"ws": )", platform.port(), R"(, "control": )",
+                                   control.local_endpoint().port(), "}");
+  if (!options.ready_file.empty()) {
+    std::string tmp = options.ready_file + ".tmp";
+    std::ofstream(tmp) << ready << "\n";
+    std::rename(tmp.c_str(), options.ready_file.c_str());
+  }
+  LogInfo(absl::StrCat("listening for AlwaysOn on wss://", options.listen.substr(0, options.listen.rfind(':')),
+                       ":", platform.port(), "/Thingworx/WS; control on http://127.0.0.1:",
+                       control.local_endpoint().port()));
+  io.join();
+  ctl.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace edge::platformsim
+
+int main(int argc, char** argv) {
+  edge::SetLogName("platformsim");
+  signal(SIGPIPE, SIG_IGN);
+  return edge::platformsim::Main(argc, argv);
+}
