@@ -1,0 +1,94 @@
+#include "tests/platformsim/platformsim_process.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/file_util.h"
+
+namespace edge::testing {
+namespace json = alwayson::json;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+absl::StatusOr<std::unique_ptr<PlatformSimProcess>> PlatformSimProcess::Start(
+    const std::string& dir, PlatformSimOptions options) {
+  std::string ready = absl::StrCat(dir, "/", options.name, ".ready");
+  std::remove(ready.c_str());
+  std::vector<std::string> argv = {Runfile("tests/platformsim/platformsim"),
+                                   "--cert", options.cert, "--key", options.key,
+                                   "--app-key", options.app_key,
+                                   "--listen", absl::StrCat("127.0.0.1:", options.ws_port),
+                                   "--ready-file", ready};
+  if (!options.journal.empty()) {
+    argv.push_back("--journal");
+    argv.push_back(options.journal);
+  }
+  auto process = Subprocess::Start(argv, absl::StrCat(dir, "/", options.name, ".log"));
+  if (!process.ok()) return process.status();
+  std::unique_ptr<PlatformSimProcess> sim(new PlatformSimProcess());
+  sim->process_ = std::move(*process);
+  if (!WaitFor([&] { return ReadFile(ready).ok(); }, absl::Seconds(20))) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("platformsim did not start:\n", sim->process_->Log()));
+  }
+  auto ports = json::Parse(*ReadFile(ready));
+  if (!ports.ok() || !ports->Find("ws") || !ports->Find("control")) {
+    return absl::InternalError(absl::StrCat(ready, ": unexpected content"));
+  }
+  sim->ws_port_ = static_cast<int>(ports->Find("ws")->number());
+  sim->control_port_ = static_cast<int>(ports->Find("control")->number());
+  return sim;
+}
+
+absl::StatusOr<json::Value> PlatformSimProcess::Request(const std::string& method,
+                                                        const std::string& target,
+                                                        const std::string& body) {
+  try {
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(control_port_)});
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(socket, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(socket, buffer, res);
+    auto parsed = json::Parse(res.body());
+    if (!parsed.ok()) {
+      return absl::InternalError(absl::StrCat(method, " ", target, ": ", res.body()));
+    }
+    return parsed;
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("platformsim control ", method, " ", target, ": ",
+                                               e.what()));
+  }
+}
+
+absl::StatusOr<json::Value> PlatformSimProcess::Records() { return Request("GET", "/records", ""); }
+absl::StatusOr<json::Value> PlatformSimProcess::Status() { return Request("GET", "/status", ""); }
+absl::StatusOr<json::Value> PlatformSimProcess::Call(const std::string& request_json) {
+  return Request("POST", "/call", request_json);
+}
+absl::Status PlatformSimProcess::Drop() { return Request("POST", "/drop", "{}").status(); }
+absl::Status PlatformSimProcess::Refuse(int ms) {
+  return Request("POST", "/refuse", absl::StrCat("{\"ms\": ", ms, "}")).status();
+}
+
+std::vector<json::Value> RecordsOfKind(const json::Value& records, const std::string& kind) {
+  std::vector<json::Value> out;
+  if (!records.is_array()) return out;
+  for (const json::Value& r : records.array()) {
+    const json::Value* k = r.Find("kind");
+    if (k && k->is_string() && k->str() == kind) out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace edge::testing
