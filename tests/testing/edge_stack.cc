@@ -1,0 +1,95 @@
+#include "tests/testing/edge_stack.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "services/trust/sealed_secret.h"
+
+namespace edge::testing {
+
+EdgeStack::EdgeStack()
+    : dir_(ShortTempDir()), key_(*trust::MasterKey::FromBytes(kStackMasterKey)) {
+  root_ = pki_.Root("Edge Test Root");
+  ica_ = pki_.Issue(root_, CertSpec::Ca("Edge Test Intermediate"));
+  CertSpec platform = CertSpec::Server("localhost");
+  platform.ip_addresses = {"127.0.0.1"};
+  platform_ = pki_.Issue(ica_, platform);
+  WriteFile("master.key", kStackMasterKey, 0600);
+  WriteFile("ca.pem", root_.Pem());
+  WriteFile("platform.pem", platform_.Pem() + ica_.Pem());
+  WriteFile("platform.key", platform_.KeyPem(), 0600);
+}
+
+std::string EdgeStack::Seal(const std::string& plaintext) const {
+  return trust::Seal(key_, plaintext);
+}
+
+void EdgeStack::WriteFile(const std::string& name, const std::string& content, int mode) const {
+  std::string path = absl::StrCat(dir_, "/", name);
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << content;
+  ::chmod(tmp.c_str(), mode);
+  ::rename(tmp.c_str(), path.c_str());
+}
+
+absl::Status EdgeStack::StartSim(const std::string& cert, const std::string& key,
+                                 const std::string& app_key, int port) {
+  PlatformSimOptions o;
+  o.cert = dir_ + "/" + cert;
+  o.key = dir_ + "/" + key;
+  o.app_key = app_key;
+  o.ws_port = port;
+  o.journal = dir_ + "/platform.jsonl";
+  auto sim = PlatformSimProcess::Start(dir_, o);
+  if (!sim.ok()) return sim.status();
+  sim_ = std::move(*sim);
+  return absl::OkStatus();
+}
+
+absl::Status EdgeStack::WriteConfig(const StackConfig& c) {
+  if (!sim_) return absl::FailedPreconditionError("start the simulator before writing the config");
+  WriteFile("config.yaml",
+            absl::StrCat(
+                "ws_servers:\n", c.servers_before, "  - {host: ", c.platform_host,
+                ", port: ", sim_->ws_port(), "}\n",
+                "appKey: \"", Seal(kStackAppKey), "\"\n",
+                "ws_connection:\n", c.ws_connection, c.http_server,
+                "certificates:\n  cert_chain: ca.pem\n", c.auto_bind,
+                "offline_msg_store:\n  directory: ", dir_, "/offline\n",
+                c.store_kb ? absl::StrCat("  max_size: ", c.store_kb, "\n") : "",
+                "trustd:\n  socket: ", trustd_socket(), "\n  master_key_file: master.key\n",
+                "edged:\n  socket: ", edged_socket(), "\n", c.extra));
+  return absl::OkStatus();
+}
+
+absl::Status EdgeStack::StartTrustd() {
+  auto trustd = Subprocess::Start({Runfile("trustd/trustd"), "--config", config_path()},
+                                  dir_ + "/trustd.log");
+  if (!trustd.ok()) return trustd.status();
+  trustd_ = std::move(*trustd);
+  if (!trustd_->WaitForLog("serving trust.v1.TrustService", absl::Seconds(20))) {
+    return absl::DeadlineExceededError("trustd did not start:\n" + trustd_->Log());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EdgeStack::StartEdged() {
+  auto edged = Subprocess::Start({Runfile("edged/edged"), "--config", config_path()},
+                                 dir_ + "/edged.log");
+  if (!edged.ok()) return edged.status();
+  edged_ = std::move(*edged);
+  if (!edged_->WaitForLog("serving edge.v1.EdgeService", absl::Seconds(20))) {
+    return absl::DeadlineExceededError("edged did not start:\n" + edged_->Log());
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<::edge::v1::EdgeService::Stub> EdgeStack::EdgeStub() const {
+  return ::edge::v1::EdgeService::NewStub(
+      grpc::CreateChannel("unix:" + edged_socket(), grpc::InsecureChannelCredentials()));
+}
+
+}  // namespace edge::testing
