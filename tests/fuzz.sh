@@ -14,6 +14,10 @@ targets=(
 # Targets added by later work register here too.
 [ -d services/alwayson/testdata/fuzz ] &&
   targets+=(//services/alwayson:codec_fuzzer:services/alwayson/testdata/fuzz)
+targets+=(
+  //edged:offline_store_fuzzer:edged/testdata/fuzz/offline_store
+  //edged:edge_proto_fuzzer:edged/testdata/fuzz/edge_proto
+)
 
 # --symlink_prefix=/: no bazel-* links from this output base in the tree, where the normal
 # build's `//...` would wander into them.
