@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Real peers used by tests, benchmarks and the demo (node: the @grpc/grpc-js client).
   openssl curl ca-certificates strace nodejs
+  # restd's TLS audit (tests) and its benchmark against nginx.
+  testssl.sh wrk nginx-light
 )
 
 missing=()

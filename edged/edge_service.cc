@@ -113,6 +113,7 @@ grpc::Status EdgeServiceImpl::Authorize(grpc::ServerContext* context,
 std::vector<std::string> EdgeServiceImpl::Things() const {
   std::set<std::string> all(auto_bind_.begin(), auto_bind_.end());
   absl::MutexLock lock(&mu_);
+  for (const auto& [thing, server] : withdrawn_) all.erase(thing);
   for (const auto& [thing, server] : served_) all.insert(thing);
   return {all.begin(), all.end()};
 }
@@ -147,7 +148,7 @@ grpc::Status EdgeServiceImpl::ReadProperty(grpc::ServerContext* context,
                                            v1::ReadPropertyResponse* response) {
   if (grpc::Status s = Authorize(context, "ReadProperty"); !s.ok()) return s;
   if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
-  if (grpc::Status s = NeedName("property", request->property()); !s.ok()) return s;
+  // An empty property reads them all.
   v1::Delivery delivery;
   grpc::Status s = Submit(Code::kGet,
                           Target(request->thing(), alwayson::Characteristic::kProperties,
@@ -308,10 +309,30 @@ grpc::Status EdgeServiceImpl::Serve(
       Answer(&server, message.answer());
       continue;
     }
+    if (message.has_withdraw()) {
+      std::vector<std::string> gone;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const std::string& thing : message.withdraw().things()) {
+          auto it = served_.find(thing);
+          if (it == served_.end() || it->second != &server) continue;
+          served_.erase(it);
+          server.things.erase(thing);
+          withdrawn_[thing] = &server;
+          gone.push_back(thing);
+        }
+      }
+      if (!gone.empty()) {
+        LogInfo(absl::StrCat(server.who, " withdrew ", absl::StrJoin(gone, ", ")));
+        session_->Unbind(gone);
+      }
+      continue;
+    }
     std::vector<std::string> fresh;
     {
       absl::MutexLock lock(&mu_);
       for (const std::string& thing : message.register_().things()) {
+        withdrawn_.erase(thing);
         if (thing.empty() || server.things.count(thing)) continue;
         Server*& owner = served_[thing];
         if (owner != nullptr && owner != &server) owner->things.erase(thing);  // Taken over.
@@ -327,10 +348,19 @@ grpc::Status EdgeServiceImpl::Serve(
   }
 
   // The stream ended: its Things are no longer served; requests it left open fail.
-  std::vector<std::string> unbind;
+  std::vector<std::string> unbind, rebind;
   std::vector<uint32_t> orphaned;
   {
     absl::MutexLock lock(&mu_);
+    // What it withdrew goes back to the default: auto_bind Things are bound, unserved.
+    for (auto it = withdrawn_.begin(); it != withdrawn_.end();) {
+      if (it->second == &server) {
+        rebind.push_back(it->first);
+        it = withdrawn_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     for (const std::string& thing : server.things) {
       auto it = served_.find(thing);
       if (it != served_.end() && it->second == &server) served_.erase(it);
@@ -353,6 +383,7 @@ grpc::Status EdgeServiceImpl::Serve(
     session_->Respond(id, Code::kServiceUnavailable, body);
   }
   if (!unbind.empty()) session_->Unbind(unbind);
+  if (!rebind.empty()) session_->Bind(rebind);
   if (!server.things.empty()) {
     LogInfo(absl::StrCat(server.who, " stopped serving ",
                          absl::StrJoin(server.things, ", ")));

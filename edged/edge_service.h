@@ -79,6 +79,8 @@ class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
 
   mutable absl::Mutex mu_;
   std::map<std::string, Server*> served_ ABSL_GUARDED_BY(mu_);  // Thing -> its server.
+  // auto_bind Things a server withdrew (its endpoint is gone): not bound until registered.
+  std::map<std::string, Server*> withdrawn_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -164,6 +164,10 @@ struct EdgedConfig {
 struct RestdConfig {
   int64_t max_body_bytes = 1048576;
   int64_t keepalive_timeout = 60000;
+  int64_t io_threads = 2;                     // HTTPS I/O threads.
+  std::string client_certificates = "none";   // "none", "optional" or "require" (by trustd).
+  std::string edged_socket;                   // Empty: edged.socket.
+  int64_t health_check_interval = 5000;       // auto_bind endpoints, milliseconds.
 };
 
 struct Config {

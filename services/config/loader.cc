@@ -468,6 +468,10 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
   g.Object("restd", [c](Group& s) {
     s.Int("max_body_bytes", &c->restd.max_body_bytes, 1024, INT64_MAX, "bytes, ");
     s.Millis("keepalive_timeout", &c->restd.keepalive_timeout);
+    s.Int("io_threads", &c->restd.io_threads, 1, 64, "threads, ");
+    s.String("client_certificates", &c->restd.client_certificates);
+    s.String("edged_socket", &c->restd.edged_socket);
+    s.Millis("health_check_interval", &c->restd.health_check_interval);
   });
   g.Finish();
 }

@@ -208,6 +208,10 @@ TEST_F(LoaderTest, ReportsEachProblemWithItsFieldPath) {
          "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n  user: admin\n"}},
        "error: http_server.password: expected a password because http_server.authenticate is "
        "true, found none"},
+      {"client certificate mode",
+       {{"restd", "restd:\n  client_certificates: maybe\n"}},
+       "error: restd.client_certificates: expected \"none\", \"optional\" or \"require\", "
+       "found \"maybe\""},
       {"plaintext secret",
        {{"appKey", "appKey: \"plain-app-key-123\"\n"}},
        "warning: appKey: secret given in plaintext; seal it with `trustctl encrypt` and paste "

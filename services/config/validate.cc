@@ -94,6 +94,12 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
     diags->Error("appKey", "expected the application key for the platform, found none");
   }
   const WsConnection& ws = c->ws_connection;
+  const std::string& client_certs = c->restd.client_certificates;
+  if (client_certs != "none" && client_certs != "optional" && client_certs != "require") {
+    diags->Error("restd.client_certificates",
+                 absl::StrCat("expected \"none\", \"optional\" or \"require\", found \"",
+                              client_certs, "\""));
+  }
   if (ws.encryption != "ssl" && ws.encryption != "none") {
     diags->Error("ws_connection.encryption",
                  absl::StrCat("expected \"ssl\" or \"none\", found \"", ws.encryption, "\""));

@@ -264,6 +264,21 @@ class Platform {
     }
     std::string thing = req.entity_name;
     std::string key = absl::StrCat(thing, "/", req.characteristic_name);
+    if (code == Code::kGet && req.characteristic == 1 && req.characteristic_name.empty()) {
+      // Every property of the Thing, as one row.
+      alwayson::InfoTable all;
+      all.rows.emplace_back();
+      for (const auto& [k, table] : properties_) {
+        if (k.rfind(thing + "/", 0) != 0 || table.fields.empty() || table.rows.empty()) continue;
+        all.fields.push_back(table.fields[0]);
+        all.rows[0].push_back(table.rows[0][0]);
+      }
+      Record({{"kind", Str("read")}, {"thing", Str(thing)}, {"name", Str("")}});
+      alwayson::ResponseBody body;
+      body.content = std::move(all);
+      conn->Send(Message::Response(Code::kSuccess, m.header.request_id, conn->session(), body));
+      return;
+    }
     if (code == Code::kGet && req.characteristic == 1) {
       auto it = properties_.find(key);
       Record({{"kind", Str("read")}, {"thing", Str(thing)}, {"name", Str(req.characteristic_name)}});

@@ -1,0 +1,298 @@
+#include "restd/rest_api.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "edged/edge_proto.h"
+#include "services/alwayson/internal/json.h"
+#include "services/alwayson/json_infotable.h"
+#include "services/common/log.h"
+
+namespace edge::restd {
+namespace {
+
+namespace http = boost::beast::http;
+namespace json = alwayson::json;
+namespace v1 = ::edge::v1;
+using alwayson::BaseType;
+using alwayson::InfoTable;
+using alwayson::Value;
+
+Response Json(const Request& req, http::status status, std::string body) {
+  Response res{status, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response Error(const Request& req, http::status status, absl::string_view message) {
+  return Json(req, status,
+              json::Write(json::Value::MakeObject({{"error", json::Value::String(std::string(message))}})));
+}
+
+http::status HttpStatusFor(const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::NOT_FOUND: return http::status::not_found;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION: return http::status::bad_request;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return http::status::service_unavailable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return http::status::gateway_timeout;
+    case grpc::StatusCode::PERMISSION_DENIED: return http::status::forbidden;
+    case grpc::StatusCode::UNIMPLEMENTED: return http::status::not_implemented;
+    case grpc::StatusCode::OUT_OF_RANGE: return http::status::payload_too_large;
+    default: return http::status::internal_server_error;
+  }
+}
+
+Response FromGrpc(const Request& req, const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      absl::StrContains(s.error_message(), "failed to connect")) {
+    return Error(req, http::status::service_unavailable,
+                 "edged is not reachable on its socket; the platform cannot be asked");
+  }
+  return Error(req, HttpStatusFor(s), s.error_message());
+}
+
+Response TableResponse(const Request& req, const v1::InfoTable& table) {
+  absl::StatusOr<InfoTable> t = edged::FromProto(table, "result");
+  if (!t.ok()) return Error(req, http::status::bad_gateway, t.status().message());
+  return Json(req, http::status::ok, alwayson::InfoTableToJson(*t));
+}
+
+Response Delivered(const Request& req, const v1::Delivery& d) {
+  if (d.outcome() == v1::Delivery::QUEUED) {
+    return Json(req, http::status::accepted,
+                absl::StrCat(R"({"queued": true, "queue_depth": )", d.queue_depth(), "}"));
+  }
+  if (d.result().fields_size() > 0) return TableResponse(req, d.result());
+  return Json(req, http::status::ok, "{}");
+}
+
+absl::string_view Sv(boost::beast::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+bool IsInfoTableObject(const json::Value& v) {
+  return v.is_object() && v.Find("rows") != nullptr && v.Find("dataShape") != nullptr;
+}
+
+absl::StatusOr<Value> TypedFromJson(const json::Value& v, const std::string& path) {
+  if (v.is_number()) return Value::Number(v.number());
+  if (v.is_string()) return Value::String(v.str());
+  if (v.is_bool()) return Value::Boolean(v.boolean());
+  if (IsInfoTableObject(v)) {
+    absl::StatusOr<InfoTable> t = alwayson::InfoTableFromJson(json::Write(v));
+    if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", t.status().message()));
+    return Value::Table(std::move(*t));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      path, ": expected a number, a string, a boolean or an infotable, found ", v.Kind()));
+}
+
+}  // namespace
+
+absl::StatusOr<InfoTable> ParametersFromJson(absl::string_view body) {
+  if (absl::StripAsciiWhitespace(body).empty()) return InfoTable{};
+  absl::StatusOr<json::Value> parsed = json::Parse(body);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("body: not JSON: ", parsed.status().message()));
+  }
+  if (!parsed->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: expected a JSON object, found ", parsed->Kind()));
+  }
+  if (IsInfoTableObject(*parsed)) {
+    absl::StatusOr<InfoTable> t = alwayson::InfoTableFromJson(body);
+    if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("body: ", t.status().message()));
+    return t;
+  }
+  InfoTable table;
+  std::vector<Value> row;
+  for (const auto& [name, v] : parsed->object()) {
+    absl::StatusOr<Value> value = TypedFromJson(v, absl::StrCat("body.", name));
+    if (!value.ok()) return value.status();
+    alwayson::FieldDefinition f;
+    f.name = name;
+    f.base_type = value->type();
+    table.fields.push_back(std::move(f));
+    row.push_back(std::move(*value));
+  }
+  if (!row.empty()) table.rows.push_back(std::move(row));
+  return table;
+}
+
+RestApi::RestApi(RestApiOptions options, std::shared_ptr<trust::TrustdClient> trustd,
+                 std::shared_ptr<v1::EdgeService::StubInterface> edge, EdgeThings* things)
+    : options_(options), trustd_(std::move(trustd)), edge_(std::move(edge)), things_(things),
+      csrf_(options.csrf_rotation) {}
+
+void RestApi::SetDeadline(grpc::ClientContext* context) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.edged_deadline));
+}
+
+Response RestApi::Handle(const Request& req) {
+  if (options_.authenticate) {
+    Response unauthorized = Error(req, http::status::unauthorized, "authentication required");
+    unauthorized.set(http::field::www_authenticate, "Basic realm=\"EMS\", charset=\"UTF-8\"");
+    auto header = req.find(http::field::authorization);
+    std::optional<BasicCredentials> creds =
+        header == req.end() ? std::nullopt : ParseBasicAuthorization(Sv(header->value()));
+    if (!creds) return unauthorized;
+    absl::Time now = absl::Now();
+    if (!credentials_.Accepted(*creds, now)) {
+      absl::StatusOr<bool> ok = trustd_->CheckPassword("rest_server", creds->user, creds->password);
+      if (!ok.ok()) {
+        LogWarning(absl::StrCat("cannot check a password with trustd: ", ok.status().message(),
+                                "; request refused"));
+        return Error(req, http::status::service_unavailable,
+                     "credentials cannot be checked now (trustd unavailable)");
+      }
+      if (!*ok) return unauthorized;
+      credentials_.Remember(*creds, now);
+    }
+  }
+  bool modifying = req.method() == http::verb::put || req.method() == http::verb::post ||
+                   req.method() == http::verb::delete_ || req.method() == http::verb::patch;
+  if (options_.csrf && modifying) {
+    auto token = req.find("x-csrf-token");
+    if (token == req.end() || !csrf_.Valid(Sv(token->value()))) {
+      Response res = Error(req, http::status::unauthorized,
+                           token == req.end() ? "missing x-csrf-token header (enable_csrf_tokens)"
+                                              : "invalid or expired x-csrf-token");
+      res.set("x-csrf-token", csrf_.Current());
+      return res;
+    }
+  }
+  Response res = Route(req);
+  if (options_.csrf) res.set("x-csrf-token", csrf_.Current());
+  return res;
+}
+
+Response RestApi::Route(const Request& req) {
+  std::string target(req.target());
+  std::string path = target.substr(0, target.find('?'));
+  std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  // /Thingworx/Things/<thing>/{Properties[/<prop>] | Services/<svc>}
+  if (parts.size() < 4 || parts[0] != "Thingworx" || parts[1] != "Things") {
+    return Error(req, http::status::not_found,
+                 absl::StrCat("no such resource: ", path,
+                              " (expected /Thingworx/Things/<thing>/Properties/<property> or "
+                              "/Services/<service>)"));
+  }
+  const std::string& thing = parts[2];
+  const std::string& kind = parts[3];
+  if (thing == "LocalEms" && kind == "Services" && parts.size() == 5) {
+    if (req.method() != http::verb::post) {
+      return Error(req, http::status::method_not_allowed, "LocalEms services are called with POST");
+    }
+    if (parts[4] == "GetEdgeThings") return GetEdgeThings(req);
+    if (parts[4] == "AddEdgeThing") return AddEdgeThing(req);
+    return Error(req, http::status::not_found, absl::StrCat("LocalEms has no service ", parts[4]));
+  }
+  if (kind == "Properties" && parts.size() <= 5) {
+    std::string prop = parts.size() == 5 ? parts[4] : "";
+    if (req.method() == http::verb::get) return ReadProperty(req, thing, prop);
+    if (req.method() == http::verb::put && !prop.empty()) return WriteProperty(req, thing, prop);
+    return Error(req, http::status::method_not_allowed,
+                 "properties are read with GET and written with PUT on /Properties/<property>");
+  }
+  if (kind == "Services" && parts.size() == 5) {
+    if (req.method() != http::verb::post) {
+      return Error(req, http::status::method_not_allowed, "services are called with POST");
+    }
+    return InvokeService(req, thing, parts[4]);
+  }
+  return Error(req, http::status::not_found, absl::StrCat("no such resource: ", path));
+}
+
+Response RestApi::ReadProperty(const Request& req, const std::string& thing,
+                               const std::string& prop) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::ReadPropertyRequest r;
+  r.set_thing(thing);
+  r.set_property(prop);
+  v1::ReadPropertyResponse res;
+  grpc::Status s = edge_->ReadProperty(&context, r, &res);
+  if (!s.ok()) return FromGrpc(req, s);
+  return TableResponse(req, res.value());
+}
+
+Response RestApi::WriteProperty(const Request& req, const std::string& thing,
+                                const std::string& prop) {
+  absl::StatusOr<InfoTable> body = ParametersFromJson(req.body());
+  if (!body.ok()) return Error(req, http::status::bad_request, body.status().message());
+  const Value* value = nullptr;
+  for (size_t i = 0; i < body->fields.size() && !body->rows.empty(); ++i) {
+    if (body->fields[i].name == prop) value = &body->rows[0][i];
+  }
+  if (value == nullptr) {
+    return Error(req, http::status::bad_request,
+                 absl::StrCat("body: expected {\"", prop, "\": <value>}, found no \"", prop,
+                              "\""));
+  }
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::WritePropertyRequest r;
+  r.set_thing(thing);
+  r.set_property(prop);
+  *r.mutable_value() = edged::ToProto(*value);
+  v1::Delivery d;
+  grpc::Status s = edge_->WriteProperty(&context, r, &d);
+  if (!s.ok()) return FromGrpc(req, s);
+  return Delivered(req, d);
+}
+
+Response RestApi::InvokeService(const Request& req, const std::string& thing,
+                                const std::string& svc) {
+  absl::StatusOr<InfoTable> params = ParametersFromJson(req.body());
+  if (!params.ok()) return Error(req, http::status::bad_request, params.status().message());
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::InvokeServiceRequest r;
+  r.set_thing(thing);
+  r.set_service(svc);
+  *r.mutable_parameters() = edged::ToProto(*params);
+  v1::Delivery d;
+  grpc::Status s = edge_->InvokeService(&context, r, &d);
+  if (!s.ok()) return FromGrpc(req, s);
+  return Delivered(req, d);
+}
+
+Response RestApi::GetEdgeThings(const Request& req) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::StatusResponse status;
+  grpc::Status s = edge_->Status(&context, v1::StatusRequest(), &status);
+  if (!s.ok()) return FromGrpc(req, s);
+  InfoTable t;
+  alwayson::FieldDefinition f;
+  f.name = "name";
+  f.base_type = BaseType::kThingName;
+  t.fields.push_back(f);
+  for (const std::string& name : status.bound_things()) {
+    t.rows.push_back({Value::String(name, BaseType::kThingName)});
+  }
+  return Json(req, http::status::ok, alwayson::InfoTableToJson(t));
+}
+
+Response RestApi::AddEdgeThing(const Request& req) {
+  absl::StatusOr<json::Value> body = json::Parse(req.body());
+  const json::Value* name = body.ok() && body->is_object() ? body->Find("name") : nullptr;
+  if (name == nullptr || !name->is_string() || name->str().empty()) {
+    return Error(req, http::status::bad_request,
+                 "body: expected {\"name\": \"<Thing>\", \"persist\": true|false}");
+  }
+  if (things_ == nullptr) {
+    return Error(req, http::status::service_unavailable, "edge Things cannot be added now");
+  }
+  absl::Status s = things_->Add(name->str());
+  if (!s.ok()) return Error(req, http::status::service_unavailable, s.message());
+  return Json(req, http::status::ok, "{}");
+}
+
+}  // namespace edge::restd

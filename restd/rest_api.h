@@ -1,0 +1,77 @@
+// RestApi: the EMS REST API (shared/specs/ems-config.md, "REST API") on top of edged's
+// local gRPC API: routes, Basic authentication by trustd, CSRF tokens, JSON infotables in
+// and out, and errors as HTTP statuses with a short JSON body.
+//
+//   RestApi api(options, trustd, edge_stub, &things);
+//   Response res = api.Handle(request);   // blocking: asks trustd and edged
+//
+// Thread-safe.
+#ifndef RESTD_REST_API_H_
+#define RESTD_REST_API_H_
+
+#include <memory>
+#include <string>
+
+#include <boost/beast/http.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/edge/v1/edge.grpc.pb.h"
+#include "restd/auth.h"
+#include "services/alwayson/value.h"
+#include "services/trustd_client/trustd_client.h"
+
+namespace edge::restd {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Things served by this restd besides auto_bind: AddEdgeThing registers them.
+class EdgeThings {
+ public:
+  virtual ~EdgeThings() = default;
+  virtual absl::Status Add(const std::string& name) = 0;
+};
+
+struct RestApiOptions {
+  bool authenticate = true;
+  bool csrf = true;
+  absl::Duration csrf_rotation = absl::Minutes(10);
+  absl::Duration edged_deadline = absl::Seconds(12);  // msg_timeout and a margin.
+};
+
+class RestApi {
+ public:
+  RestApi(RestApiOptions options, std::shared_ptr<trust::TrustdClient> trustd,
+          std::shared_ptr<::edge::v1::EdgeService::StubInterface> edge, EdgeThings* things);
+
+  Response Handle(const Request& request);
+  // Forget cached credentials (trustd's state changed).
+  void ForgetCredentials() { credentials_.Clear(); }
+
+ private:
+  Response Route(const Request& request);
+  Response ReadProperty(const Request& r, const std::string& thing, const std::string& prop);
+  Response WriteProperty(const Request& r, const std::string& thing, const std::string& prop);
+  Response InvokeService(const Request& r, const std::string& thing, const std::string& svc);
+  Response GetEdgeThings(const Request& r);
+  Response AddEdgeThing(const Request& r);
+  void SetDeadline(grpc::ClientContext* context) const;
+
+  RestApiOptions options_;
+  std::shared_ptr<trust::TrustdClient> trustd_;
+  std::shared_ptr<::edge::v1::EdgeService::StubInterface> edge_;
+  EdgeThings* things_;
+  CsrfTokens csrf_;
+  CredentialCache credentials_{absl::Seconds(30)};
+};
+
+// {"a": 1, "b": "x"} as a one-row infotable, each value typed by its JSON kind (number ->
+// NUMBER, string -> STRING, boolean -> BOOLEAN, an infotable object -> INFOTABLE); or, when
+// the body is itself an infotable ({"dataShape", "rows"}), that infotable. Errors name the
+// member ("body.b: ...").
+absl::StatusOr<alwayson::InfoTable> ParametersFromJson(absl::string_view body);
+
+}  // namespace edge::restd
+
+#endif  // RESTD_REST_API_H_

@@ -1,0 +1,160 @@
+// restd: the EMS REST API over HTTPS (keyless: the certificate chain comes from trustd and
+// every signature is made by trustd; restd never opens the private key), and the auto_bind
+// edge endpoints served through edged.
+//   restd --config /etc/edge/config.yaml
+#include <grpcpp/grpcpp.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "restd/auto_binder.h"
+#include "restd/endpoint_client.h"
+#include "restd/https_server.h"
+#include "restd/rest_api.h"
+#include "services/common/log.h"
+#include "services/config/loader.h"
+#include "services/tls/trustd_tls.h"
+#include "services/trustd_client/trustd_client.h"
+
+namespace edge::restd {
+namespace {
+
+constexpr char kUsage[] = "usage: restd --config FILE\n";
+// TLS 1.2 suites when certificates.cipher_suite is not set: forward secret AEAD only.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+void ConfigureServerTls(SSL_CTX* ctx, const config::Config& config,
+                        const std::shared_ptr<tls::PeerValidator>& validator) {
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                               SSL_OP_NO_COMPRESSION);
+  const std::string& suites = config.certificates.cipher_suite;
+  if (SSL_CTX_set_cipher_list(ctx, suites.empty() ? kTls12Ciphers : suites.c_str()) != 1) {
+    LogWarning(absl::StrCat("certificates.cipher_suite \"", suites,
+                            "\" names no cipher OpenSSL knows; using restd's AEAD suites"));
+    SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
+  }
+  const std::string& mode = config.restd.client_certificates;
+  if (mode != "none") {
+    tls::InstallPeerValidation(ctx, validator, trust::Purpose::kClient,
+                               /*require_peer_certificate=*/mode == "require");
+  }
+}
+
+int Run(const std::string& config_path) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto loaded = config::LoadConfigFile(config_path, /*check_files=*/false);
+  if (!loaded.ok()) {
+    std::cerr << loaded.status().message() << "\nrestd: not started: fix " << config_path << "\n";
+    return 1;
+  }
+  for (const config::Diagnostic& d : loaded->diagnostics) LogWarning(d.ToString());
+  const config::Config& config = loaded->config;
+  const config::HttpServer& hs = config.http_server;
+
+  std::shared_ptr<trust::TrustdClient> trustd =
+      trust::TrustdClient::Create({config.trustd.socket, absl::Seconds(2)});
+  auto validator = std::make_shared<tls::TrustdPeerValidator>(trustd);
+
+  std::unique_ptr<tls::IdentityContext> identity;
+  std::unique_ptr<trust::TrustWatch> identity_watch;
+  if (hs.ssl) {
+    identity = std::make_unique<tls::IdentityContext>(
+        trustd, ::trust::v1::REST_SERVER,
+        [&config, validator](SSL_CTX* ctx) { ConfigureServerTls(ctx, config, validator); },
+        /*server=*/true);
+    if (absl::Status s = identity->Refresh(); !s.ok()) {
+      LogWarning(absl::StrCat("no server identity from trustd yet (", s.message(),
+                              "); HTTPS connections are refused until it comes"));
+    }
+    identity_watch = identity->Follow();
+  }
+
+  std::string edged_socket =
+      config.restd.edged_socket.empty() ? config.edged.socket : config.restd.edged_socket;
+  std::shared_ptr<::edge::v1::EdgeService::Stub> edge = ::edge::v1::EdgeService::NewStub(
+      grpc::CreateChannel("unix:" + edged_socket, grpc::InsecureChannelCredentials()));
+
+  auto client = std::make_shared<EndpointClient>(validator, config.certificates.cipher_suite);
+  AutoBinder binder(edge, config.auto_bind, client, trustd,
+                    absl::Milliseconds(config.restd.health_check_interval));
+
+  RestApiOptions api_options;
+  api_options.authenticate = hs.authenticate;
+  api_options.csrf = hs.enable_csrf_tokens;
+  api_options.csrf_rotation = absl::Minutes(hs.csrf_token_rotation_period);
+  api_options.edged_deadline = absl::Milliseconds(config.ws_connection.msg_timeout + 2000);
+  RestApi api(api_options, trustd, edge, &binder);
+  // A rotated password must not stay accepted from the cache.
+  std::unique_ptr<trust::TrustWatch> credentials_watch =
+      trustd->Watch([&api](const ::trust::v1::TrustSnapshot&) { api.ForgetCredentials(); });
+
+  HttpsServerOptions server_options;
+  server_options.host = hs.host;
+  server_options.port = hs.port;
+  server_options.tls = hs.ssl;
+  server_options.tls_context = [&identity]() -> std::shared_ptr<SSL_CTX> {
+    return identity ? identity->Current() : nullptr;
+  };
+  server_options.max_clients = static_cast<size_t>(hs.max_clients);
+  server_options.read_timeout = absl::Milliseconds(hs.content_read_timeout);
+  server_options.keepalive_timeout = absl::Milliseconds(config.restd.keepalive_timeout);
+  server_options.body_limit = static_cast<size_t>(config.restd.max_body_bytes);
+  server_options.io_threads = static_cast<int>(config.restd.io_threads);
+  HttpsServer server(server_options, [&api](const Request& r) { return api.Handle(r); });
+  absl::StatusOr<int> port = server.Start();
+  if (!port.ok()) {
+    std::cerr << port.status().message() << "\nrestd: not started\n";
+    return 1;
+  }
+  binder.Start();
+  LogInfo(absl::StrCat("serving the EMS REST API on ", hs.ssl ? "https" : "http", "://", hs.host,
+                       ":", *port, hs.ssl ? " (keyless: signatures by trustd)" : "",
+                       "; platform through edged at unix:", edged_socket, "; ",
+                       config.auto_bind.size(), " auto_bind endpoints"));
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogInfo(absl::StrCat("stopping on signal ", sig));
+  server.Stop();
+  binder.Stop();
+  credentials_watch.reset();
+  identity_watch.reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace edge::restd
+
+int main(int argc, char** argv) {
+  edge::SetLogName("restd");
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config = a.substr(9);
+    } else {
+      std::cerr << "restd: unknown argument \"" << a << "\"\n" << edge::restd::kUsage;
+      return 2;
+    }
+  }
+  if (config.empty()) {
+    std::cerr << edge::restd::kUsage;
+    return 2;
+  }
+  return edge::restd::Run(config);
+}
