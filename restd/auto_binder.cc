@@ -51,7 +51,10 @@ AutoBinder::AutoBinder(std::shared_ptr<v1::EdgeService::Stub> edge,
     : edge_(std::move(edge)), client_(std::move(client)), trustd_(std::move(trustd)),
       health_interval_(health_interval), workers_(std::make_unique<boost::asio::thread_pool>(8)) {
   absl::MutexLock lock(&mu_);
-  for (config::AutoBind& e : endpoints) targets_[e.name] = Target{std::move(e)};
+  for (config::AutoBind& e : endpoints) {
+    std::string name = e.name;
+    targets_[name] = Target{std::move(e)};
+  }
 }
 
 AutoBinder::~AutoBinder() { Stop(); }

@@ -156,12 +156,32 @@ class HttpsServer::Impl::Session : public std::enable_shared_from_this<Session<S
       if (ec) return self->Fail(ec);
       beast::get_lowest_layer(self->stream_).expires_after(
           Chrono(self->server_->options_.read_timeout));
-      http::async_read(self->stream_, self->buffer_, *self->parser_,
-                       [self](beast::error_code ec, size_t) {
-                         if (ec) return self->Fail(ec);
-                         self->first_ = false;
-                         self->Dispatch(self->parser_->release());
-                       });
+      // Refuse an announced oversized body before it is sent.
+      auto length = self->parser_->content_length();
+      if (length && *length > self->server_->options_.body_limit) {
+        return self->Fail(http::error::body_limit);
+      }
+      const auto& header = self->parser_->get();
+      auto expect = header.find(http::field::expect);
+      if (expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
+        auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                       header.version());
+        http::async_write(self->stream_, *cont, [self, cont](beast::error_code ec, size_t) {
+          if (ec) return;
+          self->ReadBody();
+        });
+        return;
+      }
+      self->ReadBody();
+    });
+  }
+
+  void ReadBody() {
+    auto self = this->shared_from_this();
+    http::async_read(stream_, buffer_, *parser_, [self](beast::error_code ec, size_t) {
+      if (ec) return self->Fail(ec);
+      self->first_ = false;
+      self->Dispatch(self->parser_->release());
     });
   }
 

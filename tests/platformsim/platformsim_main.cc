@@ -154,6 +154,9 @@ class Platform {
     if (ec) return absl::UnavailableError(absl::StrCat("--listen ", options_.listen, ": ", ec.message()));
     acceptor_.listen();
     LoadJournal();
+    // The EMS test URL: /Thingworx/Things/SystemRepository/Properties/name.
+    properties_["SystemRepository/name"] =
+        alwayson::InfoTable::SingleValue("name", alwayson::Value::String("SystemRepository"));
     return absl::OkStatus();
   }
 

@@ -1,11 +1,16 @@
 #include "tests/testing/edge_stack.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/file_util.h"
 #include "services/trust/sealed_secret.h"
 
 namespace edge::testing {
@@ -21,6 +26,68 @@ EdgeStack::EdgeStack()
   WriteFile("ca.pem", root_.Pem());
   WriteFile("platform.pem", platform_.Pem() + ica_.Pem());
   WriteFile("platform.key", platform_.KeyPem(), 0600);
+  CertSpec rest = CertSpec::Server("localhost");
+  rest.ip_addresses = {"127.0.0.1"};
+  rest.key_index = 1;
+  rest_ = pki_.Issue(ica_, rest);
+  WriteFile("restd.pem", rest_.Pem() + ica_.Pem());
+  WriteFile("restd.key", rest_.KeyPem(kStackKeyPassphrase), 0600);
+}
+
+int EdgeStack::FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string EdgeStack::RestHttpServer(int port) const {
+  return absl::StrCat("http_server:\n  host: 127.0.0.1\n  port: ", port,
+                      "\n  ssl: true\n  certificate: restd.pem\n  private_key: restd.key\n",
+                      "  passphrase: \"", Seal(kStackKeyPassphrase), "\"\n",
+                      "  authenticate: true\n  user: ", kStackRestUser, "\n",
+                      "  password: \"", Seal(kStackRestPassword), "\"\n");
+}
+
+absl::Status EdgeStack::StartRestd(const std::vector<std::string>& wrapper) {
+  std::vector<std::string> argv = wrapper;
+  argv.insert(argv.end(), {Runfile("restd/restd"), "--config", config_path()});
+  auto restd = Subprocess::Start(argv, dir_ + "/restd.log");
+  if (!restd.ok()) return restd.status();
+  restd_ = std::move(*restd);
+  if (!restd_->WaitForLog("serving the EMS REST API", absl::Seconds(20))) {
+    return absl::DeadlineExceededError("restd did not start:\n" + restd_->Log());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> EdgeStack::StartEndpoint(const std::string& cert, const std::string& key,
+                                             const std::string& user,
+                                             const std::string& password) {
+  std::string ready = dir_ + "/endpoint.ready";
+  std::remove(ready.c_str());
+  std::vector<std::string> argv = {Runfile("tests/edgeendpoint/edge_endpoint"), "--listen",
+                                   "127.0.0.1:0", "--ready-file", ready};
+  if (!cert.empty()) {
+    argv.insert(argv.end(), {"--cert", dir_ + "/" + cert, "--key", dir_ + "/" + key});
+  }
+  if (!user.empty()) argv.insert(argv.end(), {"--user", user, "--password", password});
+  auto endpoint = Subprocess::Start(argv, dir_ + "/endpoint.log");
+  if (!endpoint.ok()) return endpoint.status();
+  endpoint_ = std::move(*endpoint);
+  if (!WaitFor([&] { return ReadFile(ready).ok(); }, absl::Seconds(20))) {
+    return absl::DeadlineExceededError("edge_endpoint did not start:\n" + endpoint_->Log());
+  }
+  auto parsed = alwayson::json::Parse(*ReadFile(ready));
+  if (!parsed.ok() || parsed->Find("port") == nullptr) {
+    return absl::InternalError(ready + ": unexpected content");
+  }
+  return static_cast<int>(parsed->Find("port")->number());
 }
 
 std::string EdgeStack::Seal(const std::string& plaintext) const {
@@ -57,7 +124,7 @@ absl::Status EdgeStack::WriteConfig(const StackConfig& c) {
                 ", port: ", sim_->ws_port(), "}\n",
                 "appKey: \"", Seal(kStackAppKey), "\"\n",
                 "ws_connection:\n", c.ws_connection, c.http_server,
-                "certificates:\n  cert_chain: ca.pem\n", c.auto_bind,
+                c.certificates, c.auto_bind,
                 "offline_msg_store:\n  directory: ", dir_, "/offline\n",
                 c.store_kb ? absl::StrCat("  max_size: ", c.store_kb, "\n") : "",
                 "trustd:\n  socket: ", trustd_socket(), "\n  master_key_file: master.key\n",

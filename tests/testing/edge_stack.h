@@ -26,6 +26,9 @@ namespace edge::testing {
 
 inline constexpr char kStackAppKey[] = "edge-app-key-0001";
 inline constexpr char kStackMasterKey[] = "0123456789abcdef0123456789abcdef";
+inline constexpr char kStackKeyPassphrase[] = "restd key pass";
+inline constexpr char kStackRestUser[] = "admin";
+inline constexpr char kStackRestPassword[] = "rest pass 42";
 
 struct StackConfig {
   std::string platform_host = "localhost";
@@ -35,6 +38,7 @@ struct StackConfig {
       "  ping_rate: 2000\n  pingpong_timeout: 2000\n";
   std::string http_server = "http_server:\n  ssl: false\n  authenticate: false\n";
   std::string auto_bind = "auto_bind:\n  - name: Pump1\n";
+  std::string certificates = "certificates:\n  cert_chain: ca.pem\n";
   std::string extra;  // More top-level YAML (groups not written above).
   // ws_servers entries before the simulator's (e.g. a dead one, for fall-over).
   std::string servers_before;
@@ -42,13 +46,16 @@ struct StackConfig {
 
 class EdgeStack {
  public:
-  EdgeStack();  // Mints root, intermediate and the platform certificate (localhost).
+  // Mints root, intermediate, the platform certificate (localhost) and restd's
+  // (localhost, key encrypted with kStackKeyPassphrase in restd.key).
+  EdgeStack();
 
   const std::string& dir() const { return dir_; }
   TestPki& pki() { return pki_; }
   const TestCert& root() const { return root_; }
   const TestCert& ica() const { return ica_; }
   const TestCert& platform() const { return platform_; }
+  const TestCert& rest() const { return rest_; }
   std::string Seal(const std::string& plaintext) const;
   // Writes dir/name atomically (temporary file and rename), as operators' tooling does.
   void WriteFile(const std::string& name, const std::string& content, int mode = 0644) const;
@@ -60,10 +67,24 @@ class EdgeStack {
   absl::Status WriteConfig(const StackConfig& config);
   absl::Status StartTrustd();
   absl::Status StartEdged();
+  // restd; `wrapper` runs before it (e.g. {"strace", "-f", "-o", "trace"}).
+  absl::Status StartRestd(const std::vector<std::string>& wrapper = {});
+  // The edge endpoint (an LSR stand-in) on a free port; HTTPS when `cert` is set.
+  absl::StatusOr<int> StartEndpoint(const std::string& cert, const std::string& key,
+                                    const std::string& user = "",
+                                    const std::string& password = "");
+
+  // The http_server group for restd on `port`: TLS with restd.pem/restd.key, Basic
+  // authentication with kStackRestUser/kStackRestPassword (sealed).
+  std::string RestHttpServer(int port) const;
+  // A port that was free a moment ago.
+  static int FreePort();
 
   PlatformSimProcess* sim() { return sim_.get(); }
   Subprocess* trustd() { return trustd_.get(); }
   Subprocess* edged() { return edged_.get(); }
+  Subprocess* restd() { return restd_.get(); }
+  Subprocess* endpoint() { return endpoint_.get(); }
   void StopSim() { sim_.reset(); }
   std::string config_path() const { return dir_ + "/config.yaml"; }
   std::string edged_socket() const { return dir_ + "/edged.sock"; }
@@ -74,10 +95,10 @@ class EdgeStack {
  private:
   TestPki pki_;
   std::string dir_;
-  TestCert root_, ica_, platform_;
+  TestCert root_, ica_, platform_, rest_;
   trust::MasterKey key_;
   std::unique_ptr<PlatformSimProcess> sim_;
-  std::unique_ptr<Subprocess> trustd_, edged_;
+  std::unique_ptr<Subprocess> trustd_, edged_, restd_, endpoint_;
 };
 
 }  // namespace edge::testing

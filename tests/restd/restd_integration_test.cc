@@ -1,0 +1,302 @@
+// restd as a real process in front of edged, trustd and the platform simulator, driven by
+// curl over HTTPS; an HTTPS edge endpoint (an LSR stand-in) behind auto_bind.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "services/alwayson/internal/json.h"
+#include "services/common/file_util.h"
+#include "tests/testing/edge_stack.h"
+
+namespace edge {
+namespace {
+
+namespace json = alwayson::json;
+using testing::EdgeStack;
+using testing::RecordsOfKind;
+using testing::StackConfig;
+using testing::Subprocess;
+using testing::WaitFor;
+
+struct CurlResult {
+  int code = 0;
+  std::string body;
+  std::string headers;
+  std::string Header(const std::string& name) const {
+    for (absl::string_view line : absl::StrSplit(headers, "\r\n")) {
+      if (absl::StartsWithIgnoreCase(line, name + ":")) {
+        return std::string(absl::StripAsciiWhitespace(line.substr(name.size() + 1)));
+      }
+    }
+    return "";
+  }
+};
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+class RestdTest : public ::testing::Test {
+ protected:
+  // trustd, edged, restd and the simulator; an HTTPS endpoint behind auto_bind "Lsr1".
+  void StartAll(std::string certificates = "", std::string extra = "") {
+    ASSERT_TRUE(stack_.StartSim().ok());
+    absl::StatusOr<int> endpoint = stack_.StartEndpoint("platform.pem", "platform.key", "lsr",
+                                                        "lsr secret");
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    port_ = EdgeStack::FreePort();
+    StackConfig config;
+    config.http_server = stack_.RestHttpServer(port_);
+    config.auto_bind = absl::StrCat(
+        "auto_bind:\n  - name: Pump1\n  - name: Lsr1\n    host: localhost\n    port: ", *endpoint,
+        "\n    protocol: https\n    user: lsr\n    password: \"", stack_.Seal("lsr secret"),
+        "\"\n    timeout: 5000\n");
+    if (!certificates.empty()) config.certificates = certificates;
+    config.extra = absl::StrCat("restd:\n  health_check_interval: 500\n", extra);
+    absl::Status s = stack_.WriteConfig(config);
+    if (s.ok()) s = stack_.StartTrustd();
+    if (s.ok()) s = stack_.StartEdged();
+    if (s.ok()) s = stack_.StartRestd(wrapper_);
+    ASSERT_TRUE(s.ok()) << s;
+    ASSERT_TRUE(WaitFor([&] { return Get("/Thingworx/Things/SystemRepository/Properties/name").code == 200; },
+                        absl::Seconds(20)))
+        << stack_.edged()->Log() << stack_.restd()->Log();
+  }
+
+  CurlResult Curl(const std::vector<std::string>& args) {
+    std::string dir = stack_.dir();
+    std::string cmd = absl::StrCat("curl -sS --max-time 20 --cacert ", dir, "/ca.pem -D ", dir,
+                                   "/curl.headers -o ", dir, "/curl.body -w '%{http_code}'");
+    for (const std::string& a : args) absl::StrAppend(&cmd, " ", Quote(a));
+    CurlResult r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[64] = {0};
+    size_t n = p ? std::fread(buf, 1, sizeof(buf) - 1, p) : 0;
+    if (p) ::pclose(p);
+    r.code = std::atoi(std::string(buf, n).c_str());
+    r.body = ReadFile(dir + "/curl.body").value_or("");
+    r.headers = ReadFile(dir + "/curl.headers").value_or("");
+    return r;
+  }
+  std::string Url(const std::string& path) { return absl::StrCat("https://localhost:", port_, path); }
+  std::vector<std::string> Auth() {
+    return {"-u", absl::StrCat(testing::kStackRestUser, ":", testing::kStackRestPassword)};
+  }
+  CurlResult Get(const std::string& path) {
+    std::vector<std::string> args = Auth();
+    args.push_back(Url(path));
+    return Curl(args);
+  }
+  // A modifying request with a fresh CSRF token.
+  CurlResult Send(const std::string& method, const std::string& path, const std::string& body) {
+    std::string token = Get("/Thingworx/Things/SystemRepository/Properties/name").Header("x-csrf-token");
+    std::vector<std::string> args = Auth();
+    std::string file = stack_.dir() + "/curl.request";
+    std::ofstream(file, std::ios::binary) << body;
+    args.insert(args.end(), {"-X", method, "-H", "Content-Type: application/json", "-H",
+                             "Accept: application/json", "-H", "x-csrf-token: " + token,
+                             "--data-binary", "@" + file, Url(path)});
+    return Curl(args);
+  }
+  json::Value CallPlatform(const std::string& request) {
+    auto r = stack_.sim()->Call(request);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : json::Value{};
+  }
+
+  EdgeStack stack_;
+  int port_ = 0;
+  std::vector<std::string> wrapper_;
+};
+
+TEST_F(RestdTest, PutArrivesGetAnswersAndAuthIsEnforced) {
+  StartAll();
+  CurlResult put = Send("PUT", "/Thingworx/Things/Pump1/Properties/Temperature",
+                        R"({"Temperature": 21.5})");
+  ASSERT_EQ(put.code, 200) << put.body;
+  auto records = stack_.sim()->Records();
+  ASSERT_TRUE(records.ok());
+  auto writes = RecordsOfKind(*records, "write");
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].Find("thing")->str(), "Pump1");
+  EXPECT_EQ(writes[0].Find("baseType")->str(), "NUMBER");
+  EXPECT_EQ(writes[0].Find("value")->number(), 21.5);
+
+  CurlResult get = Get("/Thingworx/Things/Pump1/Properties/Temperature");
+  ASSERT_EQ(get.code, 200) << get.body;
+  auto table = json::Parse(get.body);
+  ASSERT_TRUE(table.ok()) << get.body;
+  EXPECT_EQ(table->Find("rows")->array()[0].Find("Temperature")->number(), 21.5);
+  EXPECT_EQ(table->Find("dataShape")->Find("fieldDefinitions")->Find("Temperature")
+                ->Find("baseType")->str(), "NUMBER");
+  EXPECT_EQ(get.Header("content-type"), "application/json");
+  EXPECT_EQ(get.Header("x-csrf-token").size(), 32u);
+
+  CurlResult all = Get("/Thingworx/Things/Pump1/Properties");
+  ASSERT_EQ(all.code, 200) << all.body;
+  EXPECT_TRUE(absl::StrContains(all.body, "\"Temperature\":21.5")) << all.body;
+
+  // 401: wrong password, a user name with ':', no credentials, a missing CSRF token.
+  CurlResult wrong = Curl({"-u", "admin:wrong", Url("/Thingworx/Things/Pump1/Properties/Temperature")});
+  EXPECT_EQ(wrong.code, 401);
+  EXPECT_TRUE(absl::StartsWith(wrong.Header("www-authenticate"), "Basic")) << wrong.headers;
+  CurlResult colon = Curl({"-u", absl::StrCat("ad:min:", testing::kStackRestPassword),
+                           Url("/Thingworx/Things/Pump1/Properties/Temperature")});
+  EXPECT_EQ(colon.code, 401);
+  EXPECT_EQ(Curl({Url("/Thingworx/Things/Pump1/Properties/Temperature")}).code, 401);
+  std::vector<std::string> no_token = Auth();
+  no_token.insert(no_token.end(), {"-X", "PUT", "-H", "Content-Type: application/json",
+                                   "--data-binary", R"({"Temperature": 1})",
+                                   Url("/Thingworx/Things/Pump1/Properties/Temperature")});
+  CurlResult csrf = Curl(no_token);
+  EXPECT_EQ(csrf.code, 401);
+  EXPECT_TRUE(absl::StrContains(csrf.body, "x-csrf-token")) << csrf.body;
+  no_token.insert(no_token.end() - 1, {"-H", "x-csrf-token: 00000000000000000000000000000000"});
+  EXPECT_EQ(Curl(no_token).code, 401);
+  EXPECT_EQ(RecordsOfKind(*stack_.sim()->Records(), "write").size(), 1u)
+      << "nothing refused reached the platform";
+
+  // Errors as statuses with a short JSON body.
+  CurlResult bad = Send("PUT", "/Thingworx/Things/Pump1/Properties/Temperature", "{not json");
+  EXPECT_EQ(bad.code, 400);
+  EXPECT_TRUE(absl::StrContains(bad.body, "body: not JSON")) << bad.body;
+  CurlResult wrong_type = Send("PUT", "/Thingworx/Things/Pump1/Properties/Temperature",
+                               R"({"Temperature": [1, 2]})");
+  EXPECT_EQ(wrong_type.code, 400);
+  EXPECT_TRUE(absl::StrContains(wrong_type.body, "body.Temperature: expected a number")) << wrong_type.body;
+  CurlResult missing = Get("/Thingworx/Things/Pump1/Properties/NeverWritten");
+  EXPECT_EQ(missing.code, 404) << missing.body;
+  CurlResult big = Send("PUT", "/Thingworx/Things/Pump1/Properties/Manual",
+                        absl::StrCat(R"({"Manual": ")", std::string(1100 * 1024, 'x'), "\"}"));
+  EXPECT_EQ(big.code, 413);
+
+  // Services and events go through too; the platform answers a service call.
+  CurlResult svc = Send("POST", "/Thingworx/Things/Pump1/Services/Reset", R"({"force": true})");
+  ASSERT_EQ(svc.code, 200) << svc.body;
+  EXPECT_TRUE(absl::StrContains(svc.body, "\"result\":\"ok\"")) << svc.body;
+
+  // No secret in any log.
+  for (Subprocess* p : {stack_.restd(), stack_.edged(), stack_.trustd(), stack_.endpoint()}) {
+    for (const char* secret : {testing::kStackRestPassword, testing::kStackKeyPassphrase,
+                               testing::kStackAppKey, "lsr secret"}) {
+      EXPECT_FALSE(absl::StrContains(p->Log(), secret)) << secret;
+    }
+  }
+}
+
+TEST_F(RestdTest, PlatformUnreachableGives503ForReadsAnd202ForQueuedWrites) {
+  StartAll();
+  ASSERT_TRUE(stack_.sim()->Refuse(600000).ok());
+  ASSERT_TRUE(WaitFor([&] { return Get("/Thingworx/Things/SystemRepository/Properties/name").code == 503; },
+                      absl::Seconds(10)));
+  CurlResult read = Get("/Thingworx/Things/Pump1/Properties/Temperature");
+  EXPECT_EQ(read.code, 503);
+  EXPECT_TRUE(absl::StrContains(read.body, "unreachable")) << read.body;
+  CurlResult queued = Send("PUT", "/Thingworx/Things/Pump1/Properties/Level", R"({"Level": 3})");
+  EXPECT_EQ(queued.code, 202) << queued.body;
+  EXPECT_TRUE(absl::StrContains(queued.body, "\"queued\": true")) << queued.body;
+  ASSERT_TRUE(stack_.sim()->Refuse(0).ok());
+  ASSERT_TRUE(WaitFor([&] { return RecordsOfKind(*stack_.sim()->Records(), "write").size() == 1; },
+                      absl::Seconds(20)));
+}
+
+TEST_F(RestdTest, AutoBindThingIsServedEndToEndOverHttps) {
+  StartAll();
+  ASSERT_TRUE(WaitFor(
+      [&] { return absl::StrContains(json::Write(*stack_.sim()->Status()), "\"Lsr1\""); },
+      absl::Seconds(10)));
+  json::Value answer = CallPlatform(
+      R"({"thing": "Lsr1", "method": "POST", "characteristic": "Services", "name": "Reset",
+          "params": {"dataShape": {"fieldDefinitions": {"level": {"name": "level",
+          "baseType": "NUMBER"}}}, "rows": [{"level": 2}]}})");
+  ASSERT_EQ(answer.Find("status")->str(), "SUCCESS") << json::Write(answer);
+  EXPECT_EQ(answer.Find("content")->Find("rows")->array()[0].Find("result")->str(),
+            R"(Reset done on Lsr1 with {"level":2})");
+  json::Value write = CallPlatform(
+      R"({"thing": "Lsr1", "method": "PUT", "name": "Speed",
+          "params": {"dataShape": {"fieldDefinitions": {"Speed": {"name": "Speed",
+          "baseType": "NUMBER"}}}, "rows": [{"Speed": 1200}]}})");
+  ASSERT_EQ(write.Find("status")->str(), "SUCCESS") << json::Write(write);
+  json::Value read = CallPlatform(R"({"thing": "Lsr1", "method": "GET", "name": "Speed"})");
+  ASSERT_EQ(read.Find("status")->str(), "SUCCESS") << json::Write(read);
+  EXPECT_EQ(read.Find("content")->Find("rows")->array()[0].Find("Speed")->number(), 1200);
+  EXPECT_TRUE(absl::StrContains(stack_.endpoint()->Log(),
+                                "PUT /Thingworx/Things/Lsr1/Properties/Speed -> 200"));
+
+  // The endpoint goes away: its Thing is unbound; it comes back: bound again.
+  stack_.endpoint()->Kill(SIGKILL);
+  ASSERT_TRUE(stack_.restd()->WaitForLog("auto_bind Lsr1", absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] { return !absl::StrContains(json::Write(*stack_.sim()->Status()), "\"Lsr1\""); },
+      absl::Seconds(10)));
+}
+
+TEST_F(RestdTest, EndpointNotOnTheFingerprintAllowlistIsRefused) {
+  // Chain and name are fine; the allowlist names another certificate.
+  StartAll(absl::StrCat("certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist:\n    - \"",
+                        stack_.rest().Sha256(), "\"\n"));
+  ASSERT_TRUE(WaitFor(
+      [&] { return absl::StrContains(json::Write(*stack_.sim()->Status()), "\"Lsr1\""); },
+      absl::Seconds(10)));
+  json::Value answer = CallPlatform(R"({"thing": "Lsr1", "method": "GET", "name": "Speed"})");
+  EXPECT_EQ(answer.Find("status")->str(), "BAD_GATEWAY") << json::Write(answer);
+  EXPECT_TRUE(absl::StrContains(answer.Find("reason")->str(),
+                                "edge endpoint certificate refused: NOT_ALLOWLISTED"))
+      << json::Write(answer);
+  EXPECT_TRUE(stack_.restd()->WaitForLog("edge endpoint certificate refused: NOT_ALLOWLISTED",
+                                         absl::Seconds(5)));
+  EXPECT_FALSE(absl::StrContains(stack_.endpoint()->Log(), "/Thingworx/Things/Lsr1"))
+      << "no request went to the refused endpoint";
+}
+
+TEST_F(RestdTest, ServesTlsWithoutEverOpeningTheKeyFile) {
+  const char* strace = "/usr/bin/strace";
+  bool have_strace = ::access(strace, X_OK) == 0;
+  std::string trace = stack_.dir() + "/restd.strace";
+  if (have_strace) wrapper_ = {strace, "-f", "-qq", "-e", "trace=open,openat,openat2", "-o", trace};
+  StartAll();
+  CurlResult get = Get("/Thingworx/Things/SystemRepository/Properties/name");
+  ASSERT_EQ(get.code, 200);
+  pid_t pid = stack_.restd()->pid();
+  // Every file restd holds open now.
+  std::string fd_dir = absl::StrCat("/proc/", pid, "/fd");
+  if (have_strace) {
+    // The traced process is strace; restd is its child.
+    std::string children = ReadFile(absl::StrCat("/proc/", pid, "/task/", pid, "/children")).value_or("");
+    if (!children.empty()) fd_dir = absl::StrCat("/proc/", std::atoi(children.c_str()), "/fd");
+  }
+  DIR* d = ::opendir(fd_dir.c_str());
+  ASSERT_NE(d, nullptr) << fd_dir;
+  int checked = 0;
+  while (dirent* e = ::readdir(d)) {
+    char target[4096];
+    ssize_t n = ::readlink(absl::StrCat(fd_dir, "/", e->d_name).c_str(), target, sizeof(target));
+    if (n <= 0) continue;
+    ++checked;
+    EXPECT_FALSE(absl::StrContains(std::string(target, n), "restd.key")) << target;
+  }
+  ::closedir(d);
+  EXPECT_GT(checked, 3);
+  if (!have_strace) {
+    GTEST_SKIP() << "strace is not installed: checked /proc/" << pid << "/fd only";
+  }
+  std::string opens = ReadFile(trace).value_or("");
+  EXPECT_TRUE(absl::StrContains(opens, "config.yaml")) << "the trace sees restd's opens";
+  EXPECT_FALSE(absl::StrContains(opens, "restd.key")) << opens;
+  // trustd, which does read it, holds the identity restd serves.
+  EXPECT_TRUE(absl::StrContains(stack_.trustd()->Log(), "serving"));
+}
+
+}  // namespace
+}  // namespace edge
