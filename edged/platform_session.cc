@@ -300,6 +300,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                                                             : ec.message()));
         return;
       }
+      beast::error_code ignored;
+      conn->socket().set_option(tcp::no_delay(true), ignored);
       conn->TlsHandshake([self, gen, conn](beast::error_code ec) {
         if (gen != self->gen_) return;
         if (ec) {

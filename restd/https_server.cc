@@ -242,6 +242,8 @@ class HttpsServer::Impl::Session : public std::enable_shared_from_this<Session<S
 };
 
 void HttpsServer::Impl::StartSession(tcp::socket socket) {
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);  // Small TLS records must not wait on ACKs.
   if (!options_.tls) {
     std::make_shared<Session<beast::tcp_stream>>(shared_from_this(), nullptr,
                                                  beast::tcp_stream(std::move(socket)))

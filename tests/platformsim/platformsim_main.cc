@@ -170,6 +170,8 @@ class Platform {
           beast::error_code ignored;
           socket.close(ignored);
         } else {
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
           auto conn = std::make_shared<EdgeConn>(this, std::move(socket), ssl_, ++next_conn_);
           conns_[conn->id()] = conn;
           conn->Start();
