@@ -9,11 +9,14 @@ work=${1:-/tmp/edge-demo}
 
 deploy/setup.sh
 echo "demo: building (the first build takes a few minutes)"
-bazel build --noshow_progress //trustd:trustctl //trustd:trustd 2>&1 | grep -E "^(ERROR|FAILED)" || true
-trustctl="$repo/bazel-bin/trustd/trustctl"
-trustd="$repo/bazel-bin/trustd/trustd"
-[ -x "$trustctl" ] && [ -x "$trustd" ] ||
-  { echo "demo: build failed; run: bazel build //trustd:all" >&2; exit 1; }
+bazel build --noshow_progress //trustd:trustctl //trustd:trustd //edged //restd \
+  //tests/platformsim //tests/edgeendpoint:edge_endpoint 2>&1 | grep -E "^(ERROR|FAILED)" || true
+bin="$repo/bazel-bin"
+trustctl="$bin/trustd/trustctl"
+for b in trustd/trustctl trustd/trustd edged/edged restd/restd tests/platformsim/platformsim \
+         tests/edgeendpoint/edge_endpoint; do
+  [ -x "$bin/$b" ] || { echo "demo: build failed ($b); run: bazel build //..." >&2; exit 1; }
+done
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -55,22 +58,77 @@ step "A legacy EMS secret: a clear start-up error, never the value"
 sed "s|^appKey:.*|appKey: \"AES:8Vw3Yw1NdkSvtZ7m6hCY5Q==\"|" config.yaml > legacy.yaml
 "$trustctl" check-config legacy.yaml || true
 
-step "Start trustd: the only process that reads keys and the master key"
-"$trustd" --config config.yaml > trustd.log 2>&1 &
-trustd_pid=$!
-trap 'kill "$trustd_pid" 2>/dev/null; wait "$trustd_pid" 2>/dev/null; echo; echo "demo: stopped"' EXIT
-for _ in $(seq 100); do [ -S "$work/trustd.sock" ] && break; sleep 0.1; done
+pids=()
+stop_all() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null
+  echo; echo "demo: stopped every daemon; files are in $work"
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+wait_for() {  # wait_for FILE TEXT: until FILE contains TEXT (or 30 s)
+  for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "demo: gave up waiting for \"$2\" in $1:" >&2; tail -20 "$1" >&2; exit 1
+}
+
+step "Start the platform simulator and an HTTPS edge endpoint (an LSR stand-in)"
+# They stand for systems outside the gateway, so they get plain copies of their keys.
+openssl pkey -in pki/platform.key -passin pass:dev-passphrase -out platform-plain.key
+openssl pkey -in pki/edge.key -passin pass:dev-passphrase -out edge-plain.key
+chmod 600 ./*-plain.key
+"$bin/tests/platformsim/platformsim" --listen 127.0.0.1:8443 --control 127.0.0.1:8444 \
+  --cert pki/platform-chain.pem --key platform-plain.key --app-key demo-app-key \
+  > platformsim.log 2>&1 & pids+=($!)
+"$bin/tests/edgeendpoint/edge_endpoint" --listen 127.0.0.1:8001 --cert pki/edge-chain.pem \
+  --key edge-plain.key > endpoint.log 2>&1 & pids+=($!)
+wait_for platformsim.log "listening for AlwaysOn"
+wait_for endpoint.log "edge endpoint on"
+echo "platform simulator on wss://localhost:8443 (control http://127.0.0.1:8444); edge endpoint on https://localhost:8001"
+
+step "Start trustd (the only process that reads keys and the master key), then edged and restd"
+"$bin/trustd/trustd" --config config.yaml > trustd.log 2>&1 & pids+=($!)
+wait_for trustd.log "serving trust.v1.TrustService"
+"$bin/edged/edged" --config config.yaml > edged.log 2>&1 & pids+=($!)
+"$bin/restd/restd" --config config.yaml > restd.log 2>&1 & pids+=($!)
+wait_for edged.log "bound "
+wait_for restd.log "serving the EMS REST API"
 echo "trustctl --socket $work/trustd.sock health: $("$trustctl" --socket "$work/trustd.sock" health)"
+grep -h -E "connected to|authenticated|bound " edged.log | sed 's/^/  edged: /'
+grep -h "serving the EMS REST API" restd.log | sed 's/^/  restd: /'
+
+step "Write a property with curl over HTTPS (Basic auth checked by trustd, a CSRF token, keyless TLS)"
+auth=(-u "admin:admin-password" --cacert pki/root.pem -s)
+token=$(curl "${auth[@]}" -D - -o /dev/null \
+  https://localhost:8000/Thingworx/Things/SystemRepository/Properties/name |
+  tr -d '\r' | sed -n 's/^x-csrf-token: //Ip')
+echo '$ curl -X PUT https://localhost:8000/Thingworx/Things/DemoPump/Properties/Temperature -d {"Temperature": 21.5}'
+curl "${auth[@]}" -X PUT -H "Content-Type: application/json" -H "x-csrf-token: $token" \
+  -d '{"Temperature": 21.5}' -w 'HTTP %{http_code}\n' -o /dev/null \
+  https://localhost:8000/Thingworx/Things/DemoPump/Properties/Temperature
+echo "what the platform received:"
+curl -s http://127.0.0.1:8444/records | grep -o '{[^{}]*"kind":"write"[^{}]*"value":[^,}]*' |
+  tail -1 | sed 's/^/  /'
+echo '$ curl https://localhost:8000/Thingworx/Things/DemoPump/Properties/Temperature'
+curl "${auth[@]}" https://localhost:8000/Thingworx/Things/DemoPump/Properties/Temperature; echo
+
+step "The platform calls a service on the auto_bind Thing DemoPump (edged -> restd -> edge endpoint over HTTPS)"
+curl -s -X POST http://127.0.0.1:8444/call -d '{"thing": "DemoPump", "method": "POST",
+  "characteristic": "Services", "name": "Flush", "params": {"dataShape": {"fieldDefinitions":
+  {"seconds": {"name": "seconds", "baseType": "NUMBER"}}}, "rows": [{"seconds": 5}]}}'; echo
+grep -h "POST /Thingworx" endpoint.log | tail -1 | sed 's/^/  edge endpoint: /'
+
+step "A peer refused by trustd: the platform's certificate for the wrong name"
 "$trustctl" --socket "$work/trustd.sock" verify --purpose platform --name evil.example \
-  pki/platform-chain.pem > /dev/null || true
-echo "sealed by trustd: $("$trustctl" --socket "$work/trustd.sock" encrypt "hello" | cut -c1-24)..."
+  pki/platform-chain.pem | sed -E 's/.*"reason":("[A-Z_]+").*"hint":("[^"]*").*/reason \1\nhint   \2/' || true
 
-step "Rotate the restd certificate on disk: trustd reloads without a restart"
-"$repo/deploy/dev-pki.sh" "$work/pki" > /dev/null
-sleep 2
+step "Rotate the restd certificate on disk: trustd reloads, restd's new connections use it"
+"$repo/deploy/dev-pki.sh" "$work/pki" --renew restd | sed 's/^/  /'
+wait_for trustd.log "generation 2"
+grep -h "generation 2" trustd.log | tail -1 | sed 's/^/  trustd: /'
 
-printf '\ndemo: files in %s; trustd is running (socket %s/trustd.sock). Its log follows; Ctrl-C stops it.\n\n' "$work" "$work"
-tail -n +1 -f trustd.log &
-tail_pid=$!
-trap 'kill "$tail_pid" "$trustd_pid" 2>/dev/null; wait "$trustd_pid" 2>/dev/null; echo; echo "demo: stopped"' EXIT
-wait "$trustd_pid"
+printf '\ndemo: running. Files, sockets and logs are in %s (trustd.sock, edged.sock; *.log).\n' "$work"
+printf 'demo: every daemon'"'"'s log follows; Ctrl-C stops them all.\n\n'
+tail -n 0 -f trustd.log edged.log restd.log platformsim.log endpoint.log &
+pids+=($!)
+wait "${pids[0]}"

@@ -3,11 +3,15 @@
 # the platform (serverAuth), restd (serverAuth), an edge endpoint (serverAuth) and a client
 # (clientAuth). Keys are encrypted PKCS#8 (AES-256) under the passphrase in $PKI_PASS
 # (default "dev-passphrase"); leaf chain files hold leaf + intermediate.
-# Usage: deploy/dev-pki.sh DIR    (existing files in DIR are replaced)
+# Usage: deploy/dev-pki.sh DIR                 (existing files in DIR are replaced)
+#        deploy/dev-pki.sh DIR --renew LEAF    (a new key and certificate for one leaf:
+#                                               platform, restd, edge or client)
 # For development and the demo only: the root key sits next to the certificates.
 set -euo pipefail
 
-dir=${1:?usage: dev-pki.sh DIR}
+dir=${1:?usage: dev-pki.sh DIR [--renew LEAF]}
+renew=""
+[ "${2:-}" = "--renew" ] && renew=${3:?usage: dev-pki.sh DIR --renew LEAF}
 pass=${PKI_PASS:-dev-passphrase}
 mkdir -p "$dir"
 cd "$dir"
@@ -31,6 +35,40 @@ sign() {  # sign NAME ISSUER SUBJECT DAYS EXTFILE
   rm -f "$1.csr"
 }
 
+leaf() {  # leaf NAME EKU SAN CN
+  key "$1"
+  ext "$1.ext" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=$2" "subjectAltName=$3" \
+    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid:always"
+  sign "$1" intermediate "/O=Edge Demo/CN=$4" 397 "$1.ext"
+  cat "$1.pem" intermediate.pem > "$1-chain.pem"
+}
+
+issue() {  # issue LEAF: one of the leaves below
+  case "$1" in
+    platform) leaf platform serverAuth "DNS:platform.local,DNS:localhost,IP:127.0.0.1" platform.local ;;
+    restd) leaf restd serverAuth "DNS:localhost,IP:127.0.0.1" localhost ;;
+    edge) leaf edge serverAuth "DNS:localhost,IP:127.0.0.1" edge-endpoint ;;
+    client) leaf client clientAuth "DNS:demo-client" demo-client ;;
+    *) echo "dev-pki: no leaf \"$1\" (platform, restd, edge, client)" >&2; exit 2 ;;
+  esac
+}
+
+if [ -n "$renew" ]; then
+  # Made in a scratch directory, then renamed into place, so a watcher (trustd) only ever
+  # sees whole files. It may see the new key a moment before the new certificate: it
+  # refuses that pair, keeps the last good state, and takes the pair once both are in.
+  scratch=$(mktemp -d "./.renew.XXXXXX")
+  cp intermediate.pem intermediate.key "$scratch/"
+  (cd "$scratch" && issue "$renew" && chmod 644 ./*.pem)
+  mv "$scratch/$renew.key" "$renew.key"
+  mv "$scratch/$renew.pem" "$renew.pem"
+  mv "$scratch/$renew-chain.pem" "$renew-chain.pem"
+  rm -rf "$scratch"
+  echo "dev-pki: renewed $renew in $dir"
+  exit 0
+fi
+
 key root
 printf '%s\n' "[req]" "distinguished_name=dn" "[dn]" "[ext]" \
   "basicConstraints=critical,CA:TRUE" "keyUsage=critical,keyCertSign,cRLSign" \
@@ -44,19 +82,7 @@ ext intermediate.ext "basicConstraints=critical,CA:TRUE,pathlen:0" \
   "authorityKeyIdentifier=keyid:always"
 sign intermediate root "/O=Edge Demo/CN=Edge Demo Intermediate CA" 1825 intermediate.ext
 
-leaf() {  # leaf NAME EKU SAN CN
-  key "$1"
-  ext "$1.ext" "basicConstraints=critical,CA:FALSE" \
-    "keyUsage=critical,digitalSignature" "extendedKeyUsage=$2" "subjectAltName=$3" \
-    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid:always"
-  sign "$1" intermediate "/O=Edge Demo/CN=$4" 397 "$1.ext"
-  cat "$1.pem" intermediate.pem > "$1-chain.pem"
-}
-
-leaf platform serverAuth "DNS:platform.local,DNS:localhost,IP:127.0.0.1" platform.local
-leaf restd serverAuth "DNS:localhost,IP:127.0.0.1" localhost
-leaf edge serverAuth "DNS:localhost,IP:127.0.0.1" edge-endpoint
-leaf client clientAuth "DNS:demo-client" demo-client
+for l in platform restd edge client; do issue "$l"; done
 
 rm -f ./*.ext ./*.srl
 cat intermediate.pem root.pem > ca-chain.pem

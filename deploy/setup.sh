@@ -16,6 +16,8 @@ PACKAGES=(
   openssl curl ca-certificates strace nodejs
   # restd's TLS audit (tests) and its benchmark against nginx.
   testssl.sh wrk nginx-light
+  # Validates deploy/docker-compose.yml (no Docker engine is needed for that).
+  docker-compose
 )
 
 missing=()

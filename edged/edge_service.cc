@@ -101,8 +101,8 @@ grpc::Status EdgeServiceImpl::Authorize(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "edged cannot identify the caller");
   }
   if (!callers_->AllowsMethod(*creds, method)) {
-    LogWarning(absl::StrCat("denied ", method, " to ", callers_->Describe(*creds), " (uid ",
-                            creds->uid, ", pid ", creds->pid, "): not allowed by edged.callers"));
+    LogWarning(absl::StrCat("denied ", method, " to ", callers_->Describe(*creds),
+                            ": not allowed by edged.callers"));
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat(method, " is not allowed for uid ", creds->uid,
                                      " (edged.callers)"));
@@ -215,26 +215,6 @@ void EdgeServiceImpl::OnPlatformRequest(const alwayson::Message& request) {
   const auto* body = std::get_if<alwayson::RequestBody>(&request.body);
   if (body == nullptr) return;
   v1::PlatformRequest out;
-  Server* server = nullptr;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = served_.find(body->entity_name);
-    if (it != served_.end()) {
-      server = it->second;
-      out.set_id(++next_id_);
-      waiting_[out.id()] = Waiting{request.header.request_id, server};
-    }
-  }
-  if (server == nullptr) {
-    bool configured = std::find(auto_bind_.begin(), auto_bind_.end(), body->entity_name) !=
-                      auto_bind_.end();
-    alwayson::ResponseBody answer;
-    answer.reason = absl::StrCat("no local service serves Thing \"", body->entity_name,
-                                 "\" on this edge", configured ? " right now" : "");
-    session_->Respond(request.header.request_id,
-                      configured ? Code::kServiceUnavailable : Code::kNotFound, answer);
-    return;
-  }
   switch (request.header.code) {
     case Code::kGet: out.set_method(v1::PlatformRequest::GET); break;
     case Code::kPut: out.set_method(v1::PlatformRequest::PUT); break;
@@ -255,7 +235,24 @@ void EdgeServiceImpl::OnPlatformRequest(const alwayson::Message& request) {
   }
   out.set_name(body->characteristic_name);
   if (body->params) *out.mutable_parameters() = ToProto(*body->params);
-  server->Push(std::move(out));
+  {
+    // Under mu_: the server cannot end (and go away) between the lookup and the push.
+    absl::MutexLock lock(&mu_);
+    auto it = served_.find(body->entity_name);
+    if (it != served_.end()) {
+      out.set_id(++next_id_);
+      waiting_[out.id()] = Waiting{request.header.request_id, it->second};
+      it->second->Push(std::move(out));
+      return;
+    }
+  }
+  bool configured = std::find(auto_bind_.begin(), auto_bind_.end(), body->entity_name) !=
+                    auto_bind_.end();
+  alwayson::ResponseBody answer;
+  answer.reason = absl::StrCat("no local service serves Thing \"", body->entity_name,
+                               "\" on this edge", configured ? " right now" : "");
+  session_->Respond(request.header.request_id,
+                    configured ? Code::kServiceUnavailable : Code::kNotFound, answer);
 }
 
 void EdgeServiceImpl::Answer(Server* server, const v1::Answer& answer) {

@@ -165,7 +165,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   void Start() {
     thread_ = std::thread([self = shared_from_this()] { self->io_.run(); });
-    asio::post(io_, [self = shared_from_this()] {
+    Post([self = shared_from_this()] {
       self->Tick();
       self->Connect();
     });
@@ -173,7 +173,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   void Stop() {
     if (!thread_.joinable()) return;
-    asio::post(io_, [self = shared_from_this()] {
+    Post([self = shared_from_this()] {
       self->stopping_ = true;
       self->Drop("edged is stopping", /*reconnect=*/false);
       self->resolver_.cancel();
@@ -182,11 +182,30 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       self->work_.reset();  // run() returns once the cancelled handlers have run.
     });
     thread_.join();
+    {
+      absl::MutexLock lock(&post_mu_);
+      stopped_ = true;
+    }
+    // What was posted before `stopped_` was set runs now: a late Call still gets its answer
+    // (kUnavailable), and no handler is left holding this object.
+    io_.restart();
+    io_.poll();
+  }
+
+  // Runs `fn` on the I/O thread; false (and `fn` dropped) once the session has stopped.
+  template <class Fn>
+  bool Post(Fn&& fn) {
+    absl::MutexLock lock(&post_mu_);
+    if (stopped_) return false;
+    asio::post(io_, std::forward<Fn>(fn));
+    return true;
   }
 
   void Call(Code method, alwayson::RequestBody body, Done done) {
-    asio::post(io_, [self = shared_from_this(), method, body = std::move(body),
-                     done = std::move(done)]() mutable {
+    auto shared_done = std::make_shared<Done>(std::move(done));
+    bool posted = Post([self = shared_from_this(), method, body = std::move(body),
+                        shared_done]() mutable {
+      Done done = std::move(*shared_done);
       if (!self->online_) {
         done(absl::UnavailableError(self->OfflineReason()));
         return;
@@ -194,17 +213,18 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       uint32_t id = self->NextId();
       self->Send(Message::Request(method, id, self->session_id_, std::move(body)), std::move(done));
     });
+    if (!posted) (*shared_done)(absl::UnavailableError("edged is stopping"));
   }
 
   void Respond(uint32_t request_id, Code status, alwayson::ResponseBody body) {
-    asio::post(io_, [self = shared_from_this(), request_id, status, body = std::move(body)] {
+    Post([self = shared_from_this(), request_id, status, body = std::move(body)] {
       if (!self->conn_ || !self->authenticated_) return;  // That session is gone.
       self->Send(Message::Response(status, request_id, self->session_id_, body), nullptr);
     });
   }
 
   void Bind(std::vector<std::string> names, bool unbind) {
-    asio::post(io_, [self = shared_from_this(), names = std::move(names), unbind] {
+    Post([self = shared_from_this(), names = std::move(names), unbind] {
       if (self->online_) self->SendBind(names, unbind, nullptr);
     });
   }
@@ -542,6 +562,9 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       conn_.reset();
     }
     last_error_ = reason;
+    // Chunks of the old connection never complete on the next one.
+    reassembler_ = alwayson::Reassembler(
+        alwayson::Limits{static_cast<size_t>(options_.ws.max_msg_size)});
     {
       absl::MutexLock lock(&mu_);
       status_.state = SessionStatus::State::kDisconnected;
@@ -647,6 +670,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   mutable absl::Mutex mu_;
   SessionStatus status_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex post_mu_;
+  bool stopped_ ABSL_GUARDED_BY(post_mu_) = false;
 };
 
 PlatformSession::PlatformSession(SessionOptions options, SessionCallbacks callbacks)

@@ -93,19 +93,21 @@ void FileWatcher::Rewatch() {
 
 void FileWatcher::Run() {
   absl::Time next_poll = absl::Now() + poll_;
+  // Debounce: once something relevant moved, wait for 100 ms of quiet before comparing, but
+  // never more than a second (a directory may also hold files that change all the time).
   bool pending = false;
+  absl::Time pending_since;
   while (!stop_) {
     pollfd fds[2] = {{inotify_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    // Debounce: once something moved, wait for 100 ms of quiet before comparing.
     int timeout_ms = pending ? 100 : 1000;
     int n = ::poll(fds, 2, timeout_ms);
     if (stop_ || (n > 0 && fds[1].revents != 0)) return;
     if (n > 0 && (fds[0].revents & POLLIN)) {
-      char buf[8192];
-      while (::read(inotify_, buf, sizeof(buf)) > 0) {
+      if (Relevant()) {
+        if (!pending) pending_since = absl::Now();
+        pending = true;
       }
-      pending = true;
-      continue;
+      if (pending && absl::Now() - pending_since < absl::Seconds(1)) continue;
     }
     if (tick_) tick_();
     if (!pending && absl::Now() < next_poll) continue;
@@ -118,6 +120,31 @@ void FileWatcher::Run() {
       Rewatch();
     }
   }
+}
+
+// Drains the inotify queue; true when an event concerns a watched file: its name, a name
+// starting with ".." (the Kubernetes/cert-manager "..data" swap), or the directory itself.
+bool FileWatcher::Relevant() {
+  std::set<std::string> names;
+  for (const std::string& path : files_()) {
+    size_t slash = path.rfind('/');
+    names.insert(slash == std::string::npos ? path : path.substr(slash + 1));
+  }
+  bool relevant = false;
+  alignas(inotify_event) char buf[16384];
+  ssize_t len;
+  while ((len = ::read(inotify_, buf, sizeof(buf))) > 0) {
+    for (char* p = buf; p < buf + len;) {
+      const auto* ev = reinterpret_cast<const inotify_event*>(p);
+      std::string name = ev->len > 0 ? std::string(ev->name) : "";
+      if (name.empty() || names.count(name) > 0 || name.rfind("..", 0) == 0 ||
+          (ev->mask & IN_Q_OVERFLOW)) {
+        relevant = true;
+      }
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+  return relevant;
 }
 
 }  // namespace edge::trustd

@@ -38,6 +38,7 @@ class FileWatcher {
   FileWatcher() = default;
   void Run();
   void Rewatch();
+  bool Relevant();
   std::map<std::string, std::string> Fingerprints() const;
 
   FileList files_;

@@ -312,7 +312,8 @@ TEST_F(LoaderTest, LoadsAnEmsConfigJsonWithCommentsAndTabs) {
 // The shipped examples load without an error (their files live on the target machine, so
 // only the files are not checked) and without an unknown key.
 TEST(ExampleConfigTest, ShippedExamplesLoadCleanly) {
-  for (const char* name : {"deploy/examples/config.yaml", "deploy/examples/config.json"}) {
+  for (const char* name : {"deploy/examples/config.yaml", "deploy/examples/config.json",
+                           "deploy/compose/config.yaml"}) {
     SCOPED_TRACE(name);
     std::string path = absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
                                     "/", name);

@@ -2,6 +2,8 @@
 // TLS), driven through its local gRPC API on a Unix socket.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -420,6 +422,39 @@ TEST_F(EdgedTest, DutyCycleDisconnectsAndComesBack) {
   ASSERT_TRUE(Write("Pump1", "Duty", Number(1), &delivery).ok());
   ASSERT_TRUE(WaitFor([&] { return Writes("Duty").size() == 1; }, absl::Seconds(10)));
   ASSERT_TRUE(WaitFor([&] { return EdgeStatus().reconnects() >= 2; }, absl::Seconds(10)));
+}
+
+TEST_F(EdgedTest, CallersAreAuthorisedByTheirUid) {
+  StartSim();
+  ::chmod(stack_.dir().c_str(), 0755);  // The unprivileged caller must reach the socket.
+  StackConfig config;
+  config.extra =
+      "  socket_mode: \"0666\"\n  callers:\n    - name: dashboard\n      uid: 65534\n"
+      "      methods: [Status]\n";
+  StartStack(config);
+  ASSERT_TRUE(WaitConnected());
+  std::string probe = stack_.dir() + "/edge_probe";
+  {
+    std::ifstream in(testing::Runfile("tests/edged/edge_probe"), std::ios::binary);
+    std::ofstream(probe, std::ios::binary) << in.rdbuf();
+    ::chmod(probe.c_str(), 0755);
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(100);
+    ::execl(probe.c_str(), probe.c_str(), stack_.edged_socket().c_str(), nullptr);
+    ::_exit(101);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failure bits " << WEXITSTATUS(status);
+  EXPECT_TRUE(edged_->WaitForLog("denied WriteProperty to dashboard (uid 65534, gid 65534, pid ",
+                                 absl::Seconds(5)));
+  EXPECT_TRUE(edged_->WaitForLog("denied Serve to dashboard", absl::Seconds(5)));
+  // root (this test) may call everything.
+  v1::Delivery delivery;
+  EXPECT_TRUE(Write("Pump1", "Temperature", Number(2), &delivery).ok());
 }
 
 }  // namespace

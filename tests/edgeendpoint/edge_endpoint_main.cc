@@ -69,6 +69,9 @@ int Main(int argc, char** argv) {
   if (!cert.empty()) {
     ctx.reset(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+    // A stand-in must be able to present the bad certificates the tests give it (SHA-1
+    // signed, weak keys): its clients (restd, through trustd) are what is being tested.
+    SSL_CTX_set_security_level(ctx.get(), 0);
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
       std::cerr << "edge_endpoint: cannot load --cert " << cert << " / --key " << key << "\n";

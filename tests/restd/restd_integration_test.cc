@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "services/alwayson/internal/json.h"
 #include "services/common/file_util.h"
+#include "tests/testing/curl.h"
 #include "tests/testing/edge_stack.h"
 
 namespace edge {
@@ -27,25 +28,7 @@ using testing::StackConfig;
 using testing::Subprocess;
 using testing::WaitFor;
 
-struct CurlResult {
-  int code = 0;
-  std::string body;
-  std::string headers;
-  std::string Header(const std::string& name) const {
-    for (absl::string_view line : absl::StrSplit(headers, "\r\n")) {
-      if (absl::StartsWithIgnoreCase(line, name + ":")) {
-        return std::string(absl::StripAsciiWhitespace(line.substr(name.size() + 1)));
-      }
-    }
-    return "";
-  }
-};
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using testing::CurlResult;
 
 class RestdTest : public ::testing::Test {
  protected:
@@ -75,19 +58,7 @@ class RestdTest : public ::testing::Test {
   }
 
   CurlResult Curl(const std::vector<std::string>& args) {
-    std::string dir = stack_.dir();
-    std::string cmd = absl::StrCat("curl -sS --max-time 20 --cacert ", dir, "/ca.pem -D ", dir,
-                                   "/curl.headers -o ", dir, "/curl.body -w '%{http_code}'");
-    for (const std::string& a : args) absl::StrAppend(&cmd, " ", Quote(a));
-    CurlResult r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[64] = {0};
-    size_t n = p ? std::fread(buf, 1, sizeof(buf) - 1, p) : 0;
-    if (p) ::pclose(p);
-    r.code = std::atoi(std::string(buf, n).c_str());
-    r.body = ReadFile(dir + "/curl.body").value_or("");
-    r.headers = ReadFile(dir + "/curl.headers").value_or("");
-    return r;
+    return testing::Curl(stack_.dir(), args, stack_.dir() + "/ca.pem");
   }
   std::string Url(const std::string& path) { return absl::StrCat("https://localhost:", port_, path); }
   std::vector<std::string> Auth() {

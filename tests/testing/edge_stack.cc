@@ -68,11 +68,11 @@ absl::Status EdgeStack::StartRestd(const std::vector<std::string>& wrapper) {
 
 absl::StatusOr<int> EdgeStack::StartEndpoint(const std::string& cert, const std::string& key,
                                              const std::string& user,
-                                             const std::string& password) {
+                                             const std::string& password, int port) {
   std::string ready = dir_ + "/endpoint.ready";
   std::remove(ready.c_str());
   std::vector<std::string> argv = {Runfile("tests/edgeendpoint/edge_endpoint"), "--listen",
-                                   "127.0.0.1:0", "--ready-file", ready};
+                                   absl::StrCat("127.0.0.1:", port), "--ready-file", ready};
   if (!cert.empty()) {
     argv.insert(argv.end(), {"--cert", dir_ + "/" + cert, "--key", dir_ + "/" + key});
   }

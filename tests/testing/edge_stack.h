@@ -69,10 +69,11 @@ class EdgeStack {
   absl::Status StartEdged();
   // restd; `wrapper` runs before it (e.g. {"strace", "-f", "-o", "trace"}).
   absl::Status StartRestd(const std::vector<std::string>& wrapper = {});
-  // The edge endpoint (an LSR stand-in) on a free port; HTTPS when `cert` is set.
+  // The edge endpoint (an LSR stand-in) on `port` (0: a free one); HTTPS when `cert` is set.
+  // Returns its port.
   absl::StatusOr<int> StartEndpoint(const std::string& cert, const std::string& key,
                                     const std::string& user = "",
-                                    const std::string& password = "");
+                                    const std::string& password = "", int port = 0);
 
   // The http_server group for restd on `port`: TLS with restd.pem/restd.key, Basic
   // authentication with kStackRestUser/kStackRestPassword (sealed).
