@@ -107,8 +107,7 @@ curl "${auth[@]}" -X PUT -H "Content-Type: application/json" -H "x-csrf-token: $
   -d '{"Temperature": 21.5}' -w 'HTTP %{http_code}\n' -o /dev/null \
   https://localhost:8000/Thingworx/Things/DemoPump/Properties/Temperature
 echo "what the platform received:"
-curl -s http://127.0.0.1:8444/records | grep -o '{[^{}]*"kind":"write"[^{}]*"value":[^,}]*' |
-  tail -1 | sed 's/^/  /'
+curl -s http://127.0.0.1:8444/records.txt | grep '^write' | tail -1 | sed 's/^/  platform: /'
 echo '$ curl https://localhost:8000/Thingworx/Things/DemoPump/Properties/Temperature'
 curl "${auth[@]}" https://localhost:8000/Thingworx/Things/DemoPump/Properties/Temperature; echo
 

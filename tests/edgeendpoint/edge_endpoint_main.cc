@@ -134,7 +134,10 @@ int Main(int argc, char** argv) {
                                            parts[4], " done on ", parts[2], " with ", req.body()))));
       }
     }
-    LogInfo(absl::StrCat(std::string(req.method_string()), " ", target, " -> ", res.result_int()));
+    // Health checks (GET /) come every few seconds: not worth a line each.
+    if (target != "/") {
+      LogInfo(absl::StrCat(std::string(req.method_string()), " ", target, " -> ", res.result_int()));
+    }
     return res;
   });
   absl::StatusOr<int> port = server.Start();

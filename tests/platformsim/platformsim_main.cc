@@ -9,6 +9,7 @@
 //
 // The control interface is HTTP on loopback:
 //   GET  /records               every record so far, as a JSON array
+//   GET  /records.txt           the same, one line each, for people
 //   GET  /status                connections, bound Things, duplicates dropped
 //   POST /call   {"thing", "method": "GET"|"PUT"|"POST", "characteristic": "Properties"|
 //                 "Services"|"Events", "name", "params": <JSON infotable>}
@@ -360,6 +361,25 @@ class Platform {
     return json::Write(json::Value::MakeArray(records_));
   }
 
+  // One line per record, for people: "write Pump1.Temperature = 21.5 (NUMBER)".
+  std::string RecordLines() {
+    absl::MutexLock lock(&mu_);
+    std::string out;
+    auto str = [](const json::Value& r, const char* key) {
+      const json::Value* v = r.Find(key);
+      return v == nullptr ? std::string() : v->is_string() ? v->str() : json::Write(*v);
+    };
+    for (const json::Value& r : records_) {
+      absl::StrAppend(&out, str(r, "kind"));
+      if (r.Find("thing")) absl::StrAppend(&out, " ", str(r, "thing"), ".", str(r, "name"));
+      if (r.Find("things")) absl::StrAppend(&out, " ", str(r, "things"));
+      if (r.Find("value")) absl::StrAppend(&out, " = ", str(r, "value"), " (", str(r, "baseType"), ")");
+      if (r.Find("accepted")) absl::StrAppend(&out, r.Find("accepted")->boolean() ? " accepted" : " refused");
+      out += "\n";
+    }
+    return out;
+  }
+
   std::string Status() {
     std::promise<std::string> p;
     asio::post(io_, [&] {
@@ -559,6 +579,9 @@ void ServeControl(Platform& platform, tcp::acceptor& acceptor) {
     std::string target(req.target());
     if (req.method() == http::verb::get && target == "/records") {
       res.body() = platform.Records();
+    } else if (req.method() == http::verb::get && target == "/records.txt") {
+      res.set(http::field::content_type, "text/plain");
+      res.body() = platform.RecordLines();
     } else if (req.method() == http::verb::get && target == "/status") {
       res.body() = platform.Status();
     } else if (req.method() == http::verb::post && target == "/call") {
