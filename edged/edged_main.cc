@@ -5,7 +5,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <openssl/ssl.h>
-#include <signal.h>
 
 #include <iostream>
 
@@ -15,6 +14,7 @@
 #include "edged/edge_service.h"
 #include "edged/offline_store.h"
 #include "edged/platform_session.h"
+#include "services/common/daemon.h"
 #include "services/common/log.h"
 #include "services/config/loader.h"
 #include "services/tls/trustd_tls.h"
@@ -24,8 +24,6 @@
 
 namespace edge::edged {
 namespace {
-
-constexpr char kUsage[] = "usage: edged --config FILE\n";
 
 // TLS 1.2+ to the platform, the peer judged by trustd, ciphers from the config.
 void ConfigurePlatformTls(SSL_CTX* ctx, const config::Config& config,
@@ -41,13 +39,6 @@ void ConfigurePlatformTls(SSL_CTX* ctx, const config::Config& config,
 }
 
 int Run(const std::string& config_path) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
   auto loaded = config::LoadConfigFile(config_path, /*check_files=*/false);
   if (!loaded.ok()) {
     std::cerr << loaded.status().message() << "\nedged: not started: fix " << config_path << "\n";
@@ -165,9 +156,7 @@ int Run(const std::string& config_path) {
                        ")"));
   session.Start();
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  LogInfo(absl::StrCat("stopping on signal ", sig));
+  AwaitTerminationSignal();
   (*listener)->Stop();
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   session.Stop();
@@ -179,22 +168,5 @@ int Run(const std::string& config_path) {
 }  // namespace edge::edged
 
 int main(int argc, char** argv) {
-  edge::SetLogName("edged");
-  std::string config;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) {
-      config = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config = a.substr(9);
-    } else {
-      std::cerr << "edged: unknown argument \"" << a << "\"\n" << edge::edged::kUsage;
-      return 2;
-    }
-  }
-  if (config.empty()) {
-    std::cerr << edge::edged::kUsage;
-    return 2;
-  }
-  return edge::edged::Run(config);
+  return edge::DaemonMain(argc, argv, "edged", edge::edged::Run);
 }

@@ -4,7 +4,6 @@
 //   restd --config /etc/edge/config.yaml
 #include <grpcpp/grpcpp.h>
 #include <openssl/ssl.h>
-#include <signal.h>
 
 #include <iostream>
 
@@ -13,6 +12,7 @@
 #include "restd/endpoint_client.h"
 #include "restd/https_server.h"
 #include "restd/rest_api.h"
+#include "services/common/daemon.h"
 #include "services/common/log.h"
 #include "services/config/loader.h"
 #include "services/tls/trustd_tls.h"
@@ -21,7 +21,6 @@
 namespace edge::restd {
 namespace {
 
-constexpr char kUsage[] = "usage: restd --config FILE\n";
 // TLS 1.2 suites when certificates.cipher_suite is not set: forward secret AEAD only.
 constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -48,13 +47,6 @@ void ConfigureServerTls(SSL_CTX* ctx, const config::Config& config,
 }
 
 int Run(const std::string& config_path) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
   auto loaded = config::LoadConfigFile(config_path, /*check_files=*/false);
   if (!loaded.ok()) {
     std::cerr << loaded.status().message() << "\nrestd: not started: fix " << config_path << "\n";
@@ -125,9 +117,7 @@ int Run(const std::string& config_path) {
                        "; platform through edged at unix:", edged_socket, "; ",
                        config.auto_bind.size(), " auto_bind endpoints"));
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  LogInfo(absl::StrCat("stopping on signal ", sig));
+  AwaitTerminationSignal();
   server.Stop();
   binder.Stop();
   credentials_watch.reset();
@@ -139,22 +129,5 @@ int Run(const std::string& config_path) {
 }  // namespace edge::restd
 
 int main(int argc, char** argv) {
-  edge::SetLogName("restd");
-  std::string config;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) {
-      config = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config = a.substr(9);
-    } else {
-      std::cerr << "restd: unknown argument \"" << a << "\"\n" << edge::restd::kUsage;
-      return 2;
-    }
-  }
-  if (config.empty()) {
-    std::cerr << edge::restd::kUsage;
-    return 2;
-  }
-  return edge::restd::Run(config);
+  return edge::DaemonMain(argc, argv, "restd", edge::restd::Run);
 }

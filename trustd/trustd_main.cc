@@ -4,13 +4,13 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <signal.h>
 
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/daemon.h"
 #include "services/common/log.h"
 #include "services/config/loader.h"
 #include "trustd/file_watcher.h"
@@ -20,8 +20,6 @@
 
 namespace edge::trustd {
 namespace {
-
-constexpr char kUsage[] = "usage: trustd --config FILE\n";
 
 // Loads everything a generation needs; errors are the user-facing lines.
 absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadGeneration(
@@ -54,13 +52,6 @@ void WarnAboutExpiry(const TrustState& state, absl::Time now) {
 }
 
 int Run(const std::string& config_path) {
-  // Signals are taken by sigwait in this thread only; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   auto first = LoadGeneration(config_path, 1);
   if (!first.ok()) {
     std::cerr << first.status().message() << "\ntrustd: not started: fix " << config_path << "\n";
@@ -116,9 +107,7 @@ int Run(const std::string& config_path) {
   LogInfo(absl::StrCat("serving trust.v1.TrustService on unix:", tc.socket, " (generation 1, ",
                        state->validator().policy().purposes.size(), " purposes, ",
                        state->Snapshot().identities_size(), " identities)"));
-  int sig = 0;
-  sigwait(&signals, &sig);
-  LogInfo(absl::StrCat("stopping on signal ", sig));
+  AwaitTerminationSignal();
   watcher = absl::StatusOr<std::unique_ptr<FileWatcher>>(nullptr);
   (*listener)->Stop();
   service.Shutdown();
@@ -130,22 +119,5 @@ int Run(const std::string& config_path) {
 }  // namespace edge::trustd
 
 int main(int argc, char** argv) {
-  edge::SetLogName("trustd");
-  std::string config;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) {
-      config = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config = a.substr(9);
-    } else {
-      std::cerr << "trustd: unknown argument \"" << a << "\"\n" << edge::trustd::kUsage;
-      return 2;
-    }
-  }
-  if (config.empty()) {
-    std::cerr << edge::trustd::kUsage;
-    return 2;
-  }
-  return edge::trustd::Run(config);
+  return edge::DaemonMain(argc, argv, "trustd", edge::trustd::Run);
 }
