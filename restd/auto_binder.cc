@@ -130,8 +130,10 @@ void AutoBinder::StreamLoop() {
     v1::ServeMessage reg;
     for (const std::string& t : HealthyThings()) reg.mutable_register_()->add_things(t);
     if (Send(reg)) {
-      LogInfo(absl::StrCat("serving ", reg.register_().things_size(),
-                           " Things through edged: ", absl::StrJoin(reg.register_().things(), ", ")));
+      LogInfo(reg.register_().things_size() == 0
+                  ? std::string("connected to edged's Serve stream (no endpoint checked yet)")
+                  : absl::StrCat("serving ", reg.register_().things_size(), " Things through edged: ",
+                                 absl::StrJoin(reg.register_().things(), ", ")));
       reported = false;
       v1::PlatformRequest request;
       while (stream->Read(&request)) {

@@ -363,8 +363,16 @@ TEST_F(E2eTest, BadEndpointCertificatesAreRefusedWithTheirReason) {
     stack_.WriteFile("lsr.pem", c.cert.Pem() + stack_.ica().Pem());
     stack_.WriteFile("lsr.key", c.cert.KeyPem(), 0600);
     StartEndpoint();
-    json::Value answer = CallLsr();
-    ASSERT_NE(answer.Find("status"), nullptr);
+    // restd may have seen the endpoint gone while it restarted and unbound the Thing; it
+    // binds it again within a health-check interval.
+    json::Value answer;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          answer = CallLsr();
+          const json::Value* status = answer.Find("status");
+          return status != nullptr && status->str() != "NOT_BOUND";
+        },
+        absl::Seconds(10)));
     EXPECT_EQ(answer.Find("status")->str(), "BAD_GATEWAY") << json::Write(answer);
     std::string reason = answer.Find("reason") ? answer.Find("reason")->str() : "";
     EXPECT_TRUE(absl::StrContains(reason, absl::StrCat("edge endpoint certificate refused: ", c.reason)))
@@ -467,8 +475,13 @@ TEST_F(E2eTest, TwoHundredConcurrentClientsForThirtySeconds) {
   EXPECT_FALSE(absl::StrContains(out, "Non-2xx")) << out;
   EXPECT_FALSE(absl::StrContains(out, "Socket errors")) << out;
   EXPECT_TRUE(stack_.restd()->Running());
-  // Stable: the run's own buffers, not a leak per request (about 150,000 of them).
+  // Stable: the run's own buffers, not a leak per request (tens of thousands of them).
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("(AddressSanitizer build: its quarantine holds freed memory, so RSS says nothing "
+              "here)\n");
+#else
   EXPECT_LT(after, before + 32 * 1024) << "RSS grew by " << after - before << " kB";
+#endif
 }
 
 }  // namespace
