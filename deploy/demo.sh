@@ -93,6 +93,7 @@ wait_for trustd.log "serving trust.v1.TrustService"
 "$bin/restd/restd" --config config.yaml > restd.log 2>&1 & pids+=($!)
 wait_for edged.log "bound "
 wait_for restd.log "serving the EMS REST API"
+wait_for restd.log "auto_bind DemoPump: https://localhost:8001 answers"
 echo "trustctl --socket $work/trustd.sock health: $("$trustctl" --socket "$work/trustd.sock" health)"
 grep -h -E "connected to|authenticated|bound " edged.log | sed 's/^/  edged: /'
 grep -h "serving the EMS REST API" restd.log | sed 's/^/  restd: /'

@@ -176,7 +176,8 @@ void AutoBinder::HealthLoop() {
       if (alive == t.healthy && t.checked) continue;
       std::string url = EndpointUrl(t.endpoint);
       if (alive) {
-        if (t.checked) LogInfo(absl::StrCat("auto_bind ", t.endpoint.name, ": ", url, " answers again; binding"));
+        LogInfo(absl::StrCat("auto_bind ", t.endpoint.name, ": ", url,
+                             t.checked ? " answers again; binding" : " answers; binding"));
         changes_up.mutable_register_()->add_things(t.endpoint.name);
       } else {
         LogWarning(absl::StrCat("auto_bind ", t.endpoint.name, ": ", url, " is gone (",

@@ -76,8 +76,15 @@ int Run(const std::string& config_path) {
 
   std::string edged_socket =
       config.restd.edged_socket.empty() ? config.edged.socket : config.restd.edged_socket;
-  std::shared_ptr<::edge::v1::EdgeService::Stub> edge = ::edge::v1::EdgeService::NewStub(
-      grpc::CreateChannel("unix:" + edged_socket, grpc::InsecureChannelCredentials()));
+  // edged may start after restd or restart: reconnect within a tenth of a second, not
+  // gRPC's default backoff of a second and more, so requests meanwhile fail for a moment only.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  std::shared_ptr<::edge::v1::EdgeService::Stub> edge =
+      ::edge::v1::EdgeService::NewStub(grpc::CreateCustomChannel(
+          "unix:" + edged_socket, grpc::InsecureChannelCredentials(), channel_args));
 
   auto client = std::make_shared<EndpointClient>(validator, config.certificates.cipher_suite);
   AutoBinder binder(edge, config.auto_bind, client, trustd,
