@@ -125,11 +125,6 @@ class ConnT : public Conn {
                         r.reason.empty() ? "" : " ", std::string(r.reason.data(), r.reason.size()), ")");
   }
 
-  template <class T>
-  void set_option(T&& t) {
-    ws_.set_option(std::forward<T>(t));
-  }
-
  private:
   std::unique_ptr<asio::ssl::context> ctx_;  // Outlives the stream that uses it.
   websocket::stream<Next> ws_;

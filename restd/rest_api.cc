@@ -21,17 +21,8 @@ using alwayson::BaseType;
 using alwayson::InfoTable;
 using alwayson::Value;
 
-Response Json(const Request& req, http::status status, std::string body) {
-  Response res{status, req.version()};
-  res.set(http::field::content_type, "application/json");
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
 Response Error(const Request& req, http::status status, absl::string_view message) {
-  return Json(req, status,
+  return JsonResponse(req, status,
               json::Write(json::Value::MakeObject({{"error", json::Value::String(std::string(message))}})));
 }
 
@@ -62,16 +53,16 @@ Response FromGrpc(const Request& req, const grpc::Status& s) {
 Response TableResponse(const Request& req, const v1::InfoTable& table) {
   absl::StatusOr<InfoTable> t = edged::FromProto(table, "result");
   if (!t.ok()) return Error(req, http::status::bad_gateway, t.status().message());
-  return Json(req, http::status::ok, alwayson::InfoTableToJson(*t));
+  return JsonResponse(req, http::status::ok, alwayson::InfoTableToJson(*t));
 }
 
 Response Delivered(const Request& req, const v1::Delivery& d) {
   if (d.outcome() == v1::Delivery::QUEUED) {
-    return Json(req, http::status::accepted,
+    return JsonResponse(req, http::status::accepted,
                 absl::StrCat(R"({"queued": true, "queue_depth": )", d.queue_depth(), "}"));
   }
   if (d.result().fields_size() > 0) return TableResponse(req, d.result());
-  return Json(req, http::status::ok, "{}");
+  return JsonResponse(req, http::status::ok, "{}");
 }
 
 absl::string_view Sv(boost::beast::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -94,6 +85,15 @@ absl::StatusOr<Value> TypedFromJson(const json::Value& v, const std::string& pat
 }
 
 }  // namespace
+
+Response JsonResponse(const Request& req, http::status status, std::string body) {
+  Response res{status, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
 
 absl::StatusOr<InfoTable> ParametersFromJson(absl::string_view body) {
   if (absl::StripAsciiWhitespace(body).empty()) return InfoTable{};
@@ -277,7 +277,7 @@ Response RestApi::GetEdgeThings(const Request& req) {
   for (const std::string& name : status.bound_things()) {
     t.rows.push_back({Value::String(name, BaseType::kThingName)});
   }
-  return Json(req, http::status::ok, alwayson::InfoTableToJson(t));
+  return JsonResponse(req, http::status::ok, alwayson::InfoTableToJson(t));
 }
 
 Response RestApi::AddEdgeThing(const Request& req) {
@@ -292,7 +292,7 @@ Response RestApi::AddEdgeThing(const Request& req) {
   }
   absl::Status s = things_->Add(name->str());
   if (!s.ok()) return Error(req, http::status::service_unavailable, s.message());
-  return Json(req, http::status::ok, "{}");
+  return JsonResponse(req, http::status::ok, "{}");
 }
 
 }  // namespace edge::restd

@@ -66,6 +66,9 @@ class RestApi {
   CredentialCache credentials_{absl::Seconds(30)};
 };
 
+// A response to `req` with a JSON body (Content-Type and keep-alive set, length computed).
+Response JsonResponse(const Request& req, boost::beast::http::status status, std::string body);
+
 // {"a": 1, "b": "x"} as a one-row infotable, each value typed by its JSON kind (number ->
 // NUMBER, string -> STRING, boolean -> BOOLEAN, an infotable object -> INFOTABLE); or, when
 // the body is itself an infotable ({"dataShape", "rows"}), that infotable. Errors name the

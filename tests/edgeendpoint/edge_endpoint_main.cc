@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "restd/auth.h"
 #include "restd/https_server.h"
+#include "restd/rest_api.h"
 #include "services/alwayson/internal/json.h"
 #include "services/common/log.h"
 
@@ -30,15 +31,6 @@ namespace http = boost::beast::http;
 namespace json = alwayson::json;
 using restd::Request;
 using restd::Response;
-
-Response Reply(const Request& req, http::status status, std::string body) {
-  Response res{status, req.version()};
-  res.set(http::field::content_type, "application/json");
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
 
 std::string OneValue(const std::string& name, const json::Value& v) {
   const char* type = v.is_number() ? "NUMBER" : v.is_bool() ? "BOOLEAN" : "STRING";
@@ -102,34 +94,34 @@ int Main(int argc, char** argv) {
                                absl::string_view(h->value().data(), h->value().size()));
       if (!c || c->user != user || c->password != password) {
         LogWarning(absl::StrCat(std::string(req.method_string()), " ", target, " -> 401"));
-        return Reply(req, http::status::unauthorized, R"({"error": "authentication required"})");
+        return restd::JsonResponse(req, http::status::unauthorized, R"({"error": "authentication required"})");
       }
     }
     std::vector<std::string> parts = absl::StrSplit(target, '/', absl::SkipEmpty());
-    Response res = Reply(req, http::status::not_found, R"({"error": "no such resource"})");
+    Response res = restd::JsonResponse(req, http::status::not_found, R"({"error": "no such resource"})");
     if (target == "/") {
-      res = Reply(req, http::status::ok, R"({"ok": true})");
+      res = restd::JsonResponse(req, http::status::ok, R"({"ok": true})");
     } else if (parts.size() == 5 && parts[0] == "Thingworx" && parts[1] == "Things") {
       std::string key = absl::StrCat(parts[2], "/", parts[4]);
       auto body = json::Parse(req.body().empty() ? "{}" : req.body());
       if (!body.ok() || !body->is_object()) {
-        res = Reply(req, http::status::bad_request, R"({"error": "expected a JSON object"})");
+        res = restd::JsonResponse(req, http::status::bad_request, R"({"error": "expected a JSON object"})");
       } else if (parts[3] == "Properties" && req.method() == http::verb::put) {
         const json::Value* v = body->Find(parts[4]);
         if (v == nullptr) {
-          res = Reply(req, http::status::bad_request, R"({"error": "no value"})");
+          res = restd::JsonResponse(req, http::status::bad_request, R"({"error": "no value"})");
         } else {
           absl::MutexLock lock(&mu);
           properties[key] = *v;
-          res = Reply(req, http::status::ok, "{}");
+          res = restd::JsonResponse(req, http::status::ok, "{}");
         }
       } else if (parts[3] == "Properties" && req.method() == http::verb::get) {
         absl::MutexLock lock(&mu);
         auto it = properties.find(key);
         json::Value v = it == properties.end() ? json::Value::Number(42) : it->second;
-        res = Reply(req, http::status::ok, OneValue(parts[4], v));
+        res = restd::JsonResponse(req, http::status::ok, OneValue(parts[4], v));
       } else if (parts[3] == "Services" && req.method() == http::verb::post) {
-        res = Reply(req, http::status::ok,
+        res = restd::JsonResponse(req, http::status::ok,
                     OneValue("result", json::Value::String(absl::StrCat(
                                            parts[4], " done on ", parts[2], " with ", req.body()))));
       }

@@ -136,8 +136,7 @@ class EdgeConn : public std::enable_shared_from_this<EdgeConn> {
 class Platform {
  public:
   explicit Platform(Options options)
-      : options_(std::move(options)), ssl_(asio::ssl::context::tls_server), acceptor_(io_),
-        refuse_timer_(io_) {}
+      : options_(std::move(options)), ssl_(asio::ssl::context::tls_server), acceptor_(io_) {}
 
   absl::Status Init() {
     ssl_.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
@@ -445,7 +444,6 @@ class Platform {
   asio::io_context io_;
   asio::ssl::context ssl_;
   tcp::acceptor acceptor_;
-  asio::steady_timer refuse_timer_;
   std::chrono::steady_clock::time_point refuse_until_{};
 
   // I/O thread only.
