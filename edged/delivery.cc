@@ -194,14 +194,10 @@ void Delivery::ReplayLoop() {
       ++replayed;
     }
     absl::MutexLock lock(&mu_);
-    if (store_->size() == 0) {
-      replaying_ = false;
-      if (replayed > 0) {
-        LogInfo(absl::StrCat(replayed, replayed == 1 ? " message" : " messages",
-                             " queued while offline, replayed"));
-      }
-    } else {
-      replaying_ = false;  // Direct sends stay off while records wait (size() > 0).
+    replaying_ = false;  // Direct sends stay off anyway while records wait (size() > 0).
+    if (store_->size() == 0 && replayed > 0) {
+      LogInfo(absl::StrCat(replayed, replayed == 1 ? " message" : " messages",
+                           " queued while offline, replayed"));
     }
   }
 }
