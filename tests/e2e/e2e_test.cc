@@ -363,14 +363,15 @@ TEST_F(E2eTest, BadEndpointCertificatesAreRefusedWithTheirReason) {
     stack_.WriteFile("lsr.pem", c.cert.Pem() + stack_.ica().Pem());
     stack_.WriteFile("lsr.key", c.cert.KeyPem(), 0600);
     StartEndpoint();
-    // restd may have seen the endpoint gone while it restarted and unbound the Thing; it
-    // binds it again within a health-check interval.
+    // restd may have seen the endpoint gone while it restarted and withdrawn the Thing; it
+    // serves it again within a health-check interval.
     json::Value answer;
     ASSERT_TRUE(WaitFor(
         [&] {
           answer = CallLsr();
           const json::Value* status = answer.Find("status");
-          return status != nullptr && status->str() != "NOT_BOUND";
+          return status != nullptr && status->str() != "NOT_BOUND" &&
+                 status->str() != "SERVICE_UNAVAILABLE";
         },
         absl::Seconds(10)));
     EXPECT_EQ(answer.Find("status")->str(), "BAD_GATEWAY") << json::Write(answer);

@@ -90,15 +90,6 @@ json::Value TableJson(const alwayson::InfoTable& t) {
   return v.ok() ? *v : json::Value{};
 }
 
-std::string CharacteristicName(uint8_t c) {
-  switch (c) {
-    case 1: return "Properties";
-    case 2: return "Services";
-    case 3: return "Events";
-  }
-  return absl::StrCat(c);
-}
-
 class Platform;
 
 // One edge connection.

@@ -184,9 +184,9 @@ TEST_F(RestdTest, PlatformUnreachableGives503ForReadsAnd202ForQueuedWrites) {
 
 TEST_F(RestdTest, AutoBindThingIsServedEndToEndOverHttps) {
   StartAll();
-  ASSERT_TRUE(WaitFor(
-      [&] { return absl::StrContains(json::Write(*stack_.sim()->Status()), "\"Lsr1\""); },
-      absl::Seconds(10)));
+  // edged binds Lsr1 from the config at once; restd serves it once its endpoint answered.
+  ASSERT_TRUE(stack_.edged()->WaitForLog("serves Lsr1", absl::Seconds(10)))
+      << stack_.edged()->Log();
   json::Value answer = CallPlatform(
       R"({"thing": "Lsr1", "method": "POST", "characteristic": "Services", "name": "Reset",
           "params": {"dataShape": {"fieldDefinitions": {"level": {"name": "level",
@@ -217,9 +217,9 @@ TEST_F(RestdTest, EndpointNotOnTheFingerprintAllowlistIsRefused) {
   // Chain and name are fine; the allowlist names another certificate.
   StartAll(absl::StrCat("certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist:\n    - \"",
                         stack_.rest().Sha256(), "\"\n"));
-  ASSERT_TRUE(WaitFor(
-      [&] { return absl::StrContains(json::Write(*stack_.sim()->Status()), "\"Lsr1\""); },
-      absl::Seconds(10)));
+  // edged binds Lsr1 from the config at once; restd serves it once its endpoint answered.
+  ASSERT_TRUE(stack_.edged()->WaitForLog("serves Lsr1", absl::Seconds(10)))
+      << stack_.edged()->Log();
   json::Value answer = CallPlatform(R"({"thing": "Lsr1", "method": "GET", "name": "Speed"})");
   EXPECT_EQ(answer.Find("status")->str(), "BAD_GATEWAY") << json::Write(answer);
   EXPECT_TRUE(absl::StrContains(answer.Find("reason")->str(),
