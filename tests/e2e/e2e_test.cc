@@ -462,8 +462,10 @@ TEST_F(E2eTest, TwoHundredConcurrentClientsForThirtySeconds) {
   long before = rss();
   std::string out;
   {
-    FILE* p = ::popen(absl::StrCat("wrk -t2 -c200 -d30s -H '", auth_header, "' ", Url(kTestUrl),
-                                   " 2>&1").c_str(), "r");
+    // Timing is reported, not judged: a response slower than wrk's default 2 s (the machine
+    // may run other tests meanwhile) is not an error.
+    FILE* p = ::popen(absl::StrCat("wrk -t2 -c200 -d30s --timeout 30s -H '", auth_header, "' ",
+                                   Url(kTestUrl), " 2>&1").c_str(), "r");
     char buf[4096];
     size_t n;
     while (p && (n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
