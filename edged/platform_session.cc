@@ -35,12 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms); }
 
-bool IsIpAddress(const std::string& host) {
-  beast::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
 // One WebSocket connection, plain or over TLS.
 class Conn {
  public:
@@ -298,9 +292,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       auto* raw = ctx.get();
       conn = std::make_shared<ConnT<beast::ssl_stream<beast::tcp_stream>>>(std::move(ctx), io_,
                                                                           *raw);
-      SSL* ssl = conn->ssl();
-      if (!IsIpAddress(server().host)) SSL_set_tlsext_host_name(ssl, server().host.c_str());
-      tls::SetExpectedPeerName(ssl, server().host);
+      tls::ExpectServer(conn->ssl(), server().host);
     } else {
       conn = std::make_shared<ConnT<beast::tcp_stream>>(nullptr, io_);
     }

@@ -21,12 +21,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-bool IsIpAddress(const std::string& host) {
-  beast::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
 // One request over one connection, driven by a private io_context in the caller's thread.
 template <class Stream>
 absl::StatusOr<Response> Exchange(asio::io_context& io, Stream& stream,
@@ -121,8 +115,7 @@ absl::StatusOr<Response> EndpointClient::Send(const config::AutoBind& ep, http::
     SSL_CTX_up_ref(ctx_.get());
     asio::ssl::context ctx(ctx_.get());
     beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-    if (!IsIpAddress(ep.host)) SSL_set_tlsext_host_name(stream.native_handle(), ep.host.c_str());
-    tls::SetExpectedPeerName(stream.native_handle(), ep.host);
+    tls::ExpectServer(stream.native_handle(), ep.host);
     return Exchange(io, stream, ep, req, timeout);
   }
   beast::tcp_stream stream(io);

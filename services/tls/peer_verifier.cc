@@ -1,6 +1,8 @@
 #include "services/tls/peer_verifier.h"
 
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "services/common/openssl_util.h"
 
@@ -87,6 +89,14 @@ void InstallPeerValidation(SSL_CTX* ctx, std::shared_ptr<PeerValidator> validato
 
 void SetExpectedPeerName(SSL* ssl, const std::string& name) {
   DataOf(ssl, /*create=*/true)->expected_name = name;
+}
+
+void ExpectServer(SSL* ssl, const std::string& host) {
+  // SNI carries host names only, never an IP address (RFC 6066, section 3).
+  ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
+  if (ip == nullptr) SSL_set_tlsext_host_name(ssl, host.c_str());
+  ASN1_OCTET_STRING_free(ip);
+  SetExpectedPeerName(ssl, host);
 }
 
 std::optional<trust::Decision> LastDecision(const SSL* ssl) {

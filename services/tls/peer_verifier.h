@@ -40,6 +40,10 @@ void InstallPeerValidation(SSL_CTX* ctx, std::shared_ptr<PeerValidator> validato
 // The host name or IP address `ssl`'s peer must prove; empty: no name check.
 void SetExpectedPeerName(SSL* ssl, const std::string& name);
 
+// A client's connection to `host` (a name or an IP address): SNI for a name, and `host` as
+// the name the server's certificate must prove.
+void ExpectServer(SSL* ssl, const std::string& host);
+
 // The decision taken for `ssl`'s peer, once its certificate was seen.
 std::optional<trust::Decision> LastDecision(const SSL* ssl);
 
