@@ -6,7 +6,6 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/file_util.h"
 
 namespace edge::testing {
 namespace json = alwayson::json;
@@ -31,11 +30,9 @@ absl::StatusOr<std::unique_ptr<PlatformSimProcess>> PlatformSimProcess::Start(
   if (!process.ok()) return process.status();
   std::unique_ptr<PlatformSimProcess> sim(new PlatformSimProcess());
   sim->process_ = std::move(*process);
-  if (!WaitFor([&] { return ReadFile(ready).ok(); }, absl::Seconds(20))) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("platformsim did not start:\n", sim->process_->Log()));
-  }
-  auto ports = json::Parse(*ReadFile(ready));
+  absl::StatusOr<std::string> ready_content = sim->process_->WaitForFile(ready, absl::Seconds(20));
+  if (!ready_content.ok()) return ready_content.status();
+  auto ports = json::Parse(*ready_content);
   if (!ports.ok() || !ports->Find("ws") || !ports->Find("control")) {
     return absl::InternalError(absl::StrCat(ready, ": unexpected content"));
   }

@@ -10,7 +10,6 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/file_util.h"
 #include "services/trust/sealed_secret.h"
 
 namespace edge::testing {
@@ -80,10 +79,9 @@ absl::StatusOr<int> EdgeStack::StartEndpoint(const std::string& cert, const std:
   auto endpoint = Subprocess::Start(argv, dir_ + "/endpoint.log");
   if (!endpoint.ok()) return endpoint.status();
   endpoint_ = std::move(*endpoint);
-  if (!WaitFor([&] { return ReadFile(ready).ok(); }, absl::Seconds(20))) {
-    return absl::DeadlineExceededError("edge_endpoint did not start:\n" + endpoint_->Log());
-  }
-  auto parsed = alwayson::json::Parse(*ReadFile(ready));
+  absl::StatusOr<std::string> ready_content = endpoint_->WaitForFile(ready, absl::Seconds(20));
+  if (!ready_content.ok()) return ready_content.status();
+  auto parsed = alwayson::json::Parse(*ready_content);
   if (!parsed.ok() || parsed->Find("port") == nullptr) {
     return absl::InternalError(ready + ": unexpected content");
   }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -43,7 +44,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     ::_exit(127);
   }
   ::close(log);
-  return std::unique_ptr<Subprocess>(new Subprocess(pid, log_path));
+  std::string program = argv[0].substr(argv[0].rfind('/') + 1);
+  return std::unique_ptr<Subprocess>(new Subprocess(pid, std::move(program), log_path));
 }
 
 Subprocess::~Subprocess() {
@@ -88,6 +90,22 @@ bool Subprocess::WaitForLog(const std::string& needle, absl::Duration timeout) c
   std::fprintf(stderr, "timed out waiting for \"%s\" in %s:\n%s\n", needle.c_str(),
                log_path_.c_str(), Log().c_str());
   return false;
+}
+
+absl::StatusOr<std::string> Subprocess::WaitForFile(const std::string& path,
+                                                    absl::Duration timeout) const {
+  std::string content;
+  auto read = [&] {
+    std::ifstream in(path);
+    if (!in) return false;
+    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return true;
+  };
+  if (!WaitFor(read, timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(program_, " did not start (no ", path, "):\n", Log()));
+  }
+  return content;
 }
 
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {

@@ -40,10 +40,15 @@ class Subprocess {
   std::string Log() const;
   // Waits until the log contains `needle`; false (with the log in the test output) on timeout.
   bool WaitForLog(const std::string& needle, absl::Duration timeout) const;
+  // Waits until the file at `path` exists (a daemon's --ready-file) and returns its content;
+  // kDeadlineExceeded naming the program, with its log, on timeout.
+  absl::StatusOr<std::string> WaitForFile(const std::string& path, absl::Duration timeout) const;
 
  private:
-  Subprocess(pid_t pid, std::string log_path) : pid_(pid), log_path_(std::move(log_path)) {}
+  Subprocess(pid_t pid, std::string program, std::string log_path)
+      : pid_(pid), program_(std::move(program)), log_path_(std::move(log_path)) {}
   pid_t pid_;
+  std::string program_;
   std::string log_path_;
   int status_ = -1;
 };
