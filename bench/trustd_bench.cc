@@ -56,6 +56,16 @@ void Print(const char* name, const Stats& s) {
               s.per_second);
 }
 
+// A TLS server context with `key` for `leaf`, sending the intermediate as the keyless
+// context does (the chain as configured), so that contexts differ only in their key.
+SSL_CTX* ServerContext(X509* leaf, EVP_PKEY* key, X509* intermediate) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_use_certificate(ctx, leaf);
+  SSL_CTX_use_PrivateKey(ctx, key);
+  SSL_CTX_add1_chain_cert(ctx, intermediate);
+  return ctx;
+}
+
 // The machine's busy share of all its cores since the previous call (from /proc/stat).
 double BusyShare() {
   static long long last_busy = 0, last_total = 0;
@@ -183,12 +193,7 @@ int Main() {
   std::printf("trustd CPU per Sign: %.0f us\n", trustd_cpu_per_sign_us);
   std::printf("target: cached p50 < 150 us: %s\n\n", cached.p50_us < 150 ? "met" : "NOT met");
 
-  // Every server context sends the same chain as the keyless one (leaf + intermediate, as
-  // configured), so that only the key differs.
-  SSL_CTX* ec_local = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_use_certificate(ec_local, leaf.cert());
-  SSL_CTX_use_PrivateKey(ec_local, leaf.key());
-  SSL_CTX_add1_chain_cert(ec_local, ica.cert());
+  SSL_CTX* ec_local = ServerContext(leaf.cert(), leaf.key(), ica.cert());
   tls::IdentityContext keyless(client, ::trust::v1::REST_SERVER, [](SSL_CTX*) {});
   if (!keyless.Refresh().ok()) {
     std::fprintf(stderr, "GetIdentity failed\n");
@@ -203,10 +208,8 @@ int Main() {
   };
   auto in_process_signer = std::make_shared<InProcessSigner>();
   in_process_signer->key = leaf.key();
-  SSL_CTX* shim = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_use_certificate(shim, leaf.cert());
-  SSL_CTX_use_PrivateKey(shim, tls::MakeKeylessKey(leaf.cert(), in_process_signer)->get());
-  SSL_CTX_add1_chain_cert(shim, ica.cert());
+  SSL_CTX* shim = ServerContext(
+      leaf.cert(), tls::MakeKeylessKey(leaf.cert(), in_process_signer)->get(), ica.cert());
   std::printf("shim only (keyless key, in-process signer): %.0f /s\n", HandshakeRate(shim, absl::Seconds(2)));
   SSL_CTX_free(shim);
 
@@ -222,20 +225,15 @@ int Main() {
   };
   auto timing = std::make_shared<TimingSigner>();
   timing->inner = std::make_shared<tls::TrustdSigner>(client, key_id);
-  SSL_CTX* timed = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_use_certificate(timed, leaf.cert());
-  SSL_CTX_use_PrivateKey(timed, tls::MakeKeylessKey(leaf.cert(), timing)->get());
-  SSL_CTX_add1_chain_cert(timed, ica.cert());
+  SSL_CTX* timed =
+      ServerContext(leaf.cert(), tls::MakeKeylessKey(leaf.cert(), timing)->get(), ica.cert());
   std::printf("keyless, timed: %.0f /s\n", HandshakeRate(timed, absl::Seconds(2)));
   std::sort(timing->us.begin(), timing->us.end());
   std::printf("  Sign inside handshakes: p50 %.1f us p99 %.1f us (%zu)\n", timing->us[timing->us.size() / 2],
               timing->us[timing->us.size() * 99 / 100], timing->us.size());
   SSL_CTX_free(timed);
 
-  SSL_CTX* rsa_local = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_use_certificate(rsa_local, rsa_leaf.cert());
-  SSL_CTX_use_PrivateKey(rsa_local, rsa_leaf.key());
-  SSL_CTX_add1_chain_cert(rsa_local, ica.cert());
+  SSL_CTX* rsa_local = ServerContext(rsa_leaf.cert(), rsa_leaf.key(), ica.cert());
   tls::IdentityContext rsa_keyless(client, ::trust::v1::PLATFORM_CLIENT, [](SSL_CTX*) {});
   if (!rsa_keyless.Refresh().ok()) {
     std::fprintf(stderr, "GetIdentity (RSA) failed\n");
