@@ -19,7 +19,7 @@ namespace edge {
 namespace {
 
 namespace v1 = ::edge::v1;
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 
 long RssKb(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));

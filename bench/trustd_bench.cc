@@ -23,6 +23,7 @@
 #include "services/trust/key_signer.h"
 #include "services/trustd_client/trustd_client.h"
 #include "tests/pki/test_pki.h"
+#include "tests/pki/test_policy.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/tls_handshake.h"
 
@@ -157,14 +158,8 @@ int Main() {
     client->ValidatePeer(fresh[i], trust::Purpose::kPlatform, "platform.bench", "");
   });
 
-  trust::TrustPolicy policy;
-  trust::PurposePolicy pp;
-  auto store = std::make_shared<trust::TrustStore>();
-  store->source = "bench";
-  store->anchors.emplace_back(X509_dup(root.cert()));
-  pp.store = store;
-  policy.purposes[trust::Purpose::kPlatform] = pp;
-  auto engine = *trust::ChainValidator::Create(std::move(policy));
+  std::unique_ptr<trust::ChainValidator> engine =
+      testing::ValidatorTrusting(root, trust::Purpose::kPlatform);
   Stats in_process = Measure(kCalls, [&](int) {
     engine->Validate(chain, trust::Purpose::kPlatform, "platform.bench", absl::Now());
   });

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/common/log.h"
+#include "services/common/status_mapping.h"
 
 namespace edge::edged {
 namespace {
@@ -25,7 +26,7 @@ absl::StatusCode CodeFor(Code status) {
     case Code::kMethodNotAllowed:
     case Code::kNotImplemented: return absl::StatusCode::kUnimplemented;
     case Code::kPreconditionFailed: return absl::StatusCode::kFailedPrecondition;
-    case Code::kEntityTooLarge: return absl::StatusCode::kOutOfRange;
+    case Code::kEntityTooLarge: return kPayloadTooLarge;
     case Code::kServiceUnavailable:
     case Code::kBadGateway: return absl::StatusCode::kUnavailable;
     case Code::kGatewayTimeout: return absl::StatusCode::kDeadlineExceeded;

@@ -5,8 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "edged/edge_proto.h"
+#include "proto/edge/v1/edge_proto.h"
 #include "services/common/log.h"
+#include "services/common/status_mapping.h"
+#include "services/local_rpc/authorize.h"
 
 namespace edge::edged {
 namespace v1 = ::edge::v1;
@@ -14,10 +16,6 @@ using alwayson::Code;
 using alwayson::InfoTable;
 
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
 
 grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
@@ -35,13 +33,6 @@ alwayson::RequestBody Target(const std::string& thing, alwayson::Characteristic 
   body.characteristic = static_cast<uint8_t>(c);
   body.characteristic_name = name;
   return body;
-}
-
-std::optional<Code> StatusCode(v1::AnswerStatus status) {
-  int code = status == v1::SUCCESS ? 0x40 : static_cast<int>(status);
-  std::optional<absl::string_view> name = alwayson::CodeName(static_cast<uint8_t>(code));
-  if (code < 0x40 || code > 0xFF || !name) return std::nullopt;
-  return static_cast<Code>(code);
 }
 
 }  // namespace
@@ -79,8 +70,8 @@ struct EdgeServiceImpl::Server {
 };
 
 EdgeServiceImpl::EdgeServiceImpl(std::vector<std::string> auto_bind,
-                                 std::shared_ptr<const trustd::CallerPolicy> callers,
-                                 const trustd::PeerRegistry* peers)
+                                 std::shared_ptr<const local_rpc::CallerPolicy> callers,
+                                 const local_rpc::PeerRegistry* peers)
     : auto_bind_(std::move(auto_bind)), callers_(std::move(callers)), peers_(peers) {}
 
 EdgeServiceImpl::~EdgeServiceImpl() = default;
@@ -94,20 +85,8 @@ void EdgeServiceImpl::Attach(PlatformSession* session, Delivery* delivery, Offli
 grpc::Status EdgeServiceImpl::Authorize(grpc::ServerContext* context,
                                         absl::string_view method) const {
   if (callers_ == nullptr) return grpc::Status::OK;
-  std::optional<trustd::PeerCredentials> creds =
-      peers_ ? peers_->Lookup(context->peer()) : std::nullopt;
-  if (!creds) {
-    LogWarning(absl::StrCat("denied ", method, " to an unidentified caller (", context->peer(), ")"));
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "edged cannot identify the caller");
-  }
-  if (!callers_->AllowsMethod(*creds, method)) {
-    LogWarning(absl::StrCat("denied ", method, " to ", callers_->Describe(*creds),
-                            ": not allowed by edged.callers"));
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat(method, " is not allowed for uid ", creds->uid,
-                                     " (edged.callers)"));
-  }
-  return grpc::Status::OK;
+  return ToGrpcStatus(
+      local_rpc::AuthorizeCaller(*peers_, *callers_, context->peer(), method, "edged").status());
 }
 
 std::vector<std::string> EdgeServiceImpl::Things() const {
@@ -121,9 +100,9 @@ std::vector<std::string> EdgeServiceImpl::Things() const {
 grpc::Status EdgeServiceImpl::Submit(Code method, alwayson::RequestBody body, bool queueable,
                                      v1::Delivery* response) {
   absl::StatusOr<Delivery::Outcome> out = delivery_->Submit(method, std::move(body), queueable);
-  if (!out.ok()) return ToGrpc(out.status());
+  if (!out.ok()) return ToGrpcStatus(out.status());
   response->set_outcome(out->queued ? v1::Delivery::QUEUED : v1::Delivery::DELIVERED);
-  if (out->result) *response->mutable_result() = ToProto(*out->result);
+  if (out->result) *response->mutable_result() = edge_api::ToProto(*out->result);
   response->set_queue_depth(out->queue_depth);
   return grpc::Status::OK;
 }
@@ -135,8 +114,8 @@ grpc::Status EdgeServiceImpl::WriteProperty(grpc::ServerContext* context,
   if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
   if (grpc::Status s = NeedName("property", request->property()); !s.ok()) return s;
   if (!request->has_value()) return Invalid("value: expected a typed value, found none");
-  absl::StatusOr<alwayson::Value> value = FromProto(request->value(), "value");
-  if (!value.ok()) return ToGrpc(value.status());
+  absl::StatusOr<alwayson::Value> value = edge_api::FromProto(request->value(), "value");
+  if (!value.ok()) return ToGrpcStatus(value.status());
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kProperties, request->property());
   body.params = InfoTable::SingleValue(request->property(), std::move(*value));
@@ -165,8 +144,8 @@ grpc::Status EdgeServiceImpl::InvokeService(grpc::ServerContext* context,
   if (grpc::Status s = Authorize(context, "InvokeService"); !s.ok()) return s;
   if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
   if (grpc::Status s = NeedName("service", request->service()); !s.ok()) return s;
-  absl::StatusOr<InfoTable> params = FromProto(request->parameters(), "parameters");
-  if (!params.ok()) return ToGrpc(params.status());
+  absl::StatusOr<InfoTable> params = edge_api::FromProto(request->parameters(), "parameters");
+  if (!params.ok()) return ToGrpcStatus(params.status());
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kServices, request->service());
   body.params = std::move(*params);
@@ -179,8 +158,8 @@ grpc::Status EdgeServiceImpl::FireEvent(grpc::ServerContext* context,
   if (grpc::Status s = Authorize(context, "FireEvent"); !s.ok()) return s;
   if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
   if (grpc::Status s = NeedName("event", request->event()); !s.ok()) return s;
-  absl::StatusOr<InfoTable> data = FromProto(request->data(), "data");
-  if (!data.ok()) return ToGrpc(data.status());
+  absl::StatusOr<InfoTable> data = edge_api::FromProto(request->data(), "data");
+  if (!data.ok()) return ToGrpcStatus(data.status());
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kEvents, request->event());
   body.params = std::move(*data);
@@ -234,7 +213,7 @@ void EdgeServiceImpl::OnPlatformRequest(const alwayson::Message& request) {
       break;
   }
   out.set_name(body->characteristic_name);
-  if (body->params) *out.mutable_parameters() = ToProto(*body->params);
+  if (body->params) *out.mutable_parameters() = edge_api::ToProto(*body->params);
   {
     // Under mu_: the server cannot end (and go away) between the lookup and the push.
     absl::MutexLock lock(&mu_);
@@ -269,8 +248,8 @@ void EdgeServiceImpl::Answer(Server* server, const v1::Answer& answer) {
     waiting_.erase(it);
   }
   alwayson::ResponseBody body;
-  std::optional<Code> status = StatusCode(answer.status());
-  absl::StatusOr<InfoTable> content = FromProto(answer.content(), "answer.content");
+  std::optional<Code> status = edge_api::FromProto(answer.status());
+  absl::StatusOr<InfoTable> content = edge_api::FromProto(answer.content(), "answer.content");
   if (!status) {
     status = Code::kInternalServerError;
     body.reason = absl::StrCat("the local service answered with an unknown status ",
@@ -294,7 +273,7 @@ grpc::Status EdgeServiceImpl::Serve(
   if (grpc::Status s = Authorize(context, "Serve"); !s.ok()) return s;
   Server server;
   server.stream = stream;
-  std::optional<trustd::PeerCredentials> creds =
+  std::optional<local_rpc::PeerCredentials> creds =
       peers_ ? peers_->Lookup(context->peer()) : std::nullopt;
   server.who = creds ? absl::StrCat("local service (pid ", creds->pid, ", uid ", creds->uid, ")")
                      : "local service";

@@ -2,8 +2,8 @@
 // reads and writes, service calls and events towards the platform, the Serve stream through
 // which local services answer the platform for their Things, and Status.
 //
-// Callers are identified by SO_PEERCRED (trustd's UdsListener); `edged.callers`, when set,
-// limits who may call what, as `trustd.callers` does for trustd.
+// Callers are identified by SO_PEERCRED (services/local_rpc's UdsListener); `edged.callers`,
+// when set, limits who may call what, as `trustd.callers` does for trustd.
 #ifndef EDGED_EDGE_SERVICE_H_
 #define EDGED_EDGE_SERVICE_H_
 
@@ -17,8 +17,8 @@
 #include "edged/delivery.h"
 #include "edged/platform_session.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
-#include "trustd/caller_policy.h"
-#include "trustd/uds_listener.h"
+#include "services/local_rpc/caller_policy.h"
+#include "services/local_rpc/uds_listener.h"
 
 namespace edge::edged {
 
@@ -28,8 +28,8 @@ class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
   // service serves them yet. `callers`: null to let every local caller that can reach the
   // socket in.
   EdgeServiceImpl(std::vector<std::string> auto_bind,
-                  std::shared_ptr<const trustd::CallerPolicy> callers,
-                  const trustd::PeerRegistry* peers);
+                  std::shared_ptr<const local_rpc::CallerPolicy> callers,
+                  const local_rpc::PeerRegistry* peers);
   ~EdgeServiceImpl() override;
 
   // Wiring, before the session starts.
@@ -71,8 +71,8 @@ class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
   void Answer(Server* server, const ::edge::v1::Answer& answer);
 
   const std::vector<std::string> auto_bind_;
-  std::shared_ptr<const trustd::CallerPolicy> callers_;
-  const trustd::PeerRegistry* peers_;
+  std::shared_ptr<const local_rpc::CallerPolicy> callers_;
+  const local_rpc::PeerRegistry* peers_;
   PlatformSession* session_ = nullptr;
   Delivery* delivery_ = nullptr;
   OfflineStore* store_ = nullptr;

@@ -17,10 +17,11 @@
 #include "services/common/daemon.h"
 #include "services/common/log.h"
 #include "services/config/loader.h"
+#include "services/local_rpc/caller_policy.h"
+#include "services/local_rpc/uds_listener.h"
+#include "services/tls/cipher_suite.h"
 #include "services/tls/trustd_tls.h"
 #include "services/trustd_client/trustd_client.h"
-#include "trustd/caller_policy.h"
-#include "trustd/uds_listener.h"
 
 namespace edge::edged {
 namespace {
@@ -28,13 +29,7 @@ namespace {
 // TLS 1.2+ to the platform, the peer judged by trustd, ciphers from the config.
 void ConfigurePlatformTls(SSL_CTX* ctx, const config::Config& config,
                           std::shared_ptr<tls::PeerValidator> validator) {
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (!config.certificates.cipher_suite.empty()) {
-    if (SSL_CTX_set_cipher_list(ctx, config.certificates.cipher_suite.c_str()) != 1) {
-      LogWarning(absl::StrCat("certificates.cipher_suite \"", config.certificates.cipher_suite,
-                              "\" names no cipher OpenSSL knows; using the defaults"));
-    }
-  }
+  tls::ApplyCipherSuite(ctx, config.certificates.cipher_suite);
   tls::InstallPeerValidation(ctx, std::move(validator), trust::Purpose::kPlatform);
 }
 
@@ -98,16 +93,16 @@ int Run(const std::string& config_path) {
     LogWarning("offline_msg_store is disabled: messages for an unreachable platform are refused");
   }
 
-  std::shared_ptr<const trustd::CallerPolicy> callers;
+  std::shared_ptr<const local_rpc::CallerPolicy> callers;
   if (!config.edged.callers.empty()) {
-    auto policy = trustd::CallerPolicyFromConfig(config.edged.callers, "edged");
+    auto policy = local_rpc::CallerPolicyFromConfig(config.edged.callers, "edged");
     if (!policy.ok()) {
       std::cerr << policy.status().message() << "\nedged: not started: fix " << config_path << "\n";
       return 1;
     }
-    callers = std::make_shared<const trustd::CallerPolicy>(std::move(*policy));
+    callers = std::make_shared<const local_rpc::CallerPolicy>(std::move(*policy));
   }
-  auto listener = trustd::UdsListener::Listen(config.edged.socket, config.edged.socket_mode);
+  auto listener = local_rpc::UdsListener::Listen(config.edged.socket, config.edged.socket_mode);
   if (!listener.ok()) {
     std::cerr << "edged.socket: " << listener.status().message() << "\nedged: not started\n";
     return 1;

@@ -6,8 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "edged/edge_proto.h"
-#include "services/alwayson/internal/json.h"
+#include "proto/edge/v1/edge_proto.h"
+#include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
 #include "services/common/log.h"
 
@@ -15,7 +15,7 @@ namespace edge::restd {
 namespace {
 
 namespace http = boost::beast::http;
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 namespace v1 = ::edge::v1;
 
 v1::Answer Refusal(uint64_t id, v1::AnswerStatus status, std::string reason) {
@@ -43,7 +43,7 @@ v1::AnswerStatus StatusForHttp(unsigned code) {
 
 }  // namespace
 
-AutoBinder::AutoBinder(std::shared_ptr<v1::EdgeService::Stub> edge,
+AutoBinder::AutoBinder(std::shared_ptr<edged_client::EdgedClient> edge,
                        std::vector<config::AutoBind> endpoints,
                        std::shared_ptr<EndpointClient> client,
                        std::shared_ptr<trust::TrustdClient> trustd,
@@ -215,7 +215,7 @@ v1::Answer AutoBinder::Forward(const v1::PlatformRequest& request) {
     }
     ep = it->second.endpoint;
   }
-  absl::StatusOr<alwayson::InfoTable> params = edged::FromProto(request.parameters(), "parameters");
+  absl::StatusOr<alwayson::InfoTable> params = edge_api::FromProto(request.parameters(), "parameters");
   if (!params.ok()) return Refusal(request.id(), v1::BAD_REQUEST, std::string(params.status().message()));
   // The same REST call at the endpoint: a JSON object of the first row's values.
   json::Object row;
@@ -269,7 +269,7 @@ v1::Answer AutoBinder::Forward(const v1::PlatformRequest& request) {
       return Refusal(request.id(), v1::BAD_GATEWAY,
                      absl::StrCat(EndpointUrl(ep), " answered with ", content.status().message()));
     }
-    *answer.mutable_content() = edged::ToProto(*content);
+    *answer.mutable_content() = edge_api::ToProto(*content);
   }
   return answer;
 }

@@ -15,6 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
+#include "services/edged_client/edged_client.h"
 #include "restd/endpoint_client.h"
 #include "restd/rest_api.h"
 #include "services/config/config.h"
@@ -28,7 +29,7 @@ namespace edge::restd {
 
 class AutoBinder : public EdgeThings {
  public:
-  AutoBinder(std::shared_ptr<::edge::v1::EdgeService::Stub> edge,
+  AutoBinder(std::shared_ptr<edged_client::EdgedClient> edge,
              std::vector<config::AutoBind> endpoints, std::shared_ptr<EndpointClient> client,
              std::shared_ptr<trust::TrustdClient> trustd, absl::Duration health_interval);
   ~AutoBinder() override;
@@ -50,7 +51,7 @@ class AutoBinder : public EdgeThings {
   ::edge::v1::Answer Forward(const ::edge::v1::PlatformRequest& request);
   std::vector<std::string> HealthyThings() const;
 
-  std::shared_ptr<::edge::v1::EdgeService::Stub> edge_;
+  std::shared_ptr<edged_client::EdgedClient> edge_;
   std::shared_ptr<EndpointClient> client_;
   std::shared_ptr<trust::TrustdClient> trustd_;
   const absl::Duration health_interval_;

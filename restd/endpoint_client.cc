@@ -12,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/tls/cipher_suite.h"
 
 namespace edge::restd {
 namespace {
@@ -87,8 +88,7 @@ std::string EndpointUrl(const config::AutoBind& ep) {
 EndpointClient::EndpointClient(std::shared_ptr<tls::PeerValidator> validator,
                                const std::string& cipher_list)
     : ctx_(SSL_CTX_new(TLS_client_method()), SSL_CTX_free) {
-  SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_2_VERSION);
-  if (!cipher_list.empty()) SSL_CTX_set_cipher_list(ctx_.get(), cipher_list.c_str());
+  tls::ApplyCipherSuite(ctx_.get(), cipher_list);
   tls::InstallPeerValidation(ctx_.get(), std::move(validator), trust::Purpose::kEdge);
 }
 

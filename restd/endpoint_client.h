@@ -24,6 +24,7 @@ namespace edge::restd {
 
 class EndpointClient {
  public:
+  // `cipher_list`: certificates.cipher_suite (tls::ApplyCipherSuite).
   explicit EndpointClient(std::shared_ptr<tls::PeerValidator> validator,
                           const std::string& cipher_list = "");
 

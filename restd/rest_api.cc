@@ -1,21 +1,19 @@
 #include "restd/rest_api.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "edged/edge_proto.h"
-#include "services/alwayson/internal/json.h"
+#include "proto/edge/v1/edge_proto.h"
+#include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
 #include "services/common/log.h"
+#include "services/common/status_mapping.h"
 
 namespace edge::restd {
 namespace {
 
 namespace http = boost::beast::http;
-namespace json = alwayson::json;
 namespace v1 = ::edge::v1;
 using alwayson::BaseType;
 using alwayson::InfoTable;
@@ -26,32 +24,13 @@ Response Error(const Request& req, http::status status, absl::string_view messag
               json::Write(json::Value::MakeObject({{"error", json::Value::String(std::string(message))}})));
 }
 
-http::status HttpStatusFor(const grpc::Status& s) {
-  switch (s.error_code()) {
-    case grpc::StatusCode::NOT_FOUND: return http::status::not_found;
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::FAILED_PRECONDITION: return http::status::bad_request;
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return http::status::service_unavailable;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return http::status::gateway_timeout;
-    case grpc::StatusCode::PERMISSION_DENIED: return http::status::forbidden;
-    case grpc::StatusCode::UNIMPLEMENTED: return http::status::not_implemented;
-    case grpc::StatusCode::OUT_OF_RANGE: return http::status::payload_too_large;
-    default: return http::status::internal_server_error;
-  }
-}
-
-Response FromGrpc(const Request& req, const grpc::Status& s) {
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
-      absl::StrContains(s.error_message(), "failed to connect")) {
-    return Error(req, http::status::service_unavailable,
-                 "edged is not reachable on its socket; the platform cannot be asked");
-  }
-  return Error(req, HttpStatusFor(s), s.error_message());
+// edged's answer (or EdgedClient's when edged did not answer) as an HTTP error.
+Response FromStatus(const Request& req, const absl::Status& s) {
+  return Error(req, static_cast<http::status>(HttpStatusFor(s.code())), s.message());
 }
 
 Response TableResponse(const Request& req, const v1::InfoTable& table) {
-  absl::StatusOr<InfoTable> t = edged::FromProto(table, "result");
+  absl::StatusOr<InfoTable> t = edge_api::FromProto(table, "result");
   if (!t.ok()) return Error(req, http::status::bad_gateway, t.status().message());
   return JsonResponse(req, http::status::ok, alwayson::InfoTableToJson(*t));
 }
@@ -126,13 +105,9 @@ absl::StatusOr<InfoTable> ParametersFromJson(absl::string_view body) {
 }
 
 RestApi::RestApi(RestApiOptions options, std::shared_ptr<trust::TrustdClient> trustd,
-                 std::shared_ptr<v1::EdgeService::StubInterface> edge, EdgeThings* things)
+                 std::shared_ptr<edged_client::EdgedClient> edge, EdgeThings* things)
     : options_(options), trustd_(std::move(trustd)), edge_(std::move(edge)), things_(things),
       csrf_(options.csrf_rotation) {}
-
-void RestApi::SetDeadline(grpc::ClientContext* context) const {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.edged_deadline));
-}
 
 Response RestApi::Handle(const Request& req) {
   if (options_.authenticate) {
@@ -211,15 +186,12 @@ Response RestApi::Route(const Request& req) {
 
 Response RestApi::ReadProperty(const Request& req, const std::string& thing,
                                const std::string& prop) {
-  grpc::ClientContext context;
-  SetDeadline(&context);
   v1::ReadPropertyRequest r;
   r.set_thing(thing);
   r.set_property(prop);
-  v1::ReadPropertyResponse res;
-  grpc::Status s = edge_->ReadProperty(&context, r, &res);
-  if (!s.ok()) return FromGrpc(req, s);
-  return TableResponse(req, res.value());
+  absl::StatusOr<v1::ReadPropertyResponse> res = edge_->ReadProperty(r);
+  if (!res.ok()) return FromStatus(req, res.status());
+  return TableResponse(req, res->value());
 }
 
 Response RestApi::WriteProperty(const Request& req, const std::string& thing,
@@ -235,46 +207,37 @@ Response RestApi::WriteProperty(const Request& req, const std::string& thing,
                  absl::StrCat("body: expected {\"", prop, "\": <value>}, found no \"", prop,
                               "\""));
   }
-  grpc::ClientContext context;
-  SetDeadline(&context);
   v1::WritePropertyRequest r;
   r.set_thing(thing);
   r.set_property(prop);
-  *r.mutable_value() = edged::ToProto(*value);
-  v1::Delivery d;
-  grpc::Status s = edge_->WriteProperty(&context, r, &d);
-  if (!s.ok()) return FromGrpc(req, s);
-  return Delivered(req, d);
+  *r.mutable_value() = edge_api::ToProto(*value);
+  absl::StatusOr<v1::Delivery> d = edge_->WriteProperty(r);
+  if (!d.ok()) return FromStatus(req, d.status());
+  return Delivered(req, *d);
 }
 
 Response RestApi::InvokeService(const Request& req, const std::string& thing,
                                 const std::string& svc) {
   absl::StatusOr<InfoTable> params = ParametersFromJson(req.body());
   if (!params.ok()) return Error(req, http::status::bad_request, params.status().message());
-  grpc::ClientContext context;
-  SetDeadline(&context);
   v1::InvokeServiceRequest r;
   r.set_thing(thing);
   r.set_service(svc);
-  *r.mutable_parameters() = edged::ToProto(*params);
-  v1::Delivery d;
-  grpc::Status s = edge_->InvokeService(&context, r, &d);
-  if (!s.ok()) return FromGrpc(req, s);
-  return Delivered(req, d);
+  *r.mutable_parameters() = edge_api::ToProto(*params);
+  absl::StatusOr<v1::Delivery> d = edge_->InvokeService(r);
+  if (!d.ok()) return FromStatus(req, d.status());
+  return Delivered(req, *d);
 }
 
 Response RestApi::GetEdgeThings(const Request& req) {
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  v1::StatusResponse status;
-  grpc::Status s = edge_->Status(&context, v1::StatusRequest(), &status);
-  if (!s.ok()) return FromGrpc(req, s);
+  absl::StatusOr<v1::StatusResponse> status = edge_->Status();
+  if (!status.ok()) return FromStatus(req, status.status());
   InfoTable t;
   alwayson::FieldDefinition f;
   f.name = "name";
   f.base_type = BaseType::kThingName;
   t.fields.push_back(f);
-  for (const std::string& name : status.bound_things()) {
+  for (const std::string& name : status->bound_things()) {
     t.rows.push_back({Value::String(name, BaseType::kThingName)});
   }
   return JsonResponse(req, http::status::ok, alwayson::InfoTableToJson(t));

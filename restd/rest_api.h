@@ -2,7 +2,7 @@
 // local gRPC API: routes, Basic authentication by trustd, CSRF tokens, JSON infotables in
 // and out, and errors as HTTP statuses with a short JSON body.
 //
-//   RestApi api(options, trustd, edge_stub, &things);
+//   RestApi api(options, trustd, edged, &things);
 //   Response res = api.Handle(request);   // blocking: asks trustd and edged
 //
 // Thread-safe.
@@ -16,9 +16,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proto/edge/v1/edge.grpc.pb.h"
 #include "restd/auth.h"
 #include "services/alwayson/value.h"
+#include "services/edged_client/edged_client.h"
 #include "services/trustd_client/trustd_client.h"
 
 namespace edge::restd {
@@ -37,13 +37,12 @@ struct RestApiOptions {
   bool authenticate = true;
   bool csrf = true;
   absl::Duration csrf_rotation = absl::Minutes(10);
-  absl::Duration edged_deadline = absl::Seconds(12);  // msg_timeout and a margin.
 };
 
 class RestApi {
  public:
   RestApi(RestApiOptions options, std::shared_ptr<trust::TrustdClient> trustd,
-          std::shared_ptr<::edge::v1::EdgeService::StubInterface> edge, EdgeThings* things);
+          std::shared_ptr<edged_client::EdgedClient> edge, EdgeThings* things);
 
   Response Handle(const Request& request);
   // Forget cached credentials (trustd's state changed).
@@ -56,11 +55,10 @@ class RestApi {
   Response InvokeService(const Request& r, const std::string& thing, const std::string& svc);
   Response GetEdgeThings(const Request& r);
   Response AddEdgeThing(const Request& r);
-  void SetDeadline(grpc::ClientContext* context) const;
 
   RestApiOptions options_;
   std::shared_ptr<trust::TrustdClient> trustd_;
-  std::shared_ptr<::edge::v1::EdgeService::StubInterface> edge_;
+  std::shared_ptr<edged_client::EdgedClient> edge_;
   EdgeThings* things_;
   CsrfTokens csrf_;
   CredentialCache credentials_{absl::Seconds(30)};

@@ -2,7 +2,6 @@
 // every signature is made by trustd; restd never opens the private key), and the auto_bind
 // edge endpoints served through edged.
 //   restd --config /etc/edge/config.yaml
-#include <grpcpp/grpcpp.h>
 #include <openssl/ssl.h>
 
 #include <iostream>
@@ -15,30 +14,20 @@
 #include "services/common/daemon.h"
 #include "services/common/log.h"
 #include "services/config/loader.h"
+#include "services/edged_client/edged_client.h"
+#include "services/tls/cipher_suite.h"
 #include "services/tls/trustd_tls.h"
 #include "services/trustd_client/trustd_client.h"
 
 namespace edge::restd {
 namespace {
 
-// TLS 1.2 suites when certificates.cipher_suite is not set: forward secret AEAD only.
-constexpr char kTls12Ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
 void ConfigureServerTls(SSL_CTX* ctx, const config::Config& config,
                         const std::shared_ptr<tls::PeerValidator>& validator) {
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  tls::ApplyCipherSuite(ctx, config.certificates.cipher_suite);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                SSL_OP_NO_COMPRESSION);
-  const std::string& suites = config.certificates.cipher_suite;
-  if (SSL_CTX_set_cipher_list(ctx, suites.empty() ? kTls12Ciphers : suites.c_str()) != 1) {
-    LogWarning(absl::StrCat("certificates.cipher_suite \"", suites,
-                            "\" names no cipher OpenSSL knows; using restd's AEAD suites"));
-    SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
-  }
   const std::string& mode = config.restd.client_certificates;
   if (mode != "none") {
     tls::InstallPeerValidation(ctx, validator, trust::Purpose::kClient,
@@ -76,15 +65,10 @@ int Run(const std::string& config_path) {
 
   std::string edged_socket =
       config.restd.edged_socket.empty() ? config.edged.socket : config.restd.edged_socket;
-  // edged may start after restd or restart: reconnect within a tenth of a second, not
-  // gRPC's default backoff of a second and more, so requests meanwhile fail for a moment only.
-  grpc::ChannelArguments channel_args;
-  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  std::shared_ptr<::edge::v1::EdgeService::Stub> edge =
-      ::edge::v1::EdgeService::NewStub(grpc::CreateCustomChannel(
-          "unix:" + edged_socket, grpc::InsecureChannelCredentials(), channel_args));
+  // Each call may wait for the platform's answer (msg_timeout) and a margin, so that edged
+  // answers first.
+  std::shared_ptr<edged_client::EdgedClient> edge = edged_client::EdgedClient::Create(
+      {edged_socket, absl::Milliseconds(config.ws_connection.msg_timeout + 2000)});
 
   auto client = std::make_shared<EndpointClient>(validator, config.certificates.cipher_suite);
   AutoBinder binder(edge, config.auto_bind, client, trustd,
@@ -94,7 +78,6 @@ int Run(const std::string& config_path) {
   api_options.authenticate = hs.authenticate;
   api_options.csrf = hs.enable_csrf_tokens;
   api_options.csrf_rotation = absl::Minutes(hs.csrf_token_rotation_period);
-  api_options.edged_deadline = absl::Milliseconds(config.ws_connection.msg_timeout + 2000);
   RestApi api(api_options, trustd, edge, &binder);
   // A rotated password must not stay accepted from the cache.
   std::unique_ptr<trust::TrustWatch> credentials_watch =
@@ -121,7 +104,7 @@ int Run(const std::string& config_path) {
   binder.Start();
   LogInfo(absl::StrCat("serving the EMS REST API on ", hs.ssl ? "https" : "http", "://", hs.host,
                        ":", *port, hs.ssl ? " (keyless: signatures by trustd)" : "",
-                       "; platform through edged at unix:", edged_socket, "; ",
+                       "; platform through edged at ", edge->target(), "; ",
                        config.auto_bind.size(), " auto_bind endpoints"));
 
   AwaitTerminationSignal();

@@ -8,9 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
+#include "services/common/status_mapping.h"
+#include "services/local_rpc/authorize.h"
 #include "services/trust/key_signer.h"
 #include "services/trust/sealed_secret.h"
-#include "services/trustd_client/decision_proto.h"
+#include "proto/trust/v1/decision_proto.h"
 
 namespace edge::trustd {
 namespace {
@@ -41,6 +43,10 @@ grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::S
 }
 
 }  // namespace
+
+absl::StatusOr<CallerPolicy> TrustdCallerPolicy(const config::Config& config) {
+  return local_rpc::CallerPolicyFromConfig(config.trustd.callers, "trustd", OpenTrustdMethods());
+}
 
 TrustServiceImpl::TrustServiceImpl(std::shared_ptr<const TrustState> state, CallerPolicy callers,
                                    const PeerRegistry* peers, Clock clock)
@@ -73,21 +79,11 @@ void TrustServiceImpl::Shutdown() {
 
 grpc::Status TrustServiceImpl::Authorize(grpc::ServerContextBase* context, absl::string_view method,
                                          PeerCredentials* caller) const {
-  std::optional<PeerCredentials> creds = peers_ ? peers_->Lookup(context->peer()) : std::nullopt;
-  if (!creds) {
-    LogWarning(absl::StrCat("denied ", method, " to an unidentified caller (", context->peer(),
-                            ")"));
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "trustd cannot identify the caller");
-  }
-  std::shared_ptr<const CallerPolicy> callers = Current().callers;
-  if (!callers->AllowsMethod(*creds, method)) {
-    LogWarning(absl::StrCat("denied ", method, " to ", callers->Describe(*creds),
-                            ": not allowed by trustd.callers"));
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat(method, " is not allowed for uid ", creds->uid,
-                                     " (trustd.callers)"));
-  }
+  static const PeerRegistry kNoPeers;
+  absl::StatusOr<PeerCredentials> creds = local_rpc::AuthorizeCaller(
+      peers_ != nullptr ? *peers_ : kNoPeers, *Current().callers, context->peer(), method,
+      "trustd");
+  if (!creds.ok()) return ToGrpcStatus(creds.status());
   *caller = *creds;
   return grpc::Status::OK;
 }
@@ -185,10 +181,7 @@ grpc::Status TrustServiceImpl::DoSign(grpc::ServerContextBase* context, const v1
                                      caller.uid));
   }
   auto signature = trust::SignWithKey(id->identity.key.get(), request->algorithm(), request->input());
-  if (!signature.ok()) {
-    return grpc::Status(static_cast<grpc::StatusCode>(signature.status().code()),
-                        std::string(signature.status().message()));
-  }
+  if (!signature.ok()) return ToGrpcStatus(signature.status());
   response->set_signature(*std::move(signature));
   return grpc::Status::OK;
 }

@@ -11,17 +11,31 @@
 
 #include <functional>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "proto/trust/v1/trust.grpc.pb.h"
 #include "services/trust/decision_cache.h"
-#include "trustd/caller_policy.h"
+#include "services/local_rpc/caller_policy.h"
+#include "services/local_rpc/uds_listener.h"
 #include "trustd/trust_state.h"
-#include "trustd/uds_listener.h"
 
 namespace edge::trustd {
 
-// Builds the CallerPolicy of a configuration (user and group names resolved to ids).
+using local_rpc::CallerPolicy;
+using local_rpc::PeerCredentials;
+using local_rpc::PeerRegistry;
+
+// What anyone who can open trustd's socket may call (its mode and group decide who can):
+// a verdict on a peer, sealing a secret, and the trust material's public snapshot.
+inline const std::set<std::string>& OpenTrustdMethods() {
+  static const std::set<std::string> kOpen = {"ValidatePeer", "Seal", "WatchTrust"};
+  return kOpen;
+}
+
+// The CallerPolicy of trustd's configuration (trustd.callers, names resolved to ids).
+absl::StatusOr<CallerPolicy> TrustdCallerPolicy(const config::Config& config);
 
 // The hot paths of handshakes (ValidatePeer, Sign, CheckPassword) use gRPC's callback API:
 // they run on gRPC's own threads without a hand-off to a worker thread, which halves the

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/openssl_util.h"
 #include "services/trust/policy_from_config.h"
 #include "services/trust/sealed_secret.h"
 
@@ -27,11 +28,7 @@ bool AnySealed(const config::Config& c) {
   return false;
 }
 
-absl::Time NotAfter(X509* cert) {
-  struct tm tm {};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return absl::InfinitePast();
-  return absl::FromTM(tm, absl::UTCTimeZone());
-}
+absl::Time NotAfter(X509* cert) { return Asn1TimeToTime(X509_get0_notAfter(cert)); }
 
 }  // namespace
 

@@ -13,10 +13,10 @@
 #include "services/common/daemon.h"
 #include "services/common/log.h"
 #include "services/config/loader.h"
+#include "services/local_rpc/uds_listener.h"
 #include "trustd/file_watcher.h"
 #include "trustd/trust_service.h"
 #include "trustd/trust_state.h"
-#include "trustd/uds_listener.h"
 
 namespace edge::trustd {
 namespace {
@@ -32,7 +32,7 @@ absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadG
   auto state = TrustState::Load(loaded->config, generation, options);
   if (!state.ok()) return state.status();
   for (const std::string& w : (*state)->warnings()) LogWarning(w);
-  auto callers = CallerPolicyFromConfig(loaded->config.trustd.callers, "trustd");
+  auto callers = TrustdCallerPolicy(loaded->config);
   if (!callers.ok()) return callers.status();
   return std::make_pair(*std::move(state), *std::move(callers));
 }
@@ -59,7 +59,7 @@ int Run(const std::string& config_path) {
   }
   std::shared_ptr<const TrustState> state = first->first;
   const config::TrustdConfig& tc = state->config().trustd;
-  auto listener = UdsListener::Listen(tc.socket, tc.socket_mode);
+  auto listener = local_rpc::UdsListener::Listen(tc.socket, tc.socket_mode);
   if (!listener.ok()) {
     std::cerr << "error: trustd.socket: " << listener.status().message() << "\n";
     return 1;

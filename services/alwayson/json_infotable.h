@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "services/alwayson/value.h"
 
 namespace edge::alwayson {

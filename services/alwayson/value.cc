@@ -72,59 +72,20 @@ bool IsStringType(BaseType type) {
   }
 }
 
-Value Value::String(std::string s, BaseType type) {
-  Value v;
-  v.type_ = type;
-  v.v_ = std::move(s);
-  return v;
-}
-Value Value::Number(double d) {
-  Value v;
-  v.type_ = BaseType::kNumber;
-  v.v_ = d;
-  return v;
-}
-Value Value::Integer(int32_t i) {
-  Value v;
-  v.type_ = BaseType::kInteger;
-  v.v_ = i;
-  return v;
-}
-Value Value::Boolean(bool b) {
-  Value v;
-  v.type_ = BaseType::kBoolean;
-  v.v_ = b;
-  return v;
-}
-Value Value::Datetime(int64_t ms) {
-  Value v;
-  v.type_ = BaseType::kDatetime;
-  v.v_ = ms;
-  return v;
-}
-Value Value::Loc(Location l) {
-  Value v;
-  v.type_ = BaseType::kLocation;
-  v.v_ = l;
-  return v;
-}
-Value Value::Bytes(std::string bytes, BaseType type) {
-  Value v;
-  v.type_ = type;
-  v.v_ = std::move(bytes);
-  return v;
-}
+Value Value::String(std::string s, BaseType type) { return Value(type, std::move(s)); }
+Value Value::Number(double d) { return Value(BaseType::kNumber, d); }
+Value Value::Integer(int32_t i) { return Value(BaseType::kInteger, i); }
+Value Value::Boolean(bool b) { return Value(BaseType::kBoolean, b); }
+Value Value::Datetime(int64_t ms) { return Value(BaseType::kDatetime, ms); }
+Value Value::Loc(Location l) { return Value(BaseType::kLocation, l); }
+Value Value::Bytes(std::string bytes, BaseType type) { return Value(type, std::move(bytes)); }
 Value Value::Table(InfoTable table) {
-  Value v;
-  v.type_ = BaseType::kInfotable;
-  v.v_ = std::shared_ptr<const InfoTable>(std::make_shared<InfoTable>(std::move(table)));
-  return v;
+  return Value(BaseType::kInfotable,
+               std::shared_ptr<const InfoTable>(std::make_shared<InfoTable>(std::move(table))));
 }
 Value Value::Variant(Value inner) {
-  Value v;
-  v.type_ = BaseType::kVariant;
-  v.v_ = std::shared_ptr<const Value>(std::make_shared<Value>(std::move(inner)));
-  return v;
+  return Value(BaseType::kVariant,
+               std::shared_ptr<const Value>(std::make_shared<Value>(std::move(inner))));
 }
 
 bool Value::operator==(const Value& o) const {

@@ -83,10 +83,14 @@ class Value {
   bool operator!=(const Value& other) const { return !(*this == other); }
 
  private:
+  using Payload = std::variant<std::monostate, std::string, double, int32_t, bool, int64_t,
+                               Location, std::shared_ptr<const InfoTable>,
+                               std::shared_ptr<const Value>>;
+  // For the factories above: `payload`'s alternative is the one `type` is read with.
+  Value(BaseType type, Payload payload) : type_(type), v_(std::move(payload)) {}
+
   BaseType type_ = BaseType::kNothing;
-  std::variant<std::monostate, std::string, double, int32_t, bool, int64_t, Location,
-               std::shared_ptr<const InfoTable>, std::shared_ptr<const Value>>
-      v_;
+  Payload v_;
 };
 
 struct FieldDefinition {

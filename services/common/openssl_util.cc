@@ -130,4 +130,19 @@ std::string NameToString(const X509_NAME* name) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+absl::Time Asn1TimeToTime(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
+bool IsIpLiteral(absl::string_view name) {
+  std::string s(name);
+  ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s.c_str());
+  ClearOpenSslErrors();
+  if (ip == nullptr) return false;
+  ASN1_OCTET_STRING_free(ip);
+  return true;
+}
+
 }  // namespace edge

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace edge {
 
@@ -86,6 +87,15 @@ std::string ColonHex(absl::string_view bytes);
 
 // A distinguished name in OpenSSL's one-line RFC 2253 form ("CN=x,O=y").
 std::string NameToString(const X509_NAME* name);
+
+// An ASN.1 UTCTime or GeneralizedTime (RFC 5280 4.1.2.5) as an absl::Time; InfinitePast
+// when `t` is null or not a valid time.
+absl::Time Asn1TimeToTime(const ASN1_TIME* t);
+
+// Whether `name` is an IPv4 or IPv6 address literal ("192.0.2.1", "2001:db8::1") rather
+// than a host name: such a name is matched against iPAddress SANs and never sent as SNI
+// (RFC 6066, section 3).
+bool IsIpLiteral(absl::string_view name);
 
 }  // namespace edge
 

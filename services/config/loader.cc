@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "services/common/file_util.h"
+#include "services/common/fingerprint.h"
 #include "services/config/validate.h"
 
 namespace edge::config {
@@ -257,24 +258,34 @@ void ParseFingerprints(Group& g, absl::string_view key, std::vector<std::string>
                        absl::StrCat("expected a SHA-256 fingerprint, found ", Describe(item)));
       continue;
     }
-    std::string hex;
-    bool bad_char = false;
-    for (char c : item.Scalar()) {
-      if (c == ':' || c == ' ') continue;
-      if (!absl::ascii_isxdigit(c)) bad_char = true;
-      hex.push_back(absl::ascii_tolower(c));
+    absl::StatusOr<std::string> hex = ParseSha256Fingerprint(item.Scalar(), Describe(item));
+    if (!hex.ok()) {
+      g.diags()->Error(Index(path, i), std::string(hex.status().message()));
+      continue;
     }
-    if (bad_char) {
+    out->push_back(*std::move(hex));
+  }
+}
+
+// Each object of the array at `key` filled by `fn` from a Group of its own (the array's
+// index in its path); an item that is not an object is an error naming it. `what` says what
+// the array holds, for "expected an array of ...".
+void ObjectList(Group& g, absl::string_view key, absl::string_view what,
+                absl::string_view item_shape, const std::function<void(Group&)>& fn) {
+  auto n = g.Get(key);
+  if (!n) return;
+  std::string path = Join(g.path(), key);
+  if (!n->IsSequence()) return g.Expected(key, absl::StrCat("an array of ", what), Describe(*n));
+  for (size_t i = 0; i < n->size(); ++i) {
+    const YAML::Node& item = (*n)[i];
+    if (!item.IsMap()) {
       g.diags()->Error(Index(path, i),
-                       absl::StrCat("expected 64 hex digits (SHA-256, ':' optional), found ",
-                                    Describe(item), ", which has characters that are not hex"));
-    } else if (hex.size() != 64) {
-      g.diags()->Error(Index(path, i),
-                       absl::StrCat("expected 64 hex digits (SHA-256, ':' optional), found ",
-                                    hex.size(), " hex digits"));
-    } else {
-      out->push_back(hex);
+                       absl::StrCat("expected an object", item_shape, ", found ", Describe(item)));
+      continue;
     }
+    Group child(item, Index(path, i), g.diags());
+    fn(child);
+    child.Finish();
   }
 }
 
@@ -306,50 +317,20 @@ void ParseCertificates(Group& g, Certificates* c) {
   }
 }
 
-void ParseAutoBind(const YAML::Node& node, const std::string& path, Diagnostics* diags,
-                   std::vector<AutoBind>* out) {
-  if (node.IsMap()) {
-    diags->Error(path, "expected an array of Things ([{\"name\": ...}]), found an object");
-    return;
-  }
-  if (!node.IsSequence()) {
-    diags->Error(path, absl::StrCat("expected an array of Things, found ", Describe(node)));
-    return;
-  }
-  for (size_t i = 0; i < node.size(); ++i) {
-    std::string item_path = Index(path, i);
-    if (!node[i].IsMap()) {
-      diags->Error(item_path, absl::StrCat("expected an object, found ", Describe(node[i])));
-      continue;
-    }
-    Group g(node[i], item_path, diags);
-    AutoBind a;
-    g.String("name", &a.name);
-    g.String("host", &a.host);
-    g.Port("port", &a.port);
-    g.String("path", &a.path);
-    g.Millis("timeout", &a.timeout);
-    g.String("protocol", &a.protocol);
-    g.String("user", &a.user);
-    g.SecretValue("password", &a.password);
-    g.Bool("gateway", &a.gateway);
-    g.Finish();
-    out->push_back(std::move(a));
-  }
+void ParseAutoBind(Group& g, AutoBind* a) {
+  g.String("name", &a->name);
+  g.String("host", &a->host);
+  g.Port("port", &a->port);
+  g.String("path", &a->path);
+  g.Millis("timeout", &a->timeout);
+  g.String("protocol", &a->protocol);
+  g.String("user", &a->user);
+  g.SecretValue("password", &a->password);
+  g.Bool("gateway", &a->gateway);
 }
 
 void ParseCallers(Group& g, std::vector<CallerConfig>* out) {
-  auto n = g.Get("callers");
-  if (!n) return;
-  std::string path = Join(g.path(), "callers");
-  if (!n->IsSequence()) return g.Expected("callers", "an array of callers", Describe(*n));
-  for (size_t i = 0; i < n->size(); ++i) {
-    Group c((*n)[i], Index(path, i), g.diags());
-    if (!(*n)[i].IsMap()) {
-      g.diags()->Error(Index(path, i), absl::StrCat("expected an object, found ",
-                                                    Describe((*n)[i])));
-      continue;
-    }
+  ObjectList(g, "callers", "callers", "", [out](Group& c) {
     CallerConfig caller;
     c.String("name", &caller.name);
     int64_t id = -1;
@@ -363,9 +344,8 @@ void ParseCallers(Group& g, std::vector<CallerConfig>* out) {
     c.StringList("methods", &caller.methods);
     c.StringList("roles", &caller.roles);
     c.StringList("secrets", &caller.secrets);
-    c.Finish();
     out->push_back(std::move(caller));
-  }
+  });
 }
 
 void ParseSocketMode(Group& g, int* mode) {
@@ -417,25 +397,12 @@ void ParseTrustd(Group& g, TrustdConfig* t) {
 
 void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
   Group g(root, "", diags);
-  if (auto n = g.Get("ws_servers")) {
-    if (!n->IsSequence()) {
-      g.Expected("ws_servers", "an array of {host, port}", Describe(*n));
-    } else {
-      for (size_t i = 0; i < n->size(); ++i) {
-        Group s((*n)[i], Index("ws_servers", i), diags);
-        if (!(*n)[i].IsMap()) {
-          diags->Error(Index("ws_servers", i),
-                       absl::StrCat("expected an object {host, port}, found ", Describe((*n)[i])));
-          continue;
-        }
-        WsServer server;
-        s.String("host", &server.host);
-        s.Port("port", &server.port);
-        s.Finish();
-        c->ws_servers.push_back(server);
-      }
-    }
-  }
+  ObjectList(g, "ws_servers", "{host, port}", " {host, port}", [c](Group& s) {
+    WsServer server;
+    s.String("host", &server.host);
+    s.Port("port", &server.port);
+    c->ws_servers.push_back(server);
+  });
   g.SecretValue("appKey", &c->app_key);
   g.Object("ws_connection", [c](Group& s) { ParseWsConnection(s, &c->ws_connection); });
   g.Object("duty_cycle", [c](Group& s) {
@@ -445,7 +412,11 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
   });
   g.Object("http_server", [c](Group& s) { ParseHttpServer(s, &c->http_server); });
   g.Object("certificates", [c](Group& s) { ParseCertificates(s, &c->certificates); });
-  if (auto n = g.Get("auto_bind")) ParseAutoBind(*n, "auto_bind", diags, &c->auto_bind);
+  ObjectList(g, "auto_bind", "Things ([{\"name\": ...}])", "", [c](Group& s) {
+    AutoBind a;
+    ParseAutoBind(s, &a);
+    c->auto_bind.push_back(std::move(a));
+  });
   g.Object("offline_msg_store", [c](Group& s) {
     s.Bool("enabled", &c->offline_msg_store.enabled);
     s.String("directory", &c->offline_msg_store.directory);
@@ -474,6 +445,27 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.Millis("health_check_interval", &c->restd.health_check_interval);
   });
   g.Finish();
+}
+
+void Resolve(const std::string& base, std::string* path) {
+  if (path->empty() || (*path)[0] == '/' || base.empty() || base == ".") return;
+  *path = absl::StrCat(base, "/", *path);
+}
+
+// Relative file paths in the file are relative to the file's own directory.
+void ResolvePaths(Config* c) {
+  const std::string& b = c->base_dir;
+  Resolve(b, &c->http_server.certificate);
+  Resolve(b, &c->http_server.private_key);
+  for (std::string& p : c->certificates.cert_chain) Resolve(b, &p);
+  Resolve(b, &c->certificates.client_cert);
+  Resolve(b, &c->certificates.key_file);
+  for (std::string& p : c->certificates.http_client_ca_certs) Resolve(b, &p);
+  for (auto& [store, files] : c->trustd.crl_files) {
+    for (std::string& p : files) Resolve(b, &p);
+  }
+  Resolve(b, &c->trustd.master_key_file);
+  Resolve(b, &c->offline_msg_store.directory);
 }
 
 // Nesting deeper than this is not a configuration; refuse it before yaml-cpp recurses.
@@ -615,7 +607,8 @@ std::vector<Diagnostic> CheckConfigText(absl::string_view text, absl::string_vie
     diags.Error("", absl::StrCat(source_name, ": ", e.msg));
     return diags.Take();
   }
-  ValidateConfig(config, &diags, check_files);
+  ResolvePaths(config);
+  ValidateConfig(*config, &diags, check_files);
   return diags.Take();
 }
 

@@ -14,26 +14,6 @@
 namespace edge::config {
 namespace {
 
-void Resolve(const std::string& base, std::string* path) {
-  if (path->empty() || (*path)[0] == '/' || base.empty() || base == ".") return;
-  *path = absl::StrCat(base, "/", *path);
-}
-
-void ResolveAll(Config* c) {
-  const std::string& b = c->base_dir;
-  Resolve(b, &c->http_server.certificate);
-  Resolve(b, &c->http_server.private_key);
-  for (std::string& p : c->certificates.cert_chain) Resolve(b, &p);
-  Resolve(b, &c->certificates.client_cert);
-  Resolve(b, &c->certificates.key_file);
-  for (std::string& p : c->certificates.http_client_ca_certs) Resolve(b, &p);
-  for (auto& [store, files] : c->trustd.crl_files) {
-    for (std::string& p : files) Resolve(b, &p);
-  }
-  Resolve(b, &c->trustd.master_key_file);
-  Resolve(b, &c->offline_msg_store.directory);
-}
-
 // A file the configuration names must exist and be readable.
 void CheckReadable(const std::string& field, const std::string& path, Diagnostics* diags) {
   if (path.empty()) return;
@@ -75,31 +55,24 @@ void CheckUser(const std::string& field, const std::string& user, Diagnostics* d
   }
 }
 
-}  // namespace
+// Per group: the rules that concern one group of the file alone.
 
-void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
-  ResolveAll(c);
-
-  // Platform connection.
-  if (c->ws_servers.empty()) {
+void ValidateWsServers(const Config& c, Diagnostics* diags) {
+  if (c.ws_servers.empty()) {
     diags->Error("ws_servers", "expected at least one platform server {host, port}, found none");
   }
-  for (size_t i = 0; i < c->ws_servers.size(); ++i) {
-    if (c->ws_servers[i].host.empty()) {
+  for (size_t i = 0; i < c.ws_servers.size(); ++i) {
+    if (c.ws_servers[i].host.empty()) {
       diags->Error(absl::StrCat("ws_servers[", i, "].host"),
                    "expected the platform's host name, found none");
     }
   }
-  if (c->app_key.empty()) {
+  if (c.app_key.empty()) {
     diags->Error("appKey", "expected the application key for the platform, found none");
   }
-  const WsConnection& ws = c->ws_connection;
-  const std::string& client_certs = c->restd.client_certificates;
-  if (client_certs != "none" && client_certs != "optional" && client_certs != "require") {
-    diags->Error("restd.client_certificates",
-                 absl::StrCat("expected \"none\", \"optional\" or \"require\", found \"",
-                              client_certs, "\""));
-  }
+}
+
+void ValidateWsConnection(const WsConnection& ws, Diagnostics* diags) {
   if (ws.encryption != "ssl" && ws.encryption != "none") {
     diags->Error("ws_connection.encryption",
                  absl::StrCat("expected \"ssl\" or \"none\", found \"", ws.encryption, "\""));
@@ -112,9 +85,9 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
                  absl::StrCat("expected at most max_msg_size (", ws.max_msg_size, "), found ",
                               ws.message_chunk_size));
   }
+}
 
-  // REST server.
-  const HttpServer& http = c->http_server;
+void ValidateHttpServer(const HttpServer& http, Diagnostics* diags) {
   if (!http.ssl) {
     diags->Warning("http_server.ssl", "SSL is off: the REST API, passwords included, is served "
                                       "in clear text");
@@ -142,9 +115,9 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
     }
   }
   CheckUser("http_server.user", http.user, diags);
+}
 
-  // Certificates.
-  const Certificates& certs = c->certificates;
+void ValidateCertificates(const Certificates& certs, Diagnostics* diags) {
   if (!certs.validate) {
     diags->Warning("certificates.validate",
                    "certificate validation is off: any peer is accepted, including an attacker");
@@ -162,28 +135,17 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
     diags->Error("certificates.fingerprint_allowlist",
                  "expected at least one SHA-256 fingerprint, found an empty list");
   }
-  bool any_https = false;
-  for (const AutoBind& a : c->auto_bind) any_https = any_https || a.protocol == "https";
-  if (certs.validate && certs.cert_chain.empty() && ws.encryption == "ssl") {
-    diags->Error("certificates.cert_chain",
-                 "expected the CA certificate file(s) that validate the platform, found none");
-  }
-  if (certs.validate && any_https && certs.cert_chain.empty() &&
-      certs.http_client_ca_certs.empty()) {
-    diags->Error("certificates.http_client_ca_certs",
-                 "expected CA certificate file(s) for the https auto_bind endpoints "
-                 "(or certificates.cert_chain), found none");
-  }
   if (certs.client_cert.empty() != certs.key_file.empty()) {
     diags->Error(certs.client_cert.empty() ? "certificates.client_cert" : "certificates.key_file",
                  "expected client_cert and key_file together (mutual TLS to the platform), "
                  "found only one of them");
   }
+}
 
-  // auto_bind.
+void ValidateAutoBind(const std::vector<AutoBind>& auto_bind, Diagnostics* diags) {
   std::set<std::string> names;
-  for (size_t i = 0; i < c->auto_bind.size(); ++i) {
-    const AutoBind& a = c->auto_bind[i];
+  for (size_t i = 0; i < auto_bind.size(); ++i) {
+    const AutoBind& a = auto_bind[i];
     std::string path = absl::StrCat("auto_bind[", i, "]");
     if (a.name.empty()) {
       diags->Error(path + ".name", "expected the Thing's name, found none");
@@ -197,9 +159,10 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
     }
     CheckUser(path + ".user", a.user, diags);
   }
+}
 
-  // trustd.
-  const StrictPolicyConfig& p = c->trustd.policy;
+void ValidateTrustd(const TrustdConfig& t, Diagnostics* diags) {
+  const StrictPolicyConfig& p = t.policy;
   struct Relaxation {
     bool on;
     const char* key;
@@ -223,15 +186,46 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
                                   " are accepted"));
     }
   }
-  for (size_t i = 0; i < c->trustd.callers.size(); ++i) {
-    const CallerConfig& caller = c->trustd.callers[i];
+  for (size_t i = 0; i < t.callers.size(); ++i) {
+    const CallerConfig& caller = t.callers[i];
     if (!caller.uid && !caller.gid && caller.user.empty() && caller.group.empty()) {
       diags->Error(absl::StrCat("trustd.callers[", i, "]"),
                    "expected uid, gid, user or group to identify the caller, found none");
     }
   }
+}
 
-  if (!check_files) return;
+void ValidateRestd(const RestdConfig& r, Diagnostics* diags) {
+  const std::string& client_certs = r.client_certificates;
+  if (client_certs != "none" && client_certs != "optional" && client_certs != "require") {
+    diags->Error("restd.client_certificates",
+                 absl::StrCat("expected \"none\", \"optional\" or \"require\", found \"",
+                              client_certs, "\""));
+  }
+}
+
+// Across groups: what one group needs of another.
+
+void ValidateTrustAnchorsForPeers(const Config& c, Diagnostics* diags) {
+  const Certificates& certs = c.certificates;
+  bool any_https = false;
+  for (const AutoBind& a : c.auto_bind) any_https = any_https || a.protocol == "https";
+  if (certs.validate && certs.cert_chain.empty() && c.ws_connection.encryption == "ssl") {
+    diags->Error("certificates.cert_chain",
+                 "expected the CA certificate file(s) that validate the platform, found none");
+  }
+  if (certs.validate && any_https && certs.cert_chain.empty() &&
+      certs.http_client_ca_certs.empty()) {
+    diags->Error("certificates.http_client_ca_certs",
+                 "expected CA certificate file(s) for the https auto_bind endpoints "
+                 "(or certificates.cert_chain), found none");
+  }
+}
+
+// The files the configuration names: present, readable, keys not readable by others.
+void ValidateFiles(const Config& c, Diagnostics* diags) {
+  const HttpServer& http = c.http_server;
+  const Certificates& certs = c.certificates;
   CheckReadable("http_server.certificate", http.certificate, diags);
   CheckPrivateKeyFile("http_server.private_key", http.private_key, diags);
   for (size_t i = 0; i < certs.cert_chain.size(); ++i) {
@@ -247,12 +241,12 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
                       : absl::StrCat("certificates.http_client_ca_certs[", i, "]"),
                   certs.http_client_ca_certs[i], diags);
   }
-  for (const auto& [store, files] : c->trustd.crl_files) {
+  for (const auto& [store, files] : c.trustd.crl_files) {
     for (size_t i = 0; i < files.size(); ++i) {
       CheckReadable(absl::StrCat("trustd.crl_files.", store, "[", i, "]"), files[i], diags);
     }
   }
-  const std::string& mk = c->trustd.master_key_file;
+  const std::string& mk = c.trustd.master_key_file;
   std::string mk_dir = mk.rfind('/') == std::string::npos ? "." : mk.substr(0, mk.rfind('/'));
   struct stat st;
   if (!mk_dir.empty() && (::stat(mk_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
@@ -260,6 +254,20 @@ void ValidateConfig(Config* c, Diagnostics* diags, bool check_files) {
                  absl::StrCat("expected an existing directory for the master key, found no "
                               "directory ", mk_dir));
   }
+}
+
+}  // namespace
+
+void ValidateConfig(const Config& c, Diagnostics* diags, bool check_files) {
+  ValidateWsServers(c, diags);
+  ValidateRestd(c.restd, diags);
+  ValidateWsConnection(c.ws_connection, diags);
+  ValidateHttpServer(c.http_server, diags);
+  ValidateCertificates(c.certificates, diags);
+  ValidateTrustAnchorsForPeers(c, diags);
+  ValidateAutoBind(c.auto_bind, diags);
+  ValidateTrustd(c.trustd, diags);
+  if (check_files) ValidateFiles(c, diags);
 }
 
 }  // namespace edge::config

@@ -9,10 +9,11 @@
 
 namespace edge::config {
 
-// Resolves relative file paths in `config` against config->base_dir, then adds every
-// problem to `diags`. When `check_files` is false, the files are not looked at (edged and
-// restd validate the file too but are not meant to be able to read keys).
-void ValidateConfig(Config* config, Diagnostics* diags, bool check_files = true);
+// Adds every problem of `config` to `diags`: first each group's own rules, then the rules
+// that span groups, then (when `check_files`) the files it names. When `check_files` is
+// false, the files are not looked at (edged and restd validate the file too but are not
+// meant to be able to read keys). Changes nothing: paths are already resolved (loader).
+void ValidateConfig(const Config& config, Diagnostics* diags, bool check_files = true);
 
 }  // namespace edge::config
 

@@ -13,6 +13,7 @@
 #include "services/trust/chain_validator.h"
 #include "services/trust/key_signer.h"
 #include "tests/pki/test_pki.h"
+#include "tests/pki/test_policy.h"
 #include "tests/testing/tls_handshake.h"
 
 namespace edge::tls {
@@ -82,14 +83,8 @@ class KeylessTlsTest : public ::testing::Test {
   KeylessTlsTest() : root_(pki_.Root("Root")) {}
 
   std::shared_ptr<PeerValidator> Validator() {
-    trust::TrustPolicy policy;
-    trust::PurposePolicy pp;
-    auto store = std::make_shared<trust::TrustStore>();
-    store->source = "test";
-    store->anchors.emplace_back(X509_dup(root_.cert()));
-    pp.store = store;
-    policy.purposes[trust::Purpose::kPlatform] = pp;
-    return std::make_shared<EngineValidator>(*trust::ChainValidator::Create(std::move(policy)));
+    return std::make_shared<EngineValidator>(
+        testing::ValidatorTrusting(root_, trust::Purpose::kPlatform));
   }
 
   // One handshake: server with `leaf` and a keyless key over `signer`; client validating

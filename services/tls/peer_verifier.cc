@@ -93,9 +93,7 @@ void SetExpectedPeerName(SSL* ssl, const std::string& name) {
 
 void ExpectServer(SSL* ssl, const std::string& host) {
   // SNI carries host names only, never an IP address (RFC 6066, section 3).
-  ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
-  if (ip == nullptr) SSL_set_tlsext_host_name(ssl, host.c_str());
-  ASN1_OCTET_STRING_free(ip);
+  if (!IsIpLiteral(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
   SetExpectedPeerName(ssl, host);
 }
 

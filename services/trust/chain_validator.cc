@@ -7,24 +7,19 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/fingerprint.h"
 #include "services/trust/strict_checks.h"
 
 namespace edge::trust {
 namespace {
-
-absl::Time Asn1ToTime(const ASN1_TIME* t) {
-  struct tm tm {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
-  return absl::FromTM(tm, absl::UTCTimeZone());
-}
 
 CertificateSummary Summarize(X509* cert) {
   CertificateSummary s;
   s.subject = NameToString(X509_get_subject_name(cert));
   s.issuer = NameToString(X509_get_issuer_name(cert));
   s.sha256 = Sha256Fingerprint(cert);
-  s.not_before = Asn1ToTime(X509_get0_notBefore(cert));
-  s.not_after = Asn1ToTime(X509_get0_notAfter(cert));
+  s.not_before = Asn1TimeToTime(X509_get0_notBefore(cert));
+  s.not_after = Asn1TimeToTime(X509_get0_notAfter(cert));
   return s;
 }
 
@@ -84,23 +79,6 @@ Reason ReasonForOpenSslError(int err) {
   }
 }
 
-bool IsIpLiteral(absl::string_view name) {
-  std::string s(name);
-  ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s.c_str());
-  ClearOpenSslErrors();
-  if (ip == nullptr) return false;
-  ASN1_OCTET_STRING_free(ip);
-  return true;
-}
-
-std::string HexLower(absl::string_view colon_hex) {
-  std::string out;
-  for (char c : colon_hex) {
-    if (c != ':') out.push_back(absl::ascii_tolower(c));
-  }
-  return out;
-}
-
 std::string NameField(X509* cert, int nid) {
   X509_NAME* name = X509_get_subject_name(cert);
   int idx = X509_NAME_get_index_by_NID(name, nid, -1);
@@ -147,15 +125,6 @@ std::string FormatDate(absl::Time t) {
 }
 
 }  // namespace
-
-std::string NormalizeFingerprint(absl::string_view fingerprint) {
-  std::string hex = HexLower(fingerprint);
-  if (hex.size() != 64) return "";
-  for (char c : hex) {
-    if (!absl::ascii_isxdigit(c)) return "";
-  }
-  return hex;
-}
 
 bool ValidationCriteria::empty() const {
   return !cert_common_name && !cert_organization && !cert_organizational_unit &&
@@ -335,12 +304,12 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
         break;
       case Reason::kExpired:
         hint = absl::StrCat("\"", subject, "\" expired on ",
-                            FormatDate(Asn1ToTime(X509_get0_notAfter(bad))),
+                            FormatDate(Asn1TimeToTime(X509_get0_notAfter(bad))),
                             ": renew it on the peer (or check this machine's clock)");
         break;
       case Reason::kNotYetValid:
         hint = absl::StrCat("\"", subject, "\" is valid only from ",
-                            FormatDate(Asn1ToTime(X509_get0_notBefore(bad))),
+                            FormatDate(Asn1TimeToTime(X509_get0_notBefore(bad))),
                             ": check this machine's clock");
         break;
       case Reason::kRevoked:
@@ -453,7 +422,7 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
   }
 
   if (!pp.leaf_allowlist.empty()) {
-    std::string leaf_hex = HexLower(d.leaf_sha256);
+    std::string leaf_hex = NormalizeFingerprint(d.leaf_sha256);
     bool listed = false;
     for (const std::string& fp : pp.leaf_allowlist) listed = listed || fp == leaf_hex;
     if (!listed) {
@@ -469,8 +438,8 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
   if (!pp.pins.empty()) {
     bool pinned = false;
     for (X509* c : verified) {
-      std::string cert_hex = HexLower(Sha256Fingerprint(c));
-      std::string spki_hex = HexLower(SpkiSha256Fingerprint(c));
+      std::string cert_hex = NormalizeFingerprint(Sha256Fingerprint(c));
+      std::string spki_hex = NormalizeFingerprint(SpkiSha256Fingerprint(c));
       for (const std::string& pin : pp.pins) pinned = pinned || pin == cert_hex || pin == spki_hex;
     }
     if (!pinned) {

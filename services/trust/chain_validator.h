@@ -51,9 +51,6 @@ class ChainValidator {
   std::map<Purpose, UniqueX509Store> stores_;
 };
 
-// "a1b2..." (64 lower-case hex) from "A1:B2:..." or "a1b2..."; empty when not 32 bytes.
-std::string NormalizeFingerprint(absl::string_view fingerprint);
-
 }  // namespace edge::trust
 
 #endif  // SERVICES_TRUST_CHAIN_VALIDATOR_H_

@@ -3,6 +3,7 @@
 #include <openssl/pem.h>
 
 #include "gtest/gtest.h"
+#include "services/common/fingerprint.h"
 #include "tests/pki/test_pki.h"
 
 namespace edge::trust {
@@ -368,16 +369,6 @@ TEST_F(ChainValidatorTest, RefusesAPurposeWithoutPolicy) {
   d = (*validator)->Validate({leaf_.Der()}, Purpose::kEdge, "platform.example", absl::Now());
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.detail, "no trust policy for purpose edge");
-}
-
-TEST(NormalizeFingerprintTest, AcceptsColonsAndAnyCase) {
-  std::string lower(64, 'a');
-  std::string colons;
-  for (int i = 0; i < 32; ++i) colons += (i ? ":" : "") + std::string("AA");
-  EXPECT_EQ(NormalizeFingerprint(colons), lower);
-  EXPECT_EQ(NormalizeFingerprint(lower), lower);
-  EXPECT_EQ(NormalizeFingerprint("abcd"), "");
-  EXPECT_EQ(NormalizeFingerprint(std::string(64, 'g')), "");
 }
 
 TEST(DecisionTest, SerializesToOneJsonObject) {

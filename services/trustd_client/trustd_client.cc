@@ -1,7 +1,9 @@
 #include "services/trustd_client/trustd_client.h"
 
 #include "absl/strings/str_cat.h"
-#include "services/trustd_client/decision_proto.h"
+#include "proto/trust/v1/decision_proto.h"
+#include "services/common/status_mapping.h"
+#include "services/common/unary_call.h"
 
 namespace edge::trust {
 
@@ -33,15 +35,17 @@ TrustdClient::TrustdClient(TrustdClientOptions options)
   health_ = grpc::health::v1::Health::NewStub(channel_);
 }
 
-void TrustdClient::SetDeadline(grpc::ClientContext* context) const {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+absl::Status TrustdClient::ToStatus(const grpc::Status& status, absl::string_view method) const {
+  return FromGrpcStatus(status, absl::StrCat("trustd ", method, " (", options_.socket_path, ")"));
 }
 
-absl::Status TrustdClient::ToStatus(const grpc::Status& status, absl::string_view method) const {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat("trustd ", method, " (", options_.socket_path,
-                                   "): ", status.error_message()));
+template <typename Request, typename Response>
+absl::StatusOr<Response> TrustdClient::Call(
+    grpc::Status (v1::TrustService::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                   Response*),
+    const Request& request, absl::string_view name) const {
+  return UnaryCall(*stub_, method, request, options_.deadline,
+                   [this, name](const grpc::Status& s) { return ToStatus(s, name); });
 }
 
 Decision TrustdClient::ValidatePeer(const std::vector<std::string>& chain_der, Purpose purpose,
@@ -51,31 +55,24 @@ Decision TrustdClient::ValidatePeer(const std::vector<std::string>& chain_der, P
   for (const std::string& der : chain_der) request.add_chain_der(der);
   request.set_peer_name(peer_name);
   request.set_endpoint(endpoint);
-  v1::Decision response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  grpc::Status status = stub_->ValidatePeer(&context, request, &response);
-  if (!status.ok()) {
+  absl::StatusOr<v1::Decision> response =
+      Call(&v1::TrustService::Stub::ValidatePeer, request, "ValidatePeer");
+  if (!response.ok()) {
     Decision d;
     d.allowed = false;
     d.reason = Reason::kTrustdUnavailable;
-    d.detail = std::string(ToStatus(status, "ValidatePeer").message());
+    d.detail = std::string(response.status().message());
     d.hint = "trustd must be running and this process allowed on its socket; no peer is "
              "accepted until it answers";
     return d;
   }
-  return FromProto(response);
+  return FromProto(*response);
 }
 
 absl::StatusOr<v1::Identity> TrustdClient::GetIdentity(v1::Role role) {
   v1::GetIdentityRequest request;
   request.set_role(role);
-  v1::Identity response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status = ToStatus(stub_->GetIdentity(&context, request, &response), "GetIdentity");
-  if (!status.ok()) return status;
-  return response;
+  return Call(&v1::TrustService::Stub::GetIdentity, request, "GetIdentity");
 }
 
 absl::StatusOr<std::string> TrustdClient::Sign(const std::string& key_id,
@@ -85,12 +82,9 @@ absl::StatusOr<std::string> TrustdClient::Sign(const std::string& key_id,
   request.set_key_id(key_id);
   request.set_algorithm(algorithm);
   request.set_input(std::string(input));
-  v1::SignResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status = ToStatus(stub_->Sign(&context, request, &response), "Sign");
-  if (!status.ok()) return status;
-  return std::move(*response.mutable_signature());
+  absl::StatusOr<v1::SignResponse> response = Call(&v1::TrustService::Stub::Sign, request, "Sign");
+  if (!response.ok()) return response.status();
+  return std::move(*response->mutable_signature());
 }
 
 absl::StatusOr<bool> TrustdClient::CheckPassword(const std::string& realm,
@@ -100,46 +94,35 @@ absl::StatusOr<bool> TrustdClient::CheckPassword(const std::string& realm,
   request.set_realm(realm);
   request.set_user(user);
   request.set_password(password);
-  v1::CheckPasswordResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status =
-      ToStatus(stub_->CheckPassword(&context, request, &response), "CheckPassword");
-  if (!status.ok()) return status;
-  return response.ok();
+  absl::StatusOr<v1::CheckPasswordResponse> response =
+      Call(&v1::TrustService::Stub::CheckPassword, request, "CheckPassword");
+  if (!response.ok()) return response.status();
+  return response->ok();
 }
 
 absl::StatusOr<std::string> TrustdClient::RevealSecret(const std::string& name) {
   v1::RevealSecretRequest request;
   request.set_name(name);
-  v1::RevealSecretResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status =
-      ToStatus(stub_->RevealSecret(&context, request, &response), "RevealSecret");
-  if (!status.ok()) return status;
-  return std::move(*response.mutable_plaintext());
+  absl::StatusOr<v1::RevealSecretResponse> response =
+      Call(&v1::TrustService::Stub::RevealSecret, request, "RevealSecret");
+  if (!response.ok()) return response.status();
+  return std::move(*response->mutable_plaintext());
 }
 
 absl::StatusOr<std::string> TrustdClient::Seal(const std::string& plaintext) {
   v1::SealRequest request;
   request.set_plaintext(plaintext);
-  v1::SealResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status = ToStatus(stub_->Seal(&context, request, &response), "Seal");
-  if (!status.ok()) return status;
-  return std::move(*response.mutable_sealed());
+  absl::StatusOr<v1::SealResponse> response = Call(&v1::TrustService::Stub::Seal, request, "Seal");
+  if (!response.ok()) return response.status();
+  return std::move(*response->mutable_sealed());
 }
 
 absl::StatusOr<std::string> TrustdClient::Health() {
-  grpc::health::v1::HealthCheckRequest request;
-  grpc::health::v1::HealthCheckResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  absl::Status status = ToStatus(health_->Check(&context, request, &response), "health check");
-  if (!status.ok()) return status;
-  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse> response = UnaryCall(
+      *health_, &grpc::health::v1::Health::Stub::Check, grpc::health::v1::HealthCheckRequest(),
+      options_.deadline, [this](const grpc::Status& s) { return ToStatus(s, "health check"); });
+  if (!response.ok()) return response.status();
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response->status());
 }
 
 std::unique_ptr<TrustWatch> TrustdClient::Watch(

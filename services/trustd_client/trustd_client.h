@@ -78,8 +78,13 @@ class TrustdClient {
 
  private:
   TrustdClient(TrustdClientOptions options);
-  void SetDeadline(grpc::ClientContext* context) const;
   absl::Status ToStatus(const grpc::Status& status, absl::string_view method) const;
+  // One unary call with the deadline; errors name the method and the socket.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(
+      grpc::Status (v1::TrustService::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                     Response*),
+      const Request& request, absl::string_view name) const;
 
   TrustdClientOptions options_;
   std::string target_;

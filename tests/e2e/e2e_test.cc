@@ -17,7 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "services/common/file_util.h"
 #include "tests/testing/curl.h"
 #include "tests/testing/edge_stack.h"
@@ -25,7 +25,7 @@
 namespace edge {
 namespace {
 
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 namespace v1 = ::edge::v1;
 using testing::CertSpec;
 using testing::CurlResult;

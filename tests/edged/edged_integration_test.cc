@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "tests/testing/edge_stack.h"
 #include "tests/testing/subprocess.h"
 
@@ -20,7 +20,7 @@ namespace edge {
 namespace {
 
 namespace v1 = ::edge::v1;
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 using testing::CertSpec;
 using testing::EdgeStack;
 using testing::StackConfig;

@@ -21,14 +21,14 @@
 #include "restd/auth.h"
 #include "restd/https_server.h"
 #include "restd/rest_api.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "services/common/log.h"
 
 namespace edge {
 namespace {
 
 namespace http = boost::beast::http;
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 using restd::Request;
 using restd::Response;
 

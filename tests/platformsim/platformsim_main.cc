@@ -45,7 +45,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "services/alwayson/chunking.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
 #include "services/alwayson/message.h"
 #include "services/common/log.h"
@@ -57,7 +57,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 using tcp = asio::ip::tcp;
 using alwayson::Code;
 using alwayson::Message;

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace edge::testing {
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "tests/testing/subprocess.h"
 
 namespace edge::testing {
@@ -33,14 +33,14 @@ class PlatformSimProcess {
   Subprocess& process() { return *process_; }
 
   // GET /records, /status; POST /call, /drop, /refuse. Errors name the control request.
-  absl::StatusOr<alwayson::json::Value> Records();
-  absl::StatusOr<alwayson::json::Value> Status();
-  absl::StatusOr<alwayson::json::Value> Call(const std::string& request_json);
+  absl::StatusOr<::edge::json::Value> Records();
+  absl::StatusOr<::edge::json::Value> Status();
+  absl::StatusOr<::edge::json::Value> Call(const std::string& request_json);
   absl::Status Drop();
   absl::Status Refuse(int ms);
 
  private:
-  absl::StatusOr<alwayson::json::Value> Request(const std::string& method,
+  absl::StatusOr<::edge::json::Value> Request(const std::string& method,
                                                 const std::string& target,
                                                 const std::string& body);
   std::unique_ptr<Subprocess> process_;
@@ -49,7 +49,7 @@ class PlatformSimProcess {
 };
 
 // The records of `kind` ("write", "event", "service", "bind", "auth"...).
-std::vector<alwayson::json::Value> RecordsOfKind(const alwayson::json::Value& records,
+std::vector<::edge::json::Value> RecordsOfKind(const ::edge::json::Value& records,
                                                  const std::string& kind);
 
 }  // namespace edge::testing

@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "services/common/file_util.h"
 #include "tests/testing/curl.h"
 #include "tests/testing/edge_stack.h"
@@ -21,7 +21,7 @@
 namespace edge {
 namespace {
 
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 using testing::EdgeStack;
 using testing::RecordsOfKind;
 using testing::StackConfig;

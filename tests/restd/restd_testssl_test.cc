@@ -8,14 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 #include "services/common/file_util.h"
 #include "tests/testing/edge_stack.h"
 
 namespace edge {
 namespace {
 
-namespace json = alwayson::json;
+namespace json = ::edge::json;
 using testing::EdgeStack;
 using testing::StackConfig;
 

@@ -68,6 +68,9 @@ absl::Status EdgeStack::StartRestd(const std::vector<std::string>& wrapper) {
 absl::StatusOr<int> EdgeStack::StartEndpoint(const std::string& cert, const std::string& key,
                                              const std::string& user,
                                              const std::string& password, int port) {
+  // The old endpoint goes first: a restart on the same port must not race its predecessor
+  // for the listening socket.
+  endpoint_.reset();
   std::string ready = dir_ + "/endpoint.ready";
   std::remove(ready.c_str());
   std::vector<std::string> argv = {Runfile("tests/edgeendpoint/edge_endpoint"), "--listen",
@@ -81,7 +84,7 @@ absl::StatusOr<int> EdgeStack::StartEndpoint(const std::string& cert, const std:
   endpoint_ = std::move(*endpoint);
   absl::StatusOr<std::string> ready_content = endpoint_->WaitForFile(ready, absl::Seconds(20));
   if (!ready_content.ok()) return ready_content.status();
-  auto parsed = alwayson::json::Parse(*ready_content);
+  auto parsed = ::edge::json::Parse(*ready_content);
   if (!parsed.ok() || parsed->Find("port") == nullptr) {
     return absl::InternalError(ready + ": unexpected content");
   }

@@ -1,8 +1,8 @@
-#include "edged/edge_proto.h"
+#include "proto/edge/v1/edge_proto.h"
 
 #include "gtest/gtest.h"
 
-namespace edge::edged {
+namespace edge::edge_api {
 namespace {
 
 namespace v1 = ::edge::v1;
@@ -83,5 +83,18 @@ TEST(EdgeProtoTest, NestingIsBounded) {
   EXPECT_NE(r.status().message().find("nested too deeply"), std::string::npos);
 }
 
+TEST(EdgeProtoTest, EveryAnswerStatusIsTheAlwaysOnStatusOfTheSameName) {
+  const google::protobuf::EnumDescriptor* statuses = v1::AnswerStatus_descriptor();
+  for (int i = 0; i < statuses->value_count(); ++i) {
+    const google::protobuf::EnumValueDescriptor* status = statuses->value(i);
+    SCOPED_TRACE(status->name());
+    std::optional<alwayson::Code> code = FromProto(static_cast<v1::AnswerStatus>(status->number()));
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(alwayson::CodeName(static_cast<uint8_t>(*code)).value_or("?"), status->name());
+  }
+  EXPECT_FALSE(FromProto(static_cast<v1::AnswerStatus>(0x40)).has_value());
+  EXPECT_FALSE(FromProto(static_cast<v1::AnswerStatus>(7)).has_value());
+}
+
 }  // namespace
-}  // namespace edge::edged
+}  // namespace edge::edge_api

@@ -1,8 +1,8 @@
-#include "trustd/caller_policy.h"
+#include "services/local_rpc/caller_policy.h"
 
 #include "gtest/gtest.h"
 
-namespace edge::trustd {
+namespace edge::local_rpc {
 namespace {
 
 CallerPolicy Policy() {
@@ -20,7 +20,8 @@ CallerPolicy Policy() {
   restd.secrets = {"auto_bind/*"};
   CallerRule nobody;  // Names no one: must match no one.
   nobody.methods = {"Sign"};
-  return CallerPolicy({edged, restd, nobody}, /*trustd_uid=*/900);
+  return CallerPolicy({edged, restd, nobody}, /*daemon_uid=*/900,
+                      /*open_methods=*/{"ValidatePeer", "Seal", "WatchTrust"});
 }
 
 TEST(CallerPolicyTest, OpenMethodsAreOpenToAnyCaller) {
@@ -65,4 +66,4 @@ TEST(CallerPolicyTest, DescribesCallersForLogs) {
 }
 
 }  // namespace
-}  // namespace edge::trustd
+}  // namespace edge::local_rpc

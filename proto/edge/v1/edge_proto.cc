@@ -1,8 +1,8 @@
-#include "edged/edge_proto.h"
+#include "proto/edge/v1/edge_proto.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace edge::edged {
+namespace edge::edge_api {
 namespace v1 = ::edge::v1;
 using alwayson::BaseType;
 using alwayson::InfoTable;
@@ -175,4 +175,27 @@ v1::InfoTable ToProto(const InfoTable& table) {
   return out;
 }
 
-}  // namespace edge::edged
+std::optional<alwayson::Code> FromProto(v1::AnswerStatus status) {
+  using alwayson::Code;
+  switch (status) {
+    case v1::SUCCESS: return Code::kSuccess;
+    case v1::BAD_REQUEST: return Code::kBadRequest;
+    case v1::UNAUTHORIZED: return Code::kUnauthorized;
+    case v1::BAD_OPTION: return Code::kBadOption;
+    case v1::FORBIDDEN: return Code::kForbidden;
+    case v1::NOT_FOUND: return Code::kNotFound;
+    case v1::METHOD_NOT_ALLOWED: return Code::kMethodNotAllowed;
+    case v1::NOT_ACCEPTABLE: return Code::kNotAcceptable;
+    case v1::PRECONDITION_FAILED: return Code::kPreconditionFailed;
+    case v1::ENTITY_TOO_LARGE: return Code::kEntityTooLarge;
+    case v1::UNSUPPORTED_CONTENT_FORMAT: return Code::kUnsupportedContentFormat;
+    case v1::INTERNAL_SERVER_ERROR: return Code::kInternalServerError;
+    case v1::NOT_IMPLEMENTED: return Code::kNotImplemented;
+    case v1::BAD_GATEWAY: return Code::kBadGateway;
+    case v1::SERVICE_UNAVAILABLE: return Code::kServiceUnavailable;
+    case v1::GATEWAY_TIMEOUT: return Code::kGatewayTimeout;
+    default: return std::nullopt;  // A number a caller put in the enum field.
+  }
+}
+
+}  // namespace edge::edge_api

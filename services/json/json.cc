@@ -1,4 +1,4 @@
-#include "services/alwayson/internal/json.h"
+#include "services/json/json.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace edge::alwayson::json {
+namespace edge::json {
 namespace {
 
 class Parser {
@@ -283,4 +283,4 @@ std::string Write(const Value& value) {
   return out;
 }
 
-}  // namespace edge::alwayson::json
+}  // namespace edge::json

@@ -1,4 +1,4 @@
-#include "trustd/uds_listener.h"
+#include "services/local_rpc/uds_listener.h"
 
 #include <fcntl.h>
 #include <grpcpp/server.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace edge::trustd {
+namespace edge::local_rpc {
 
 void PeerRegistry::Set(int fd, PeerCredentials creds) {
   absl::MutexLock lock(&mu_);
@@ -133,4 +133,4 @@ void UdsListener::AcceptLoop(grpc::Server* server) {
   }
 }
 
-}  // namespace edge::trustd
+}  // namespace edge::local_rpc

@@ -1,7 +1,7 @@
 // Conversion between the engine's Decision (services/trust) and trust.v1.Decision, used by
 // trustd on one side of the socket and by TrustdClient on the other.
-#ifndef SERVICES_TRUSTD_CLIENT_DECISION_PROTO_H_
-#define SERVICES_TRUSTD_CLIENT_DECISION_PROTO_H_
+#ifndef PROTO_TRUST_V1_DECISION_PROTO_H_
+#define PROTO_TRUST_V1_DECISION_PROTO_H_
 
 #include "proto/trust/v1/trust.pb.h"
 #include "services/trust/decision.h"
@@ -19,4 +19,4 @@ bool FromProto(v1::Purpose purpose, Purpose* out);
 
 }  // namespace edge::trust
 
-#endif  // SERVICES_TRUSTD_CLIENT_DECISION_PROTO_H_
+#endif  // PROTO_TRUST_V1_DECISION_PROTO_H_

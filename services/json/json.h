@@ -1,7 +1,7 @@
 // A small strict JSON (RFC 8259) reader and writer for the REST infotable form: objects
 // keep their key order, numbers keep double precision, nesting is bounded.
-#ifndef SERVICES_ALWAYSON_INTERNAL_JSON_H_
-#define SERVICES_ALWAYSON_INTERNAL_JSON_H_
+#ifndef SERVICES_JSON_JSON_H_
+#define SERVICES_JSON_JSON_H_
 
 #include <memory>
 #include <string>
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace edge::alwayson::json {
+namespace edge::json {
 
 struct Value;
 using Array = std::vector<Value>;
@@ -50,6 +50,6 @@ struct Value {
 absl::StatusOr<Value> Parse(absl::string_view text, int max_depth = 64);
 std::string Write(const Value& value);
 
-}  // namespace edge::alwayson::json
+}  // namespace edge::json
 
-#endif  // SERVICES_ALWAYSON_INTERNAL_JSON_H_
+#endif  // SERVICES_JSON_JSON_H_

@@ -1,4 +1,4 @@
-#include "services/trustd_client/decision_proto.h"
+#include "proto/trust/v1/decision_proto.h"
 
 namespace edge::trust {
 namespace {

@@ -1,24 +1,27 @@
-#include "trustd/caller_policy.h"
+#include "services/local_rpc/caller_policy.h"
 
 #include <grp.h>
 #include <pwd.h>
+#include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-namespace edge::trustd {
+namespace edge::local_rpc {
 
-CallerPolicy::CallerPolicy(std::vector<CallerRule> rules, uid_t trustd_uid)
-    : rules_(std::move(rules)), trustd_uid_(trustd_uid) {}
+CallerPolicy::CallerPolicy(std::vector<CallerRule> rules, uid_t daemon_uid,
+                           std::set<std::string> open_methods)
+    : rules_(std::move(rules)),
+      daemon_uid_(daemon_uid),
+      open_methods_(open_methods.begin(), open_methods.end()) {}
 
-bool CallerPolicy::IsOpenMethod(absl::string_view method) {
-  return method == "ValidatePeer" || method == "Seal" || method == "WatchTrust" ||
-         absl::StartsWith(method, "grpc.health.") ||
+bool CallerPolicy::IsOpenMethod(absl::string_view method) const {
+  return open_methods_.count(method) > 0 || absl::StartsWith(method, "grpc.health.") ||
          absl::StartsWith(method, "grpc.reflection.");
 }
 
 bool CallerPolicy::Privileged(const PeerCredentials& caller) const {
-  return caller.uid == 0 || caller.uid == trustd_uid_;
+  return caller.uid == 0 || caller.uid == daemon_uid_;
 }
 
 std::vector<const CallerRule*> CallerPolicy::Matching(const PeerCredentials& caller) const {
@@ -69,7 +72,8 @@ std::string CallerPolicy::Describe(const PeerCredentials& caller) const {
 }
 
 absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(
-    const std::vector<config::CallerConfig>& callers, absl::string_view group) {
+    const std::vector<config::CallerConfig>& callers, absl::string_view group,
+    std::set<std::string> open_methods) {
   std::vector<CallerRule> rules;
   for (size_t i = 0; i < callers.size(); ++i) {
     const config::CallerConfig& c = callers[i];
@@ -100,7 +104,7 @@ absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(
     rule.secrets = c.secrets;
     rules.push_back(std::move(rule));
   }
-  return CallerPolicy(std::move(rules), ::geteuid());
+  return CallerPolicy(std::move(rules), ::geteuid(), std::move(open_methods));
 }
 
-}  // namespace edge::trustd
+}  // namespace edge::local_rpc

@@ -9,8 +9,8 @@
 //   std::optional<PeerCredentials> who = (*listener)->registry().Lookup(context->peer());
 //
 // Thread-safe. The socket file is removed when the listener is destroyed.
-#ifndef TRUSTD_UDS_LISTENER_H_
-#define TRUSTD_UDS_LISTENER_H_
+#ifndef SERVICES_LOCAL_RPC_UDS_LISTENER_H_
+#define SERVICES_LOCAL_RPC_UDS_LISTENER_H_
 
 #include <sys/types.h>
 
@@ -28,7 +28,7 @@ namespace grpc {
 class Server;
 }
 
-namespace edge::trustd {
+namespace edge::local_rpc {
 
 struct PeerCredentials {
   pid_t pid = 0;
@@ -78,6 +78,6 @@ class UdsListener {
   PeerRegistry registry_;
 };
 
-}  // namespace edge::trustd
+}  // namespace edge::local_rpc
 
-#endif  // TRUSTD_UDS_LISTENER_H_
+#endif  // SERVICES_LOCAL_RPC_UDS_LISTENER_H_

@@ -1,18 +1,19 @@
-// CallerPolicy: which local callers may use which trustd methods, identities and secrets.
-// Callers are told apart by their Unix credentials (SO_PEERCRED), never by anything they
-// say about themselves.
+// CallerPolicy: which local callers may use which methods of a daemon's Unix-socket API
+// (trustd's TrustService, edged's EdgeService), and for trustd which identities and
+// secrets. Callers are told apart by their Unix credentials (SO_PEERCRED), never by
+// anything they say about themselves.
 //
 //   CallerPolicy policy({CallerRule{.name = "edged", .uid = 1001,
 //                                   .methods = {"GetIdentity", "Sign", "RevealSecret"},
 //                                   .roles = {"platform_client"}, .secrets = {"app_key"}}},
-//                       /*trustd_uid=*/geteuid());
+//                       /*daemon_uid=*/geteuid(), /*open_methods=*/{"ValidatePeer"});
 //   if (!policy.AllowsMethod(creds, "Sign")) -> PERMISSION_DENIED
 //
-// Open to everyone who can connect to the socket (its mode and group decide who can):
-// ValidatePeer, Seal, WatchTrust and the health and reflection services. root and the
-// user trustd runs as may call everything. Immutable; thread-safe.
-#ifndef TRUSTD_CALLER_POLICY_H_
-#define TRUSTD_CALLER_POLICY_H_
+// Open to everyone who can connect to the socket (its mode and group decide who can): the
+// daemon's `open_methods` and the health and reflection services. root and the user the
+// daemon runs as may call everything. Immutable; thread-safe.
+#ifndef SERVICES_LOCAL_RPC_CALLER_POLICY_H_
+#define SERVICES_LOCAL_RPC_CALLER_POLICY_H_
 
 #include <sys/types.h>
 
@@ -24,9 +25,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "services/config/config.h"
-#include "trustd/uds_listener.h"
+#include "services/local_rpc/uds_listener.h"
 
-namespace edge::trustd {
+namespace edge::local_rpc {
 
 struct CallerRule {
   std::string name;            // For logs: "edged".
@@ -41,9 +42,12 @@ struct CallerRule {
 
 class CallerPolicy {
  public:
-  CallerPolicy(std::vector<CallerRule> rules, uid_t trustd_uid);
+  // `daemon_uid`: the user the daemon runs as (privileged like root). `open_methods`: the
+  // methods anyone on the socket may call, besides grpc.health.* and grpc.reflection.*.
+  CallerPolicy(std::vector<CallerRule> rules, uid_t daemon_uid,
+               std::set<std::string> open_methods = {});
 
-  static bool IsOpenMethod(absl::string_view method);
+  bool IsOpenMethod(absl::string_view method) const;
 
   bool AllowsMethod(const PeerCredentials& caller, absl::string_view method) const;
   bool AllowsRole(const PeerCredentials& caller, absl::string_view role) const;
@@ -57,14 +61,17 @@ class CallerPolicy {
   std::vector<const CallerRule*> Matching(const PeerCredentials& caller) const;
 
   std::vector<CallerRule> rules_;
-  uid_t trustd_uid_;
+  uid_t daemon_uid_;
+  std::set<std::string, std::less<>> open_methods_;
 };
 
 // The rules of a `callers` list (trustd.callers, edged.callers), user and group names
-// resolved; errors name the entry ("edged.callers[1].user: ...").
+// resolved; errors name the entry ("edged.callers[1].user: ..."). The policy's daemon is
+// the current effective user.
 absl::StatusOr<CallerPolicy> CallerPolicyFromConfig(
-    const std::vector<config::CallerConfig>& callers, absl::string_view group);
+    const std::vector<config::CallerConfig>& callers, absl::string_view group,
+    std::set<std::string> open_methods = {});
 
-}  // namespace edge::trustd
+}  // namespace edge::local_rpc
 
-#endif  // TRUSTD_CALLER_POLICY_H_
+#endif  // SERVICES_LOCAL_RPC_CALLER_POLICY_H_
