@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -34,6 +35,10 @@ using alwayson::Message;
 using Clock = std::chrono::steady_clock;
 
 std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms); }
+
+// Refused chunks logged one by one per msg_timeout window (one line per request id); the
+// rest are summed up in one line when the window ends.
+constexpr size_t kMaxLoggedChunkRefusals = 64;
 
 // One WebSocket connection, plain or over TLS.
 class Conn {
@@ -144,7 +149,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         resolver_(io_),
         retry_timer_(io_),
         tick_timer_(io_),
-        reassembler_(alwayson::Limits{static_cast<size_t>(options_.ws.max_msg_size)}) {
+        reassembler_(NewReassembler()) {
     if (!options_.jitter) {
       options_.jitter = [rng = std::make_shared<std::mt19937_64>(std::random_device{}())] {
         return std::uniform_real_distribution<double>(0, 1)(*rng);
@@ -333,6 +338,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   void UpgradeToWebSocket(uint64_t gen, std::shared_ptr<Conn> conn) {
     conn->lowest().expires_never();
     // A chunk is at most the peer's chunk size; whole messages are bounded by max_msg_size.
+    // Beast applies the limit to the inflated size, so deflate cannot get past it either.
     conn->Configure(Ms(options_.ws.connect_timeout), options_.ws.compression,
                     static_cast<size_t>(options_.ws.max_msg_size) + 64);
     conn->OnControl([self = shared_from_this(), gen](websocket::frame_type kind) {
@@ -459,7 +465,11 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     if (bytes.size() >= alwayson::kHeaderSize && bytes[14] == 1) {
       absl::StatusOr<std::optional<std::string>> done =
           reassembler_.Add(bytes, absl::Now());
-      if (!done.ok()) return done.status();
+      if (!done.ok()) {
+        // Costs that message only: the connection, other messages and calls go on.
+        LogRefusedChunk(bytes, done.status());
+        return absl::OkStatus();
+      }
       if (!done->has_value()) return absl::OkStatus();
       whole = std::move(**done);
     } else {
@@ -487,6 +497,30 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       }
     }
     return absl::OkStatus();  // KEEP_ALIVE and anything else a platform may send: ignored.
+  }
+
+  // Chunks: whole messages of at most ws_connection.max_msg_size; what partial messages may
+  // hold together is the Reassembler's default bound (a few times max_msg_size).
+  alwayson::Reassembler NewReassembler() const {
+    return alwayson::Reassembler(
+        alwayson::Limits{static_cast<size_t>(options_.ws.max_msg_size)});
+  }
+
+  // The first refusal per request id is logged; a flood of chunks is not a flood of lines.
+  void LogRefusedChunk(const std::string& chunk, const absl::Status& why) {
+    uint32_t id = (static_cast<uint32_t>(static_cast<uint8_t>(chunk[2])) << 24) |
+                  (static_cast<uint32_t>(static_cast<uint8_t>(chunk[3])) << 16) |
+                  (static_cast<uint32_t>(static_cast<uint8_t>(chunk[4])) << 8) |
+                  static_cast<uint32_t>(static_cast<uint8_t>(chunk[5]));
+    if (refused_chunk_ids_.count(id) > 0) return;
+    if (refused_chunk_ids_.size() >= kMaxLoggedChunkRefusals) {
+      ++unlogged_chunk_refusals_;
+      return;
+    }
+    refused_chunk_ids_.insert(id);
+    LogWarning(absl::StrCat("chunk from ", ServerName(), " refused, its message dropped (",
+                            "later refusals for this request id are not logged): ",
+                            why.message()));
   }
 
   void Send(const Message& message, Done done) {
@@ -550,8 +584,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     }
     last_error_ = reason;
     // Chunks of the old connection never complete on the next one.
-    reassembler_ = alwayson::Reassembler(
-        alwayson::Limits{static_cast<size_t>(options_.ws.max_msg_size)});
+    reassembler_ = NewReassembler();
+    refused_chunk_ids_.clear();
     {
       absl::MutexLock lock(&mu_);
       status_.state = SessionStatus::State::kDisconnected;
@@ -604,6 +638,15 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       }
     }
     reassembler_.ExpireOlderThan(absl::Now() - absl::Milliseconds(options_.ws.msg_timeout));
+    if (now >= refusal_window_end_) {
+      if (unlogged_chunk_refusals_ > 0) {
+        LogWarning(absl::StrCat(unlogged_chunk_refusals_, " more chunks of other requests from ",
+                                ServerName(), " refused and not logged one by one"));
+      }
+      unlogged_chunk_refusals_ = 0;
+      refused_chunk_ids_.clear();
+      refusal_window_end_ = now + Ms(options_.ws.msg_timeout);
+    }
     if (online_ && conn_) {
       if (awaiting_pong_ && now >= pong_deadline_) {
         Drop(absl::StrCat("no pong from ", ServerName(), " within ws_connection.pingpong_timeout (",
@@ -643,6 +686,9 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   uint64_t gen_ = 0;  // Bumped by every connection attempt and drop; stale handlers see it.
   std::shared_ptr<Conn> conn_;
   alwayson::Reassembler reassembler_;
+  std::set<uint32_t> refused_chunk_ids_;  // Logged in this window; see LogRefusedChunk.
+  uint64_t unlogged_chunk_refusals_ = 0;
+  Clock::time_point refusal_window_end_;
   std::map<uint32_t, Pending> pending_;
   uint32_t next_id_ = 0;
   uint32_t session_id_ = alwayson::kNoSession;

@@ -59,91 +59,190 @@ absl::StatusOr<std::vector<std::string>> SplitIntoChunks(absl::string_view encod
   return chunks;
 }
 
-absl::StatusOr<std::optional<std::string>> Reassembler::Add(absl::string_view chunk,
-                                                            absl::Time now) {
+// Every check below is one rule of the spec's "Multipart (chunking)" section, or a bound of
+// ours on what a peer can make us hold; each runs before the slice is stored.
+
+absl::StatusOr<Reassembler::ChunkFields> Reassembler::Parse(absl::string_view chunk) const {
   Reader r(chunk, limits_.max_message_size);
+  ChunkFields c;
   auto header = DecodeHeader(r);
   if (!header.ok()) return header.status();
   if (!header->multipart) {
     return absl::InvalidArgumentError("not a chunk: the multipart flag is 0");
   }
+  c.header = *header;
   auto number = r.U16("chunk number");
   if (!number.ok()) return number.status();
   auto count = r.U16("chunk count");
   if (!count.ok()) return count.status();
   auto size = r.U16("chunk size");
   if (!size.ok()) return size.status();
-  uint32_t id = header->request_id;
-  auto refuse = [&](std::string why) -> absl::Status {
-    partial_.erase(id);
-    return absl::InvalidArgumentError(absl::StrCat("chunk ", *number, " of request ", id, ": ", why));
-  };
-  if (*number == 0 || *number > *count) {
-    return refuse(absl::StrCat("chunk number must be 1 to ", *count));
-  }
-  if (static_cast<size_t>(*count) * *size > limits_.max_message_size) {
-    return refuse(absl::StrCat(*count, " chunks of ", *size, " bytes exceed max_msg_size (",
-                               limits_.max_message_size, ")"));
-  }
-  std::optional<std::pair<uint8_t, std::string>> entity;
+  c.number = *number;
+  c.count = *count;
+  c.size = *size;
+  c.headers_size = kChunkOverhead;
   if (HasEntity(header->code)) {
+    // Requests repeat the entity type and name in every chunk; the slice rule counts them as
+    // "2 + name length".
+    size_t at = r.offset();
     auto type = r.U8("entity type");
     if (!type.ok()) return type.status();
     auto name = r.String("entity name");
     if (!name.ok()) return name.status();
-    entity = std::make_pair(*type, *std::move(name));
+    c.entity = std::string(chunk.substr(at, r.offset() - at));
+    c.headers_size += 2 + name->size();
   }
-  auto it = partial_.find(id);
-  if (it == partial_.end()) {
-    if (partial_.size() >= max_partial_) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "chunk of request ", id, ": ", max_partial_, " partial messages already in flight"));
-    }
-    Partial p;
-    p.header = *header;
-    p.count = *count;
-    p.size = *size;
-    p.entity = entity;
-    p.first_seen = now;
-    it = partial_.emplace(id, std::move(p)).first;
-  } else {
-    const Partial& p = it->second;
-    if (p.count != *count || p.size != *size) {
-      return refuse(absl::StrCat("says ", *count, " chunks of ", *size, " bytes, an earlier one said ",
-                                 p.count, " of ", p.size));
-    }
-    if (p.entity != entity || p.header.code != header->code ||
-        p.header.session_id != header->session_id) {
-      return refuse("does not belong to the same message as the earlier chunks");
-    }
-    if (p.slices.count(*number) > 0) return refuse("arrived twice");
-  }
-  it->second.slices[*number] = std::string(r.rest());
-  if (it->second.slices.size() < it->second.count) return std::optional<std::string>();
+  c.slice = r.rest();
+  return c;
+}
 
-  Partial done = std::move(it->second);
-  partial_.erase(it);
+absl::Status Reassembler::CheckDeclaredSizes(const ChunkFields& c) const {
+  if (c.count == 0) {
+    return absl::InvalidArgumentError("chunk count must be at least 1, got 0");
+  }
+  if (c.number == 0 || c.number > c.count) {  // Chunk numbers count from 1.
+    return absl::InvalidArgumentError(absl::StrCat("chunk number must be 1 to ", c.count));
+  }
+  if (c.size > limits_.max_message_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "its chunk size (", c.size, ", the sender's ws_connection.message_chunk_size) is over "
+        "ws_connection.max_msg_size (", limits_.max_message_size, ")"));
+  }
+  if (static_cast<size_t>(c.count) * c.size > limits_.max_message_size) {
+    return absl::InvalidArgumentError(absl::StrCat(c.count, " chunks of ", c.size,
+                                                   " bytes exceed max_msg_size (",
+                                                   limits_.max_message_size, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Slice size per chunk = chunk size - 21 - (4 with deflate) - (requests: 2 + name length).
+// Whether the sender deflated is not visible here, so the bound is the one without deflate.
+// With count x chunk size within max_msg_size, this keeps the whole message within it too.
+absl::Status Reassembler::CheckSlice(const ChunkFields& c) {
+  if (c.size <= c.headers_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "its chunk size (", c.size, ", the sender's ws_connection.message_chunk_size) leaves "
+        "no room for data after ", c.headers_size, " bytes of chunk headers"));
+  }
+  size_t room = c.size - c.headers_size;
+  if (c.slice.size() > room) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "slice of ", c.slice.size(), " bytes is larger than the ", room,
+        " bytes that its chunk size (", c.size,
+        ", the sender's ws_connection.message_chunk_size) leaves after ", c.headers_size,
+        " bytes of chunk headers"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reassembler::CheckSameMessage(const ChunkFields& c, const Partial& p) {
+  if (p.count != c.count || p.size != c.size) {
+    return absl::InvalidArgumentError(absl::StrCat("says ", c.count, " chunks of ", c.size,
+                                                   " bytes, an earlier one said ", p.count,
+                                                   " of ", p.size));
+  }
+  if (p.entity != c.entity || p.header.code != c.header.code ||
+      p.header.session_id != c.header.session_id) {
+    return absl::InvalidArgumentError(
+        "does not belong to the same message as the earlier chunks");
+  }
+  if (p.slices.count(c.number) > 0) return absl::InvalidArgumentError("arrived twice");
+  return absl::OkStatus();
+}
+
+// `p`: the chunk's partial message, null when this chunk starts one.
+absl::Status Reassembler::CheckRoom(const ChunkFields& c, const Partial* p,
+                                    size_t charge) const {
+  if (p == nullptr && partial_.size() >= max_partial_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        max_partial_, " partial messages already in flight (max_partial_messages)"));
+  }
+  // Implied by CheckDeclaredSizes and CheckSlice; kept so that the whole message is bounded
+  // even if those rules change.
+  size_t whole = kHeaderSize + c.entity.size() + (p ? p->slice_bytes : 0) + c.slice.size();
+  if (whole > limits_.max_message_size) {
+    return absl::InvalidArgumentError(absl::StrCat("would make the message ", whole,
+                                                   " bytes, over ws_connection.max_msg_size (",
+                                                   limits_.max_message_size, ")"));
+  }
+  if (pending_bytes_ + charge > max_pending_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "holding its ", charge, " bytes would bring partial messages to ",
+        pending_bytes_ + charge, " bytes, over the reassembler's bound of ", max_pending_bytes_,
+        " bytes (max_pending_bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reassembler::Refuse(const ChunkFields& c, absl::Status why) {
+  uint32_t id = c.header.request_id;
+  if (auto it = partial_.find(id); it != partial_.end()) Erase(it);
+  return absl::Status(why.code(),
+                      absl::StrCat("chunk ", c.number, " of request ", id, ": ", why.message()));
+}
+
+void Reassembler::Erase(std::map<uint32_t, Partial>::iterator it) {
+  pending_bytes_ -= it->second.charged;
+  partial_.erase(it);  // Frees the node and every slice it holds.
+}
+
+// The whole message: for a request the entity once, then every slice in order. Each slice is
+// freed as soon as it is copied, so assembling never holds a message twice.
+std::string Reassembler::Assemble(Partial& p) {
   Writer w;
-  Header whole = done.header;
+  Header whole = p.header;
   whole.multipart = false;
-  EncodeHeader(w, whole);
-  if (done.entity) {
-    w.U8(done.entity->first);
-    w.String(done.entity->second);
+  (void)EncodeHeader(w, whole);  // Decoded from its first chunk, so it encodes.
+  w.Raw(p.entity);
+  std::string out = w.Take();
+  out.reserve(out.size() + p.slice_bytes);  // Bytes received, not a peer-declared number.
+  for (auto it = p.slices.begin(); it != p.slices.end(); it = p.slices.erase(it)) {
+    out.append(it->second);
   }
-  for (const auto& [n, slice] : done.slices) w.Raw(slice);
-  if (w.data().size() > limits_.max_message_size) {
-    return absl::InvalidArgumentError(absl::StrCat("reassembled request ", id, " of ",
-                                                   w.data().size(), " bytes is over max_msg_size"));
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> Reassembler::Add(absl::string_view chunk,
+                                                            absl::Time now) {
+  absl::StatusOr<ChunkFields> c = Parse(chunk);
+  if (!c.ok()) return c.status();
+  if (absl::Status s = CheckDeclaredSizes(*c); !s.ok()) return Refuse(*c, s);
+  if (absl::Status s = CheckSlice(*c); !s.ok()) return Refuse(*c, s);
+  auto it = partial_.find(c->header.request_id);
+  Partial* p = it == partial_.end() ? nullptr : &it->second;
+  if (p != nullptr) {
+    if (absl::Status s = CheckSameMessage(*c, *p); !s.ok()) return Refuse(*c, s);
   }
-  return std::optional<std::string>(w.Take());
+  size_t charge = c->slice.size() + kStoredChunkOverhead + (p ? 0 : c->entity.size());
+  if (absl::Status s = CheckRoom(*c, p, charge); !s.ok()) return Refuse(*c, s);
+
+  if (p == nullptr) {
+    Partial fresh;
+    fresh.header = c->header;
+    fresh.count = c->count;
+    fresh.size = c->size;
+    fresh.entity = std::move(c->entity);
+    fresh.first_seen = now;
+    it = partial_.emplace(c->header.request_id, std::move(fresh)).first;
+    p = &it->second;
+  }
+  p->slices.emplace(c->number, std::string(c->slice));
+  p->slice_bytes += c->slice.size();
+  p->charged += charge;
+  pending_bytes_ += charge;
+  if (p->slices.size() < p->count) return std::optional<std::string>();
+
+  std::string whole = Assemble(*p);
+  Erase(it);
+  return std::optional<std::string>(std::move(whole));
 }
 
 int Reassembler::ExpireOlderThan(absl::Time cutoff) {
   int dropped = 0;
   for (auto it = partial_.begin(); it != partial_.end();) {
     if (it->second.first_seen < cutoff) {
-      it = partial_.erase(it);
+      Erase(it++);
       ++dropped;
     } else {
       ++it;
