@@ -11,12 +11,42 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <optional>
 
 #include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace edge::local_rpc {
+namespace {
+
+// The pid of the process accepting connections on the socket at `path`, if one does.
+std::optional<pid_t> ServingPid(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  std::optional<pid_t> pid;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    pid = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+  }
+  ::close(fd);
+  return pid;
+}
+
+// "trustd" for a pid, from /proc; "a process" when it cannot be read.
+std::string ProcessName(pid_t pid) {
+  std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
+  std::string name;
+  if (!std::getline(comm, name) || name.empty()) return "a process";
+  return name;
+}
+
+}  // namespace
 
 void PeerRegistry::Set(int fd, PeerCredentials creds) {
   absl::MutexLock lock(&mu_);
@@ -59,7 +89,12 @@ absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Listen(const std::stri
       return absl::FailedPreconditionError(
           absl::StrCat(path, ": exists and is not a socket; refusing to replace it"));
     }
-    ::unlink(path.c_str());  // A stale socket from an earlier run.
+    if (std::optional<pid_t> owner = ServingPid(path)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          ProcessName(*owner), " already serves ", path, " (pid ", *owner,
+          "); stop it first, or give this one another socket"));
+    }
+    ::unlink(path.c_str());  // A stale socket from an earlier run: nobody accepts on it.
   }
 
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -83,7 +118,15 @@ absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Listen(const std::stri
     ::unlink(path.c_str());
     return absl::FailedPreconditionError(absl::StrCat(path, ": ", std::strerror(err)));
   }
+  struct stat created;
+  if (::lstat(path.c_str(), &created) != 0) {
+    int err = errno;
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(path, ": ", std::strerror(err)));
+  }
   std::unique_ptr<UdsListener> listener(new UdsListener(path, fd));
+  listener->device_ = created.st_dev;
+  listener->inode_ = created.st_ino;
   if (::pipe2(listener->wake_, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
@@ -96,7 +139,12 @@ UdsListener::~UdsListener() {
   for (int w : wake_) {
     if (w >= 0) ::close(w);
   }
-  ::unlink(path_.c_str());
+  // Only the socket this listener created: a successor that started while this one was
+  // shutting down has bound a new socket (another inode) at the same path.
+  struct stat st;
+  if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) {
+    ::unlink(path_.c_str());
+  }
 }
 
 void UdsListener::Start(grpc::Server* server) {

@@ -8,7 +8,8 @@
 //   ...
 //   std::optional<PeerCredentials> who = (*listener)->registry().Lookup(context->peer());
 //
-// Thread-safe. The socket file is removed when the listener is destroyed.
+// Thread-safe. The socket file is removed when the listener is destroyed, unless another
+// process has bound a new socket at the path meanwhile.
 #ifndef SERVICES_LOCAL_RPC_UDS_LISTENER_H_
 #define SERVICES_LOCAL_RPC_UDS_LISTENER_H_
 
@@ -51,8 +52,9 @@ class UdsListener {
  public:
   // Creates the socket at `path` with permission bits `mode` (e.g. 0660). Refuses
   // (kFailedPrecondition) when the socket's directory does not exist or is writable by
-  // others without the sticky bit, and replaces a stale socket file left by a previous run
-  // (but never a regular file).
+  // others without the sticky bit, and when a process still accepts connections on `path`
+  // ("trustd already serves PATH (pid N)"); replaces a stale socket file left by a previous
+  // run (but never a regular file).
   static absl::StatusOr<std::unique_ptr<UdsListener>> Listen(const std::string& path,
                                                              int mode);
   ~UdsListener();
@@ -72,6 +74,8 @@ class UdsListener {
 
   std::string path_;
   int fd_;
+  dev_t device_ = 0;  // The socket file this listener created.
+  ino_t inode_ = 0;
   int wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
