@@ -25,9 +25,9 @@ cd "$work"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Seal the demo secrets under a new master key (only trustd will read it)"
-"$trustctl" encrypt --master-key master.key "demo-app-key" > appkey.sealed
-"$trustctl" encrypt --master-key master.key "dev-passphrase" > passphrase.sealed
-"$trustctl" encrypt --master-key master.key "admin-password" > password.sealed
+printf "demo-app-key" | "$trustctl" encrypt --master-key master.key - > appkey.sealed
+printf "dev-passphrase" | "$trustctl" encrypt --master-key master.key - > passphrase.sealed
+printf "admin-password" | "$trustctl" encrypt --master-key master.key - > password.sealed
 echo "appKey = $(cut -c1-24 appkey.sealed)...  (master.key: $(stat -c %a master.key))"
 
 step "Pin the edge endpoint's certificate"

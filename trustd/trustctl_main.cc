@@ -1,9 +1,11 @@
 // trustctl: the operator CLI of the trust stack. See kUsage below.
+#include <termios.h>
 #include <unistd.h>
 
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +31,10 @@ commands:
   check-config FILE [--master-key FILE]
       validate a YAML or EMS config.json file: every problem on its own line; exit 0 when
       valid (warnings on stderr), 1 when not
-  encrypt [--master-key FILE] TEXT
-      print TEXT sealed as one line "AES:..." (with --socket: sealed by trustd)
+  encrypt [--master-key FILE] [-]
+      read a secret from standard input (a prompt without echo on a terminal; one trailing
+      newline dropped) and print it sealed as one line "AES:..." (with --socket: sealed by
+      trustd). `encrypt TEXT` still works but puts the secret where other users see it (ps)
   verify --config FILE --purpose platform|edge|client [--name HOST] CHAIN.pem
       the trust decision for a peer chain (leaf first) as one JSON object; exit 0 when
       allowed, 1 when refused (with --socket: decided by trustd)
@@ -102,12 +106,46 @@ int Fingerprint(const Args& args) {
   return 0;
 }
 
+// The secret to seal: from standard input ("-" or nothing), or the argument (with a warning:
+// any local user reads a command line from /proc).
+std::optional<std::string> SecretToSeal(const Args& args) {
+  if (!args.positional.empty() && args.positional[0] != "-") {
+    std::cerr << "warning: a secret on the command line can be read by every local user (ps, "
+                 "/proc/PID/cmdline) and stays in the shell history; prefer `trustctl encrypt -` "
+                 "and type or pipe it\n";
+    return args.positional[0];
+  }
+  bool terminal = ::isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (terminal && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    std::cerr << "secret to seal: " << std::flush;
+  } else {
+    terminal = false;
+  }
+  std::string secret;
+  std::getline(std::cin, secret);
+  if (terminal) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << "\n";
+  }
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) return std::nullopt;
+  return secret;
+}
+
 int Encrypt(const Args& args, const std::string& socket) {
-  if (args.positional.size() != 1) {
-    return Fail("usage: trustctl encrypt [--master-key FILE] TEXT");
+  if (args.positional.size() > 1) {
+    return Fail("usage: trustctl encrypt [--master-key FILE] [-]   (the secret on stdin)");
+  }
+  std::optional<std::string> secret = SecretToSeal(args);
+  if (!secret) {
+    return Fail("encrypt: expected a secret on standard input (one line), found none");
   }
   if (!socket.empty()) {
-    auto sealed = Client(socket)->Seal(args.positional[0]);
+    auto sealed = Client(socket)->Seal(*secret);
     if (!sealed.ok()) return Fail(sealed.status().message());
     std::cout << *sealed << "\n";
     return 0;
@@ -116,7 +154,7 @@ int Encrypt(const Args& args, const std::string& socket) {
   std::string path = it == args.flags.end() ? kDefaultMasterKey : it->second;
   auto key = edge::trust::MasterKey::LoadOrCreate(path);
   if (!key.ok()) return Fail(key.status().message());
-  std::cout << edge::trust::Seal(*key, args.positional[0]) << "\n";
+  std::cout << edge::trust::Seal(*key, *secret) << "\n";
   return 0;
 }
 

@@ -25,12 +25,18 @@ openssl crl2pkcs7 -nocrl -certfile platform-chain.pem | openssl pkcs7 -print_cer
 check "fingerprint matches openssl" cmp -s fp.txt fp-openssl.txt
 
 # encrypt: creates the master key 0600, prints one AES: line.
-"$trustctl" encrypt --master-key ./master.key "demo-app-key" > appkey.txt
+printf 'demo-app-key\n' | "$trustctl" encrypt --master-key ./master.key - > appkey.txt 2> encrypt.err
 check "encrypt prints AES:" grep -qE '^AES:[A-Za-z0-9+/=]+$' appkey.txt
 check "master key is 0600" test "$(stat -c %a master.key)" = 600
 check "encrypt is one line" test "$(wc -l < appkey.txt)" = 1
-pass=$("$trustctl" encrypt --master-key ./master.key "dev-passphrase")
-restpw=$("$trustctl" encrypt --master-key ./master.key "rest-password")
+check "encrypt from stdin warns about nothing" test ! -s encrypt.err
+"$trustctl" encrypt --master-key ./master.key "on-the-command-line" > argv.txt 2> argv.err
+check "encrypt TEXT still seals" grep -qE '^AES:' argv.txt
+check "encrypt TEXT warns that others can read it" contains argv.err "can be read by every local user"
+check "encrypt with an empty stdin is refused" bash -c "! '$trustctl' encrypt --master-key ./master.key - < /dev/null 2> empty.err"
+check "encrypt with an empty stdin says what it expected" contains empty.err "expected a secret on standard input"
+pass=$(printf "dev-passphrase" | "$trustctl" encrypt --master-key ./master.key -)
+restpw=$(printf "rest-password" | "$trustctl" encrypt --master-key ./master.key -)
 wrongpass=$("$trustctl" encrypt --master-key ./master.key "not-the-passphrase")
 edge_fp=$("$trustctl" fingerprint edge.pem | cut -d= -f2)
 
@@ -98,7 +104,7 @@ check "health over the socket" test "$("$trustctl" --socket "$dir/trustd.sock" h
 "$trustctl" verify --config good.yaml --purpose platform --name evil.local platform-chain.pem > local.json
 "$trustctl" --socket "$dir/trustd.sock" verify --purpose platform --name evil.local platform-chain.pem > remote.json
 check "verify through trustd gives the same decision" cmp -s local.json remote.json
-sealed=$("$trustctl" --socket "$dir/trustd.sock" encrypt "sealed-by-trustd")
+sealed=$(printf "sealed-by-trustd" | "$trustctl" --socket "$dir/trustd.sock" encrypt -)
 check "encrypt through trustd" grep -qE '^AES:' <<< "$sealed"
 kill "$trustd_pid"; wait "$trustd_pid" 2>/dev/null
 check "trustd logs no secret" bash -c "! grep -qE 'demo-app-key|dev-passphrase|rest-password|sealed-by-trustd' trustd.log"
