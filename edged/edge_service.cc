@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proto/edge/v1/edge_proto.h"
+#include "services/alwayson/entity_name.h"
 #include "services/common/log.h"
 #include "services/common/status_mapping.h"
 #include "services/local_rpc/authorize.h"
@@ -21,9 +22,11 @@ grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
+// A name a local caller gives for the platform: present, and one ThingWorx accepts.
 grpc::Status NeedName(absl::string_view field, absl::string_view value) {
-  if (!value.empty()) return grpc::Status::OK;
-  return Invalid(absl::StrCat(field, ": expected a name, found an empty string"));
+  if (value.empty()) return Invalid(absl::StrCat(field, ": expected a name, found an empty string"));
+  return ToGrpcStatus(field == "thing" ? alwayson::CheckThingName(value, field)
+                                       : alwayson::CheckCharacteristicName(value, field));
 }
 
 alwayson::RequestBody Target(const std::string& thing, alwayson::Characteristic c,
@@ -33,6 +36,16 @@ alwayson::RequestBody Target(const std::string& thing, alwayson::Characteristic 
   body.characteristic = static_cast<uint8_t>(c);
   body.characteristic_name = name;
   return body;
+}
+
+// Every Thing of a Register message has a name ThingWorx accepts.
+absl::Status CheckRegistration(const v1::ServeMessage::Register& reg) {
+  for (int i = 0; i < reg.things_size(); ++i) {
+    absl::Status s =
+        alwayson::CheckThingName(reg.things(i), absl::StrCat("register.things[", i, "]"));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -193,6 +206,20 @@ grpc::Status EdgeServiceImpl::Status(grpc::ServerContext* context, const v1::Sta
 void EdgeServiceImpl::OnPlatformRequest(const alwayson::Message& request) {
   const auto* body = std::get_if<alwayson::RequestBody>(&request.body);
   if (body == nullptr) return;
+  // The names go on to local services, and from there into other protocols (restd puts
+  // them in the request line to an auto_bind endpoint): only names ThingWorx accepts.
+  absl::Status names = alwayson::CheckThingName(body->entity_name, "entity name");
+  if (names.ok() && !body->characteristic_name.empty()) {
+    names = alwayson::CheckCharacteristicName(body->characteristic_name, "characteristic name");
+  }
+  if (!names.ok()) {
+    LogWarning(absl::StrCat("platform request ", request.header.request_id,
+                            " refused with BAD_REQUEST: ", names.message()));
+    alwayson::ResponseBody answer;
+    answer.reason = std::string(names.message());
+    session_->Respond(request.header.request_id, Code::kBadRequest, answer);
+    return;
+  }
   v1::PlatformRequest out;
   switch (request.header.code) {
     case Code::kGet: out.set_method(v1::PlatformRequest::GET); break;
@@ -280,7 +307,18 @@ grpc::Status EdgeServiceImpl::Serve(
   server.writer = std::thread([&server] { server.WriteLoop(); });
 
   v1::ServeMessage message;
+  grpc::Status ended = grpc::Status::OK;
   while (stream->Read(&message)) {
+    if (message.has_register_()) {
+      // Names go to the platform in BIND and, from its requests, into other protocols: only
+      // names ThingWorx accepts (and a bounded size) are registered.
+      absl::Status names = CheckRegistration(message.register_());
+      if (!names.ok()) {
+        LogWarning(absl::StrCat(server.who, ": registration refused: ", names.message()));
+        ended = ToGrpcStatus(names);
+        break;
+      }
+    }
     if (message.has_answer()) {
       Answer(&server, message.answer());
       continue;
@@ -369,7 +407,7 @@ grpc::Status EdgeServiceImpl::Serve(
     server.closed = true;
   }
   server.writer.join();
-  return grpc::Status::OK;
+  return ended;
 }
 
 }  // namespace edge::edged

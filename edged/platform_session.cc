@@ -384,18 +384,37 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         self->GoOnline({});
         return;
       }
-      self->SendBind(things, false, [self, gen, things](bool ok) {
-        if (gen == self->gen_) self->GoOnline(ok ? things : std::vector<std::string>{});
+      self->SendBind(things, false, [self, gen](std::vector<std::string> bound) {
+        if (gen == self->gen_) self->GoOnline(bound);
       });
     });
   }
 
+  // Binds (or unbinds) `names` in as many messages as max_msg_size needs; `then` gets the
+  // names whose message the platform confirmed, once every message is answered.
   void SendBind(const std::vector<std::string>& names, bool unbind,
-                std::function<void(bool)> then) {
-    if (names.empty()) {
-      if (then) then(true);
+                std::function<void(std::vector<std::string>)> then) {
+    std::vector<std::vector<std::string>> groups =
+        alwayson::SplitBindNames(names, static_cast<size_t>(options_.ws.max_msg_size));
+    if (groups.empty()) {
+      if (then) then({});
       return;
     }
+    struct Outcome {
+      size_t waiting;
+      std::vector<std::string> confirmed;
+    };
+    auto outcome = std::make_shared<Outcome>(Outcome{groups.size(), {}});
+    for (std::vector<std::string>& group : groups) {
+      SendBindMessage(group, unbind, [outcome, then, group](bool ok) {
+        if (ok) outcome->confirmed.insert(outcome->confirmed.end(), group.begin(), group.end());
+        if (--outcome->waiting == 0 && then) then(std::move(outcome->confirmed));
+      });
+    }
+  }
+
+  void SendBindMessage(const std::vector<std::string>& names, bool unbind,
+                       std::function<void(bool)> then) {
     Send(Message::Bind(NextId(), session_id_, names, unbind),
          [self = shared_from_this(), names, unbind, then](absl::StatusOr<Message> answer) {
            bool ok = answer.ok() && answer->header.code == Code::kSuccess;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proto/edge/v1/edge_proto.h"
+#include "services/alwayson/entity_name.h"
 #include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
 #include "services/common/log.h"
@@ -39,6 +40,24 @@ v1::AnswerStatus StatusForHttp(unsigned code) {
     case 504: return v1::GATEWAY_TIMEOUT;
     default: return code >= 500 ? v1::BAD_GATEWAY : v1::BAD_REQUEST;
   }
+}
+
+// `text` as one path segment: every byte but RFC 3986's unreserved characters
+// (ALPHA / DIGIT / "-" / "." / "_" / "~", section 2.3) percent-encoded (section 2.1).
+std::string PathSegment(absl::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -77,6 +96,7 @@ void AutoBinder::Stop() {
 }
 
 absl::Status AutoBinder::Add(const std::string& name) {
+  if (absl::Status s = alwayson::CheckThingName(name, "body.name"); !s.ok()) return s;
   v1::ServeMessage reg;
   {
     absl::MutexLock lock(&mu_);
@@ -227,8 +247,20 @@ v1::Answer AutoBinder::Forward(const v1::PlatformRequest& request) {
   std::string kind = request.characteristic() == v1::PlatformRequest::SERVICES ? "Services"
                      : request.characteristic() == v1::PlatformRequest::EVENTS ? "Events"
                                                                                : "Properties";
-  std::string target = absl::StrCat("/Thingworx/Things/", request.thing(), "/", kind,
-                                    request.name().empty() ? "" : "/", request.name());
+  // The names come from the platform: each must be one ThingWorx accepts (edged checked it
+  // too) and goes on the wire as one percent-encoded path segment (RFC 3986 section 3.3), so
+  // no name can add a segment, a query or a second request.
+  absl::Status names = alwayson::CheckThingName(request.thing(), "thing");
+  if (names.ok() && !request.name().empty()) {
+    names = alwayson::CheckCharacteristicName(request.name(), "name");
+  }
+  if (!names.ok()) {
+    LogWarning(absl::StrCat("auto_bind: platform request refused: ", names.message()));
+    return Refusal(request.id(), v1::BAD_REQUEST, std::string(names.message()));
+  }
+  std::string target = absl::StrCat("/Thingworx/Things/", PathSegment(request.thing()), "/",
+                                    kind, request.name().empty() ? "" : "/",
+                                    PathSegment(request.name()));
   http::verb method = request.method() == v1::PlatformRequest::PUT    ? http::verb::put
                       : request.method() == v1::PlatformRequest::POST ? http::verb::post
                       : request.method() == v1::PlatformRequest::DELETE ? http::verb::delete_

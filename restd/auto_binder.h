@@ -36,6 +36,8 @@ class AutoBinder : public EdgeThings {
 
   void Start();
   void Stop();
+  // kInvalidArgument for a name ThingWorx would not accept; kUnavailable while edged is
+  // not reachable (the Thing is bound when it is).
   absl::Status Add(const std::string& name) override;
 
  private:

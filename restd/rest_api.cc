@@ -254,7 +254,7 @@ Response RestApi::AddEdgeThing(const Request& req) {
     return Error(req, http::status::service_unavailable, "edge Things cannot be added now");
   }
   absl::Status s = things_->Add(name->str());
-  if (!s.ok()) return Error(req, http::status::service_unavailable, s.message());
+  if (!s.ok()) return FromStatus(req, s);
   return JsonResponse(req, http::status::ok, "{}");
 }
 

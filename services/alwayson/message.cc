@@ -95,6 +95,24 @@ Message Message::Bind(uint32_t request_id, uint32_t session_id, std::vector<std:
   return m;
 }
 
+std::vector<std::vector<std::string>> SplitBindNames(const std::vector<std::string>& names,
+                                                     size_t max_message_size) {
+  // Header, the gateway flag (no gateway) and the count; then each name as a String.
+  constexpr size_t kFixed = kHeaderSize + 1 + 2;
+  std::vector<std::vector<std::string>> groups;
+  size_t size = 0;
+  for (const std::string& name : names) {
+    size_t encoded = (name.size() < 128 ? 1 : 4) + name.size();
+    if (groups.empty() || groups.back().size() == 0xFFFF || size + encoded > max_message_size) {
+      groups.emplace_back();
+      size = kFixed;
+    }
+    groups.back().push_back(name);
+    size += encoded;
+  }
+  return groups;
+}
+
 Message Message::Request(Code method, uint32_t request_id, uint32_t session_id,
                          RequestBody body) {
   Message m;

@@ -111,6 +111,12 @@ struct Limits {
   size_t max_message_size = 1048576;  // ws_connection.max_msg_size.
 };
 
+// `names` in groups whose BIND (or UNBIND) message each fits `max_message_size` and holds at
+// most 65535 names (the count is 16 bits), in order. A name too long for any message is a
+// group of its own: sending it fails the size check, and only that group.
+std::vector<std::vector<std::string>> SplitBindNames(const std::vector<std::string>& names,
+                                                     size_t max_message_size);
+
 absl::StatusOr<std::string> EncodeMessage(const Message& message);
 // A whole (reassembled) message. kInvalidArgument naming the field and offset for short
 // frames, lengths past the end, unknown codes or base types, trailing bytes, and messages

@@ -164,5 +164,32 @@ TEST(MessageTest, RefusesMalformedInputWithTheFieldAndOffset) {
   EXPECT_EQ(big.status().message(), "message of 2000 bytes is over max_msg_size (1024)");
 }
 
+TEST(SplitBindNamesTest, EveryGroupsBindFitsTheLimitAndNoNameIsLostOrReordered) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 5000; ++i) names.push_back(absl::StrCat("Thing-", i, std::string(i % 200, 'x')));
+  for (size_t limit : {size_t{1024}, size_t{65536}, size_t{1048576}}) {
+    SCOPED_TRACE(limit);
+    std::vector<std::vector<std::string>> groups = SplitBindNames(names, limit);
+    std::vector<std::string> again;
+    for (const std::vector<std::string>& g : groups) {
+      absl::StatusOr<std::string> bytes = EncodeMessage(Message::Bind(1, 2, g));
+      ASSERT_TRUE(bytes.ok());
+      EXPECT_LE(bytes->size(), limit);
+      again.insert(again.end(), g.begin(), g.end());
+    }
+    EXPECT_EQ(again, names);
+  }
+  EXPECT_EQ(SplitBindNames(names, 1048576).size(), 1u);
+}
+
+TEST(SplitBindNamesTest, NeverPutsMoreNamesInOneBindThanItsCountCanSay) {
+  std::vector<std::string> many(70000, "a");
+  std::vector<std::vector<std::string>> groups = SplitBindNames(many, 1 << 30);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].size(), 65535u);
+  EXPECT_EQ(groups[1].size(), 70000u - 65535u);
+  EXPECT_TRUE(SplitBindNames({}, 1024).empty());
+}
+
 }  // namespace
 }  // namespace edge::alwayson

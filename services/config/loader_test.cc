@@ -188,6 +188,10 @@ TEST_F(LoaderTest, ReportsEachProblemWithItsFieldPath) {
       {"auto_bind without a name",
        {{"auto_bind", "auto_bind:\n  - host: lsr.local\n"}},
        "error: auto_bind[0].name: expected the Thing's name, found none"},
+      {"auto_bind Thing name ThingWorx would refuse",
+       {{"auto_bind", "auto_bind:\n  - name: \"Pump/1\"\n"}},
+       "error: auto_bind[0].name: expected a name without + / : * \" < > \\ % ? #, found "
+       "\"Pump/1\""},
       {"bad protocol",
        {{"auto_bind", "auto_bind:\n  - name: Pump1\n    protocol: ftp\n"}},
        "error: auto_bind[0].protocol: expected \"http\" or \"https\", found \"ftp\""},

@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "services/alwayson/entity_name.h"
 
 namespace edge::config {
 namespace {
@@ -149,6 +151,9 @@ void ValidateAutoBind(const std::vector<AutoBind>& auto_bind, Diagnostics* diags
     std::string path = absl::StrCat("auto_bind[", i, "]");
     if (a.name.empty()) {
       diags->Error(path + ".name", "expected the Thing's name, found none");
+    } else if (absl::Status s = alwayson::CheckThingName(a.name, path + ".name"); !s.ok()) {
+      // The rule's own message starts with the field path, which Error() adds again.
+      diags->Error(path + ".name", std::string(absl::StripPrefix(s.message(), path + ".name: ")));
     } else if (!names.insert(a.name).second) {
       diags->Error(path + ".name", absl::StrCat("expected a unique Thing name, found \"", a.name,
                                                 "\" a second time"));

@@ -229,6 +229,68 @@ TEST_F(EdgedTest, AuthenticatesBindsWritesReadsAndServes) {
   }
 }
 
+// Hostile-peer report, item 8: two registered Things with 600 KB names made the reconnect
+// BIND exceed max_msg_size, so nothing was bound. Names are checked at registration.
+TEST_F(EdgedTest, RefusesARegistrationWithANameThingWorxWouldNotAcceptAndKeepsTheOthersBound) {
+  StartSim();
+  StartStack();
+  ASSERT_TRUE(WaitConnected());
+  grpc::ClientContext context;
+  auto stream = stub_->Serve(&context);
+  v1::ServeMessage reg;
+  reg.mutable_register_()->add_things("Valve7");
+  reg.mutable_register_()->add_things(std::string(600 * 1024, 'x'));
+  stream->Write(reg);
+  stream->WritesDone();
+  v1::PlatformRequest ignored;
+  while (stream->Read(&ignored)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "register.things[1]: expected at most 255 characters, found 614400");
+  EXPECT_TRUE(edged_->WaitForLog("registration refused: register.things[1]", absl::Seconds(5)));
+  // The connection drops and comes back: the auto_bind Thing is bound again, nothing else.
+  ASSERT_TRUE(sim_->Drop().ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::StatusResponse st = EdgeStatus();
+        return st.state() == v1::StatusResponse::CONNECTED && st.bound_things_size() == 1 &&
+               st.bound_things(0) == "Pump1";
+      },
+      absl::Seconds(20)))
+      << edged_->Log();
+}
+
+// Hostile-peer report, item 3: names from the platform go on to local services and from
+// there into other protocols (an HTTP request line). edged refuses the ones ThingWorx would
+// not accept, with BAD_REQUEST and the rule that was broken.
+TEST_F(EdgedTest, AnswersBadRequestToAPlatformRequestWithAHostileName) {
+  StartSim();
+  StartStack();
+  ASSERT_TRUE(WaitConnected());
+  struct Case {
+    std::string request;
+    std::string reason;
+  } cases[] = {
+      {R"({"thing": "Pump1", "name": "Temp\r\nHost: x\r\n\r\nGET admin"})",
+       "characteristic name: expected a name without control characters"},
+      {R"({"thing": "Pump1", "name": "../../../../admin"})",
+       "characteristic name: expected a name without + / : * \" < > \\ % ? #"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.request);
+    auto answer = sim_->Call(c.request);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(answer->Find("status")->str(), "BAD_REQUEST") << json::Write(*answer);
+    const json::Value* reason = answer->Find("reason");
+    ASSERT_NE(reason, nullptr) << json::Write(*answer);
+    EXPECT_NE(reason->str().find(c.reason), std::string::npos) << reason->str();
+  }
+  // A forged log line is impossible: the name's newline is never written raw.
+  EXPECT_EQ(edged_->Log().find("\nHost: x"), std::string::npos);
+  EXPECT_EQ(EdgeStatus().state(), v1::StatusResponse::CONNECTED);
+}
+
 TEST_F(EdgedTest, RefusedPlatformCertificateKeepsEdgedDisconnected) {
   CertSpec wrong = CertSpec::Server("evil.test");
   TestCert wrong_leaf = stack_.pki().Issue(stack_.ica(), wrong);
