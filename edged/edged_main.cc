@@ -84,7 +84,16 @@ int Run(const std::string& config_path) {
       return 1;
     }
     store = std::move(*opened);
-    if (!store->recovery_note().empty()) LogWarning("offline store: " + store->recovery_note());
+    // Damage kept in quarantine files holds messages that were accepted and will not be
+    // delivered: an error for the operator, not a note about a cut torn write.
+    if (!store->quarantine_files().empty()) {
+      LogError(absl::StrCat("offline store: ", store->recovery_note(), " (",
+                            store->quarantine_files().size(),
+                            " quarantine file(s) hold accepted messages that will not be "
+                            "delivered; they are not read again: inspect them)"));
+    } else if (!store->recovery_note().empty()) {
+      LogWarning("offline store: " + store->recovery_note());
+    }
     if (store->size() > 0) {
       LogInfo(absl::StrCat("offline store: ", store->size(),
                            " messages from an earlier run wait for the platform"));
