@@ -1,9 +1,11 @@
 // Fuzz target: AlwaysOn decoding, chunk reassembly and the REST JSON infotable form must
-// turn any bytes into a value or an error: no crash, no unbounded recursion or allocation.
+// turn any bytes into a value or an error: no crash, no unbounded recursion or allocation;
+// and a name the entity-name rules accept holds nothing that could leave its place.
 #include <cstddef>
 #include <cstdint>
 
 #include "services/alwayson/chunking.h"
+#include "services/alwayson/entity_name.h"
 #include "services/alwayson/json_infotable.h"
 #include "services/alwayson/message.h"
 
@@ -27,5 +29,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   (void)InfoTableFromJson(in);
+  // A name the rules accept can stand as one HTTP path segment and in a log line.
+  if (CheckThingName(in, "name").ok()) {
+    for (char c : in) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == '/' || c == '\\' || c == '%' ||
+          c == '?' || c == '#' || c == 0x7F) {
+        __builtin_trap();
+      }
+    }
+    if (in.size() > 4 * kMaxNameCharacters) __builtin_trap();
+  }
   return 0;
 }
