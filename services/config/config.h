@@ -163,7 +163,13 @@ struct EdgedConfig {
 
 struct RestdConfig {
   int64_t max_body_bytes = 1048576;
-  int64_t keepalive_timeout = 60000;
+  // Connection limits of the HTTPS server (milliseconds for the timeouts); the whole body
+  // must arrive within http_server.content_read_timeout.
+  int64_t keepalive_timeout = 60000;          // Idle between keep-alive requests.
+  int64_t handshake_timeout = 10000;          // Accept -> TLS handshake done.
+  int64_t header_timeout = 20000;             // Handshake done -> whole request header.
+  int64_t max_pending_handshakes = 64;        // Not yet clients; oldest dropped first.
+  int64_t max_connections_per_address = 8;    // Of max_clients + pending, per peer address.
   int64_t io_threads = 2;                     // HTTPS I/O threads.
   std::string client_certificates = "none";   // "none", "optional" or "require" (by trustd).
   std::string edged_socket;                   // Empty: edged.socket.

@@ -439,6 +439,10 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
   g.Object("restd", [c](Group& s) {
     s.Int("max_body_bytes", &c->restd.max_body_bytes, 1024, INT64_MAX, "bytes, ");
     s.Millis("keepalive_timeout", &c->restd.keepalive_timeout);
+    s.Int("handshake_timeout", &c->restd.handshake_timeout, 1, INT64_MAX, "milliseconds, ");
+    s.Int("header_timeout", &c->restd.header_timeout, 1, INT64_MAX, "milliseconds, ");
+    s.Int("max_pending_handshakes", &c->restd.max_pending_handshakes, 1, 100000);
+    s.Int("max_connections_per_address", &c->restd.max_connections_per_address, 1, 100000);
     s.Int("io_threads", &c->restd.io_threads, 1, 64, "threads, ");
     s.String("client_certificates", &c->restd.client_certificates);
     s.String("edged_socket", &c->restd.edged_socket);

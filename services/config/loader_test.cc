@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -311,6 +312,44 @@ TEST_F(LoaderTest, LoadsAnEmsConfigJsonWithCommentsAndTabs) {
   EXPECT_EQ(c.auto_bind[0].timeout, 30000);
   EXPECT_EQ(c.certificates.fingerprint_allowlist, std::vector<std::string>{std::string(64, 'a')});
   EXPECT_EQ(c.certificates.cert_chain, std::vector<std::string>{dir_ + "/ca.pem"});
+}
+
+TEST_F(LoaderTest, ReadsRestdConnectionLimitsWithTheirDefaultsAndRanges) {
+  auto loaded = LoadConfigText(Yaml(), "test.yaml", dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const RestdConfig& r = loaded->config.restd;
+  EXPECT_EQ(r.handshake_timeout, 10000);
+  EXPECT_EQ(r.header_timeout, 20000);
+  EXPECT_EQ(r.keepalive_timeout, 60000);
+  EXPECT_EQ(r.max_pending_handshakes, 64);
+  EXPECT_EQ(r.max_connections_per_address, 8);
+
+  loaded = LoadConfigText(Yaml({{"restd", "restd:\n  handshake_timeout: 1000\n"
+                                          "  header_timeout: 2000\n  max_pending_handshakes: 5\n"
+                                          "  max_connections_per_address: 3\n"}}),
+                          "test.yaml", dir_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->config.restd.handshake_timeout, 1000);
+  EXPECT_EQ(loaded->config.restd.header_timeout, 2000);
+  EXPECT_EQ(loaded->config.restd.max_pending_handshakes, 5);
+  EXPECT_EQ(loaded->config.restd.max_connections_per_address, 3);
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"restd:\n  handshake_timeout: 0\n",
+       "error: restd.handshake_timeout: expected milliseconds, at least 1, found 0"},
+      {"restd:\n  header_timeout: soon\n",
+       "error: restd.header_timeout: expected an integer, found \"soon\""},
+      {"restd:\n  max_pending_handshakes: 0\n",
+       "error: restd.max_pending_handshakes: expected an integer from 1 to 100000, found 0"},
+      {"restd:\n  max_connections_per_address: -1\n",
+       "error: restd.max_connections_per_address: expected an integer from 1 to 100000, found -1"},
+  };
+  for (const auto& [restd, expected] : cases) {
+    SCOPED_TRACE(restd);
+    std::vector<std::string> lines = Lines(Yaml({{"restd", restd}}));
+    EXPECT_NE(std::find(lines.begin(), lines.end(), expected), lines.end())
+        << absl::StrJoin(lines, "\n");
+  }
 }
 
 // The shipped examples load without an error (their files live on the target machine, so
