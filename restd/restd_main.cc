@@ -91,6 +91,12 @@ int Run(const std::string& config_path) {
     return identity ? identity->Current() : nullptr;
   };
   server_options.max_clients = static_cast<size_t>(hs.max_clients);
+  server_options.max_pending_handshakes =
+      static_cast<size_t>(config.restd.max_pending_handshakes);
+  server_options.max_connections_per_address =
+      static_cast<size_t>(config.restd.max_connections_per_address);
+  server_options.handshake_timeout = absl::Milliseconds(config.restd.handshake_timeout);
+  server_options.header_timeout = absl::Milliseconds(config.restd.header_timeout);
   server_options.read_timeout = absl::Milliseconds(hs.content_read_timeout);
   server_options.keepalive_timeout = absl::Milliseconds(config.restd.keepalive_timeout);
   server_options.body_limit = static_cast<size_t>(config.restd.max_body_bytes);
