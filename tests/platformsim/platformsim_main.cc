@@ -40,15 +40,15 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "services/alwayson/chunking.h"
 #include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
 #include "services/alwayson/message.h"
 #include "services/common/log.h"
+#include "tests/platformsim/control_server.h"
+#include "tests/platformsim/server_tls.h"
 
 namespace edge::platformsim {
 namespace {
@@ -70,17 +70,6 @@ struct Options {
   size_t chunk_size = 8192;
   size_t max_msg_size = 1048576;
 };
-
-absl::StatusOr<tcp::endpoint> ParseEndpoint(const std::string& s) {
-  std::pair<std::string, std::string> hp = absl::StrSplit(s, absl::MaxSplits(':', 1));
-  int port = 0;
-  beast::error_code ec;
-  auto address = asio::ip::make_address(hp.first, ec);
-  if (ec || !absl::SimpleAtoi(hp.second, &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("expected HOST:PORT with an IP address, found \"", s, "\""));
-  }
-  return tcp::endpoint(address, static_cast<uint16_t>(port));
-}
 
 json::Value Str(std::string s) { return json::Value::String(std::move(s)); }
 json::Value Num(double d) { return json::Value::Number(d); }
@@ -130,13 +119,8 @@ class Platform {
       : options_(std::move(options)), ssl_(asio::ssl::context::tls_server), acceptor_(io_) {}
 
   absl::Status Init() {
-    ssl_.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                     asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    if (absl::Status s = LoadServerIdentity(ssl_, options_.cert, options_.key); !s.ok()) return s;
     beast::error_code ec;
-    ssl_.use_certificate_chain_file(options_.cert, ec);
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("--cert ", options_.cert, ": ", ec.message()));
-    ssl_.use_private_key_file(options_.key, asio::ssl::context::pem, ec);
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("--key ", options_.key, ": ", ec.message()));
     auto ep = ParseEndpoint(options_.listen);
     if (!ep.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", ep.status().message()));
     acceptor_.open(ep->protocol());
@@ -552,49 +536,36 @@ void EdgeConn::Finish() {
   beast::get_lowest_layer(ws_).socket().close(ignored);
 }
 
-// The control interface: one request per connection, on loopback.
-void ServeControl(Platform& platform, tcp::acceptor& acceptor) {
-  while (true) {
-    beast::error_code ec;
-    tcp::socket socket(acceptor.get_executor());
-    acceptor.accept(socket, ec);
-    if (ec) continue;
-    beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    http::read(socket, buffer, req, ec);
-    if (ec) continue;
-    http::response<http::string_body> res{http::status::ok, req.version()};
-    res.set(http::field::content_type, "application/json");
-    std::string target(req.target());
-    if (req.method() == http::verb::get && target == "/records") {
-      res.body() = platform.Records();
-    } else if (req.method() == http::verb::get && target == "/records.txt") {
-      res.set(http::field::content_type, "text/plain");
-      res.body() = platform.RecordLines();
-    } else if (req.method() == http::verb::get && target == "/status") {
-      res.body() = platform.Status();
-    } else if (req.method() == http::verb::post && target == "/call") {
-      absl::StatusOr<json::Value> body = json::Parse(req.body());
-      if (!body.ok() || !body->is_object()) {
-        res.result(http::status::bad_request);
-        res.body() = R"({"error": "expected a JSON object"})";
-      } else {
-        res.body() = platform.Call(*body);
-      }
-    } else if (req.method() == http::verb::post && (target == "/drop" || target == "/refuse")) {
-      int64_t ms = 0;
-      if (absl::StatusOr<json::Value> body = json::Parse(req.body()); body.ok() && body->is_object()) {
-        if (const json::Value* v = body->Find("ms"); v && v->is_number()) ms = static_cast<int64_t>(v->number());
-      }
-      res.body() = absl::StrCat(R"({"dropped": )", platform.Drop(std::chrono::milliseconds(ms)), "}");
-    } else {
-      res.result(http::status::not_found);
-      res.body() = R"({"error": "unknown control request"})";
-    }
-    res.prepare_payload();
-    http::write(socket, res, ec);
-    socket.shutdown(tcp::socket::shutdown_both, ec);
+// The control interface (see the top of this file).
+ControlResponse HandleControl(Platform& platform, const ControlRequest& req) {
+  std::string target(req.target());
+  if (req.method() == http::verb::get && target == "/records") {
+    return JsonAnswer(req, http::status::ok, platform.Records());
   }
+  if (req.method() == http::verb::get && target == "/records.txt") {
+    ControlResponse res = JsonAnswer(req, http::status::ok, platform.RecordLines());
+    res.set(http::field::content_type, "text/plain");
+    return res;
+  }
+  if (req.method() == http::verb::get && target == "/status") {
+    return JsonAnswer(req, http::status::ok, platform.Status());
+  }
+  if (req.method() == http::verb::post && target == "/call") {
+    absl::StatusOr<json::Value> body = json::Parse(req.body());
+    if (!body.ok() || !body->is_object()) {
+      return JsonAnswer(req, http::status::bad_request, R"({"error": "expected a JSON object"})");
+    }
+    return JsonAnswer(req, http::status::ok, platform.Call(*body));
+  }
+  if (req.method() == http::verb::post && (target == "/drop" || target == "/refuse")) {
+    int64_t ms = 0;
+    if (absl::StatusOr<json::Value> body = json::Parse(req.body()); body.ok() && body->is_object()) {
+      if (const json::Value* v = body->Find("ms"); v && v->is_number()) ms = static_cast<int64_t>(v->number());
+    }
+    return JsonAnswer(req, http::status::ok,
+                      absl::StrCat(R"({"dropped": )", platform.Drop(std::chrono::milliseconds(ms)), "}"));
+  }
+  return JsonAnswer(req, http::status::not_found, R"({"error": "unknown control request"})");
 }
 
 int Main(int argc, char** argv) {
@@ -634,13 +605,16 @@ int Main(int argc, char** argv) {
   tcp::acceptor control(control_io, *control_ep);
   platform.Accept();
   std::thread io([&] { platform.io().run(); });
-  std::thread ctl([&] { ServeControl(platform, control); });
+  std::thread ctl([&] {
+    ServeControl(control, [&](const ControlRequest& req) { return HandleControl(platform, req); });
+  });
   std::string ready = absl::StrCat(R"({"ws": )", platform.port(), R"(, "control": )",
                                    control.local_endpoint().port(), "}");
   if (!options.ready_file.empty()) {
-    std::string tmp = options.ready_file + ".tmp";
-    std::ofstream(tmp) << ready << "\n";
-    std::rename(tmp.c_str(), options.ready_file.c_str());
+    if (absl::Status s = WriteReadyFile(options.ready_file, ready); !s.ok()) {
+      std::cerr << "platformsim: --ready-file: " << s.message() << "\n";
+      return 1;
+    }
   }
   LogInfo(absl::StrCat("listening for AlwaysOn on wss://", options.listen.substr(0, options.listen.rfind(':')),
                        ":", platform.port(), "/Thingworx/WS; control on http://127.0.0.1:",

@@ -1,17 +1,10 @@
 #include "tests/platformsim/platformsim_process.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "absl/strings/str_cat.h"
+#include "tests/testing/control_client.h"
 
 namespace edge::testing {
 namespace json = ::edge::json;
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 absl::StatusOr<std::unique_ptr<PlatformSimProcess>> PlatformSimProcess::Start(
     const std::string& dir, PlatformSimOptions options) {
@@ -44,28 +37,7 @@ absl::StatusOr<std::unique_ptr<PlatformSimProcess>> PlatformSimProcess::Start(
 absl::StatusOr<json::Value> PlatformSimProcess::Request(const std::string& method,
                                                         const std::string& target,
                                                         const std::string& body) {
-  try {
-    asio::io_context io;
-    asio::ip::tcp::socket socket(io);
-    socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(control_port_)});
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
-    http::write(socket, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(socket, buffer, res);
-    auto parsed = json::Parse(res.body());
-    if (!parsed.ok()) {
-      return absl::InternalError(absl::StrCat(method, " ", target, ": ", res.body()));
-    }
-    return parsed;
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("platformsim control ", method, " ", target, ": ",
-                                               e.what()));
-  }
+  return ControlClient(control_port_).Request(method, target, body);
 }
 
 absl::StatusOr<json::Value> PlatformSimProcess::Records() { return Request("GET", "/records", ""); }
