@@ -3,16 +3,22 @@
 //   GET/PUT /Thingworx/Things/<thing>/Properties/<prop>   (values kept in memory)
 //   POST    /Thingworx/Things/<thing>/Services/<service>  -> {"result": "<service> done ..."}
 //   GET     /                                             -> {"ok": true} (health)
-// with Basic authentication when --user/--password are given.
+// with Basic authentication when --user/--password are given. Path segments are
+// percent-decoded (as an LSR does): ".../Properties/Inlet%20Temp" is the property "Inlet Temp".
+// With --log-requests every request that reached the handler is logged first, health checks
+// and refused ones included, as "request: METHOD TARGET (Authorization: present|absent)"
+// with the target escaped (tests check that nothing else reached the endpoint).
 //   edge_endpoint --listen 127.0.0.1:0 --cert c.pem --key k.pem [--user u --password p]
-//                 [--ready-file F]
+//                 [--ready-file F] [--log-requests]
 #include <openssl/ssl.h>
 #include <signal.h>
 
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -34,16 +40,39 @@ using restd::Response;
 
 std::string OneValue(const std::string& name, const json::Value& v) {
   const char* type = v.is_number() ? "NUMBER" : v.is_bool() ? "BOOLEAN" : "STRING";
-  return absl::StrCat(R"({"dataShape": {"fieldDefinitions": {")", name, R"(": {"name": ")", name,
-                      R"(", "description": "", "baseType": ")", type,
-                      R"(", "aspects": {}}}}, "rows": [{")", name, R"(": )", json::Write(v),
-                      "}]}");
+  std::string n = json::Write(json::Value::String(name));  // A decoded name may hold quotes.
+  return absl::StrCat(R"({"dataShape": {"fieldDefinitions": {)", n, R"(: {"name": )", n,
+                      R"(, "description": "", "baseType": ")", type,
+                      R"(", "aspects": {}}}}, "rows": [{)", n, ": ", json::Write(v), "}]}");
+}
+
+// One path segment with its %XX escapes decoded; nullopt for a malformed escape.
+std::optional<std::string> PercentDecode(absl::string_view segment) {
+  std::string out;
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out.push_back(segment[i]);
+      continue;
+    }
+    if (i + 2 >= segment.size() || !absl::ascii_isxdigit(segment[i + 1]) ||
+        !absl::ascii_isxdigit(segment[i + 2])) {
+      return std::nullopt;
+    }
+    out += absl::HexStringToBytes(segment.substr(i + 1, 2));
+    i += 2;
+  }
+  return out;
 }
 
 int Main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0", cert, key, user, password, ready_file;
+  bool log_requests = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--log-requests") {
+      log_requests = true;
+      continue;
+    }
     std::string v = i + 1 < argc ? argv[i + 1] : "";
     if (a == "--listen") listen = v;
     else if (a == "--cert") cert = v;
@@ -86,6 +115,12 @@ int Main(int argc, char** argv) {
   std::map<std::string, json::Value> properties;
   restd::HttpsServer server(options, [&](const Request& req) {
     std::string target(req.target());
+    if (log_requests) {
+      bool auth = req.find(http::field::authorization) != req.end();
+      LogInfo(absl::StrCat("request: ", std::string(req.method_string()), " ",
+                           LogSafe(target, 4096), " (Authorization: ", auth ? "present" : "absent",
+                           ")"));
+    }
     if (!user.empty() && target != "/") {
       auto h = req.find(http::field::authorization);
       std::optional<restd::BasicCredentials> c =
@@ -101,7 +136,12 @@ int Main(int argc, char** argv) {
     Response res = restd::JsonResponse(req, http::status::not_found, R"({"error": "no such resource"})");
     if (target == "/") {
       res = restd::JsonResponse(req, http::status::ok, R"({"ok": true})");
+    } else if (parts.size() == 5 && parts[0] == "Thingworx" && parts[1] == "Things" &&
+               (!PercentDecode(parts[2]) || !PercentDecode(parts[4]))) {
+      res = restd::JsonResponse(req, http::status::bad_request, R"({"error": "malformed %-escape"})");
     } else if (parts.size() == 5 && parts[0] == "Thingworx" && parts[1] == "Things") {
+      parts[2] = *PercentDecode(parts[2]);
+      parts[4] = *PercentDecode(parts[4]);
       std::string key = absl::StrCat(parts[2], "/", parts[4]);
       auto body = json::Parse(req.body().empty() ? "{}" : req.body());
       if (!body.ok() || !body->is_object()) {

@@ -67,7 +67,8 @@ absl::Status EdgeStack::StartRestd(const std::vector<std::string>& wrapper) {
 
 absl::StatusOr<int> EdgeStack::StartEndpoint(const std::string& cert, const std::string& key,
                                              const std::string& user,
-                                             const std::string& password, int port) {
+                                             const std::string& password, int port,
+                                             const std::vector<std::string>& extra_args) {
   // The old endpoint goes first: a restart on the same port must not race its predecessor
   // for the listening socket.
   endpoint_.reset();
@@ -79,6 +80,7 @@ absl::StatusOr<int> EdgeStack::StartEndpoint(const std::string& cert, const std:
     argv.insert(argv.end(), {"--cert", dir_ + "/" + cert, "--key", dir_ + "/" + key});
   }
   if (!user.empty()) argv.insert(argv.end(), {"--user", user, "--password", password});
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto endpoint = Subprocess::Start(argv, dir_ + "/endpoint.log");
   if (!endpoint.ok()) return endpoint.status();
   endpoint_ = std::move(*endpoint);
@@ -118,11 +120,15 @@ absl::Status EdgeStack::StartSim(const std::string& cert, const std::string& key
 }
 
 absl::Status EdgeStack::WriteConfig(const StackConfig& c) {
-  if (!sim_) return absl::FailedPreconditionError("start the simulator before writing the config");
+  if (!sim_ && c.platform_port == 0) {
+    return absl::FailedPreconditionError(
+        "start the simulator (or set StackConfig.platform_port) before writing the config");
+  }
+  int platform_port = c.platform_port != 0 ? c.platform_port : sim_->ws_port();
   WriteFile("config.yaml",
             absl::StrCat(
                 "ws_servers:\n", c.servers_before, "  - {host: ", c.platform_host,
-                ", port: ", sim_->ws_port(), "}\n",
+                ", port: ", platform_port, "}\n",
                 "appKey: \"", Seal(kStackAppKey), "\"\n",
                 "ws_connection:\n", c.ws_connection, c.http_server,
                 c.certificates, c.auto_bind,

@@ -42,6 +42,9 @@ struct StackConfig {
   std::string extra;  // More top-level YAML (groups not written above).
   // ws_servers entries before the simulator's (e.g. a dead one, for fall-over).
   std::string servers_before;
+  // The platform's WebSocket port when the platform is another process than the simulator
+  // (tests/hostileplatform); 0: the simulator's, which must have been started.
+  int platform_port = 0;
 };
 
 class EdgeStack {
@@ -70,10 +73,11 @@ class EdgeStack {
   // restd; `wrapper` runs before it (e.g. {"strace", "-f", "-o", "trace"}).
   absl::Status StartRestd(const std::vector<std::string>& wrapper = {});
   // The edge endpoint (an LSR stand-in) on `port` (0: a free one); HTTPS when `cert` is set.
-  // Returns its port.
+  // `extra_args` go to it as they are (e.g. {"--log-requests"}). Returns its port.
   absl::StatusOr<int> StartEndpoint(const std::string& cert, const std::string& key,
                                     const std::string& user = "",
-                                    const std::string& password = "", int port = 0);
+                                    const std::string& password = "", int port = 0,
+                                    const std::vector<std::string>& extra_args = {});
 
   // The http_server group for restd on `port`: TLS with restd.pem/restd.key, Basic
   // authentication with kStackRestUser/kStackRestPassword (sealed).
