@@ -35,6 +35,51 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return CRYPTO_memcmp(da, db, sizeof(da)) == 0;
 }
 
+grpc::Status InvalidArgument(std::string message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+}
+
+// The steps of CheckValidatePeerRequest, each returning the failure it found.
+grpc::Status CheckCertificateCount(const v1::ValidatePeerRequest& request) {
+  size_t n = static_cast<size_t>(request.chain_der_size());
+  if (n <= kMaxChainCertificates) return grpc::Status::OK;
+  return InvalidArgument(
+      absl::StrCat("chain_der: ", n, " certificates, at most ", kMaxChainCertificates));
+}
+
+grpc::Status CheckEachCertificateSize(const v1::ValidatePeerRequest& request) {
+  for (int i = 0; i < request.chain_der_size(); ++i) {
+    size_t bytes = request.chain_der(i).size();
+    if (bytes > kMaxCertificateBytes) {
+      return InvalidArgument(absl::StrCat("chain_der[", i, "]: ", bytes, " bytes, at most ",
+                                          kMaxCertificateBytes, " per certificate"));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CheckChainSize(const v1::ValidatePeerRequest& request) {
+  size_t total = 0;
+  for (const std::string& der : request.chain_der()) total += der.size();
+  if (total <= kMaxChainBytes) return grpc::Status::OK;
+  return InvalidArgument(
+      absl::StrCat("chain_der: ", total, " bytes in all, at most ", kMaxChainBytes));
+}
+
+grpc::Status CheckPeerName(const v1::ValidatePeerRequest& request) {
+  size_t bytes = request.peer_name().size();
+  if (bytes <= kMaxPeerNameBytes) return grpc::Status::OK;
+  return InvalidArgument(absl::StrCat("peer_name: ", bytes, " bytes, at most ",
+                                      kMaxPeerNameBytes, " (a DNS name or an IP address)"));
+}
+
+grpc::Status CheckEndpoint(const v1::ValidatePeerRequest& request) {
+  size_t bytes = request.endpoint().size();
+  if (bytes <= kMaxEndpointBytes) return grpc::Status::OK;
+  return InvalidArgument(
+      absl::StrCat("endpoint: ", bytes, " bytes, at most ", kMaxEndpointBytes));
+}
+
 // A callback-API unary method whose work is already done: finish it with `status`.
 grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::Status status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -46,6 +91,17 @@ grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::S
 
 absl::StatusOr<CallerPolicy> TrustdCallerPolicy(const config::Config& config) {
   return local_rpc::CallerPolicyFromConfig(config.trustd.callers, "trustd", OpenTrustdMethods());
+}
+
+grpc::Status CheckValidatePeerRequest(const v1::ValidatePeerRequest& request) {
+  using Check = grpc::Status (*)(const v1::ValidatePeerRequest&);
+  // The count first: it is the cheapest and the one a flood of certificates breaks.
+  for (Check check : {CheckCertificateCount, CheckEachCertificateSize, CheckChainSize,
+                      CheckPeerName, CheckEndpoint}) {
+    grpc::Status status = check(request);
+    if (!status.ok()) return status;
+  }
+  return grpc::Status::OK;
 }
 
 TrustServiceImpl::TrustServiceImpl(std::shared_ptr<const TrustState> state, CallerPolicy callers,
@@ -99,6 +155,8 @@ grpc::Status TrustServiceImpl::DoValidatePeer(grpc::ServerContextBase* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "purpose: expected PLATFORM, EDGE or CLIENT");
   }
+  grpc::Status within_limits = CheckValidatePeerRequest(*request);
+  if (!within_limits.ok()) return within_limits;
   std::shared_ptr<const TrustState> state = this->state();
   std::vector<std::string> chain(request->chain_der().begin(), request->chain_der().end());
   absl::Time now = clock_();

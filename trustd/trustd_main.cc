@@ -71,6 +71,9 @@ int Run(const std::string& config_path) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
+  // No request to trustd is larger than the largest ValidatePeerRequest its limits accept:
+  // gRPC refuses anything bigger before it is parsed (the default would be 4 MB).
+  builder.SetMaxReceiveMessageSize(kMaxRequestMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
     std::cerr << "trustd: the gRPC server did not start\n";

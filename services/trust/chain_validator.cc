@@ -2,6 +2,7 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,10 +14,66 @@
 namespace edge::trust {
 namespace {
 
+// A BIO that keeps the first `limit` bytes written to it and then fails: X509_NAME_print_ex
+// stops at the first failed write, so a name is printed only as far as it is kept.
+struct BoundedSink {
+  std::string out;
+  size_t limit;
+};
+
+int BoundedSinkWrite(BIO* bio, const char* data, int len) {
+  auto* sink = static_cast<BoundedSink*>(BIO_get_data(bio));
+  if (len <= 0) return 0;
+  size_t n = std::min(sink->limit - sink->out.size(), static_cast<size_t>(len));
+  sink->out.append(data, n);
+  return n == static_cast<size_t>(len) ? len : -1;
+}
+
+// NameToString's RFC 2253 text, only its first `limit` bytes (a prefix of NameToString).
+std::string NamePrefix(const X509_NAME* name, size_t limit) {
+  if (name == nullptr) return "";
+  static BIO_METHOD* const kSink = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "bounded name");
+    BIO_meth_set_write(m, BoundedSinkWrite);
+    return m;
+  }();
+  BoundedSink sink{std::string(), limit};
+  UniqueBio bio(BIO_new(kSink));
+  if (!bio) {
+    ClearOpenSslErrors();
+    return TruncateUtf8(NameToString(name), limit);
+  }
+  BIO_set_data(bio.get(), &sink);
+  BIO_set_init(bio.get(), 1);
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  ClearOpenSslErrors();
+  return std::move(sink.out);
+}
+
+// A certificate name as Decisions hold it: RFC 2253, cut to kMaxNameBytes. Every name that
+// goes into a Decision (summaries, failing_*, names quoted in details and hints) is cut
+// here, before it is copied into sentences: a peer may send 60 KB subjects. Printed only as
+// far as it is kept: printing every name of a 16-certificate chain of 13 KB names in full
+// took a third of its validation time.
+std::string BoundedName(const X509_NAME* name) {
+  return TruncateUtf8(NamePrefix(name, kMaxNameBytes + 1), kMaxNameBytes);
+}
+std::string Subject(X509* cert) { return BoundedName(X509_get_subject_name(cert)); }
+std::string Issuer(X509* cert) { return BoundedName(X509_get_issuer_name(cert)); }
+
+// A path has at most this many intermediates, whatever pp.max_depth says: together with
+// the leaf and the anchor, kMaxSummaryCertificates, so that the summary of a built path is
+// always the whole path (the decision cache keeps a decision until the earliest notAfter in
+// it). No real PKI comes near this.
+constexpr int kMaxPathIntermediates = static_cast<int>(kMaxSummaryCertificates) - 2;
+
+// SAN entries quoted in a name mismatch; the rest are counted.
+constexpr size_t kMaxQuotedNames = 8;
+
 CertificateSummary Summarize(X509* cert) {
   CertificateSummary s;
-  s.subject = NameToString(X509_get_subject_name(cert));
-  s.issuer = NameToString(X509_get_issuer_name(cert));
+  s.subject = Subject(cert);
+  s.issuer = Issuer(cert);
   s.sha256 = Sha256Fingerprint(cert);
   s.not_before = Asn1TimeToTime(X509_get0_notBefore(cert));
   s.not_after = Asn1TimeToTime(X509_get0_notAfter(cert));
@@ -114,10 +171,15 @@ std::string SanList(X509* cert) {
     }
   }
   if (names.empty()) {
-    std::string cn = NameField(cert, NID_commonName);
+    std::string cn = TruncateUtf8(NameField(cert, NID_commonName), kMaxNameBytes);
     return cn.empty() ? "no names" : absl::StrCat("CN=", cn, " (no subjectAltName)");
   }
-  return absl::StrJoin(names, ", ");
+  size_t total = names.size();
+  if (total > kMaxQuotedNames) names.resize(kMaxQuotedNames);
+  for (std::string& n : names) n = TruncateUtf8(n, kMaxNameBytes);
+  std::string out = absl::StrJoin(names, ", ");
+  if (total > names.size()) absl::StrAppend(&out, " and ", total - names.size(), " more");
+  return out;
 }
 
 std::string FormatDate(absl::Time t) {
@@ -161,6 +223,7 @@ Decision ChainValidator::Validate(const std::vector<std::string>& chain_der, Pur
       d.reason = Reason::kMalformedCertificate;
       d.detail = std::string(cert.status().message());
       d.hint = "the peer sent bytes that are not an X.509 certificate; check what listens there";
+      BoundDecision(&d);
       return d;
     }
     owned.push_back(*std::move(cert));
@@ -172,6 +235,13 @@ Decision ChainValidator::Validate(const std::vector<std::string>& chain_der, Pur
 
 Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purpose purpose,
                                        absl::string_view expected_name, absl::Time now) const {
+  Decision d = Decide(presented, purpose, expected_name, now);
+  BoundDecision(&d);
+  return d;
+}
+
+Decision ChainValidator::Decide(const std::vector<X509*>& presented, Purpose purpose,
+                                absl::string_view expected_name, absl::Time now) const {
   Decision d;
   if (presented.empty()) {
     d.reason = Reason::kInvalidChain;
@@ -189,7 +259,11 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
   const PurposePolicy& pp = pp_it->second;
   X509* leaf = presented.front();
   d.leaf_sha256 = Sha256Fingerprint(leaf);
-  for (X509* c : presented) d.chain.push_back(Summarize(c));
+  // Until a path is built, the summary is what was presented, as far as it is useful: the
+  // leaf and a few more, not every certificate a peer chose to send.
+  for (size_t i = 0; i < presented.size() && i < kMaxUnbuiltSummaryCertificates; ++i) {
+    d.chain.push_back(Summarize(presented[i]));
+  }
 
   if (!pp.validate) {
     d.allowed = true;
@@ -219,7 +293,9 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
   X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
   X509_VERIFY_PARAM_set_purpose(param, server ? X509_PURPOSE_SSL_SERVER
                                               : X509_PURPOSE_SSL_CLIENT);
-  if (pp.max_depth >= 0) X509_VERIFY_PARAM_set_depth(param, pp.max_depth);
+  X509_VERIFY_PARAM_set_depth(param, pp.max_depth >= 0
+                                         ? std::min(pp.max_depth, kMaxPathIntermediates)
+                                         : kMaxPathIntermediates);
 
   // Errors the policy tolerates: a self-signed leaf when allow_self_signed is set, and a
   // CA level that has no configured CRL (CRLs are checked where they are configured).
@@ -269,8 +345,8 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
     d.reason = reason;
     d.detail = std::move(detail);
     if (cert != nullptr) {
-      d.failing_subject = NameToString(X509_get_subject_name(cert));
-      d.failing_issuer = NameToString(X509_get_issuer_name(cert));
+      d.failing_subject = Subject(cert);
+      d.failing_issuer = Issuer(cert);
     }
     d.hint = std::move(hint);
     return d;
@@ -284,8 +360,8 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
     d.openssl_error = err;
     d.openssl_error_text = X509_verify_cert_error_string(err);
     Reason reason = ReasonForOpenSslError(err);
-    std::string subject = NameToString(X509_get_subject_name(bad));
-    std::string issuer = NameToString(X509_get_issuer_name(bad));
+    std::string subject = Subject(bad);
+    std::string issuer = Issuer(bad);
     std::string hint;
     switch (reason) {
       case Reason::kUnknownIssuer:
@@ -332,7 +408,9 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
         hint = absl::StrCat("the certificate \"", subject, "\" is not acceptable (",
                             d.openssl_error_text, ")");
     }
-    if (!verified.empty() && reason != Reason::kUnknownIssuer) {
+    // The path as far as it was built (for UNKNOWN_ISSUER: up to the certificate whose
+    // issuer is missing), not the certificates that did not chain.
+    if (!verified.empty()) {
       d.chain.clear();
       for (X509* c : verified) d.chain.push_back(Summarize(c));
     }
@@ -343,7 +421,7 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
   for (X509* c : verified) d.chain.push_back(Summarize(c));
   if (tolerance.self_signed_used) {
     d.warnings.push_back(absl::StrCat("accepted the self-signed certificate \"",
-                                      NameToString(X509_get_subject_name(leaf)),
+                                      Subject(leaf),
                                       "\" (certificates.allow_self_signed)"));
   }
 
@@ -353,7 +431,7 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
             ? "reissue the certificate so that it meets the rule"
             : absl::StrCat("reissue the certificate, or set ", f->relaxation,
                            ": true to accept it (insecure)");
-    return fail(f->reason, absl::StrCat("\"", NameToString(X509_get_subject_name(f->cert)),
+    return fail(f->reason, absl::StrCat("\"", Subject(f->cert),
                                         "\": ", f->detail),
                 f->cert, hint);
   }
@@ -412,8 +490,8 @@ Decision ChainValidator::ValidateCerts(const std::vector<X509*>& presented, Purp
       if (have != *r.want) {
         return fail(Reason::kCriteriaMismatch,
                     absl::StrCat("certificates.validation_criteria.", r.key, " expects \"",
-                                 *r.want, "\", \"", NameToString(X509_get_subject_name(r.cert)),
-                                 "\" has \"", have, "\""),
+                                 *r.want, "\", \"", Subject(r.cert), "\" has \"",
+                                 TruncateUtf8(have, kMaxNameBytes), "\""),
                     r.cert,
                     absl::StrCat("correct certificates.validation_criteria.", r.key,
                                  " or connect to the intended server"));

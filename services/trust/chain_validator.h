@@ -34,6 +34,11 @@ class ChainValidator {
   // `chain_der`: the peer's certificates as DER, leaf first, as sent in the handshake.
   // `expected_name`: a DNS name or an IP address literal; empty skips the name check.
   // A purpose with no policy is refused (INVALID_CHAIN with a hint).
+  // Every Decision returned is bounded (BoundDecision in decision.h): its chain summary is
+  // the path as far as it was built (paths are capped at kMaxSummaryCertificates), or, when
+  // no path was built, the leaf and at most kMaxUnbuiltSummaryCertificates - 1 more as
+  // presented; names and sentences are cut to their limits. Callers may therefore keep
+  // Decisions whatever the peer sent.
   Decision Validate(const std::vector<std::string>& chain_der, Purpose purpose,
                     absl::string_view expected_name, absl::Time now) const;
 
@@ -46,6 +51,9 @@ class ChainValidator {
 
  private:
   explicit ChainValidator(TrustPolicy policy) : policy_(std::move(policy)) {}
+  // ValidateCerts before the bounds are applied.
+  Decision Decide(const std::vector<X509*>& chain, Purpose purpose,
+                  absl::string_view expected_name, absl::Time now) const;
 
   TrustPolicy policy_;
   std::map<Purpose, UniqueX509Store> stores_;

@@ -2,6 +2,8 @@
 
 #include <openssl/pem.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/common/fingerprint.h"
 #include "tests/pki/test_pki.h"
@@ -90,6 +92,70 @@ TEST_F(ChainValidatorTest, RefusesAMissingIntermediateAsUnknownIssuer) {
   Decision d = Validate(Policy(), {&leaf_}, "platform.example");
   EXPECT_EQ(d.reason, Reason::kUnknownIssuer);
   EXPECT_EQ(d.openssl_error, 20);
+}
+
+// Every name and sentence of `d` within its limit, and valid UTF-8 is kept (cut on
+// character boundaries): what a hostile peer's chain may cost a Decision.
+void ExpectBounded(const Decision& d) {
+  EXPECT_LE(d.chain.size(), kMaxSummaryCertificates);
+  for (const CertificateSummary& c : d.chain) {
+    EXPECT_LE(c.subject.size(), kMaxNameBytes);
+    EXPECT_LE(c.issuer.size(), kMaxNameBytes);
+  }
+  EXPECT_LE(d.failing_subject.size(), kMaxNameBytes);
+  EXPECT_LE(d.failing_issuer.size(), kMaxNameBytes);
+  EXPECT_LE(d.detail.size(), kMaxSentenceBytes);
+  EXPECT_LE(d.hint.size(), kMaxSentenceBytes);
+  EXPECT_LE(d.warnings.size(), kMaxWarnings);
+}
+
+TEST_F(ChainValidatorTest, SummarizesOnlyTheBuiltPathOfAHostileUnknownIssuerChain) {
+  // The report's request: 40 certificates with 60 KB subjects, none issuing another.
+  std::vector<TestCert> certs;
+  for (int i = 0; i < 40; ++i) {
+    CertSpec spec = CertSpec::Server("platform.example");
+    spec.subject_padding_bytes = 60 * 1024;
+    certs.push_back(pki_.Issue(other_root_, spec));
+  }
+  std::vector<const TestCert*> chain;
+  for (const TestCert& c : certs) chain.push_back(&c);
+  Decision d = Validate(Policy(), chain, "platform.example");
+  EXPECT_EQ(d.reason, Reason::kUnknownIssuer);
+  ExpectBounded(d);
+  // The path OpenSSL built is the leaf alone: the others did not chain.
+  ASSERT_EQ(d.chain.size(), 1u);
+  EXPECT_EQ(d.chain[0].sha256, certs[0].Sha256());
+  EXPECT_EQ(d.chain[0].subject.substr(0, 10), "CN=platfor");
+  EXPECT_EQ(d.chain[0].subject.substr(kMaxNameBytes - 3), "...");
+  // Printed only as far as kept, the same text as the whole name cut.
+  EXPECT_EQ(d.chain[0].subject,
+            TruncateUtf8(NameToString(X509_get_subject_name(certs[0].cert())), kMaxNameBytes));
+  EXPECT_EQ(d.chain[0].issuer, "CN=Other Root");
+  // The hint still ends with what to do, the names in it cut.
+  EXPECT_TRUE(absl::EndsWith(d.hint, "or have the peer send its intermediate certificates"))
+      << d.hint;
+  EXPECT_LT(d.ToJson().size(), 4096u);
+}
+
+TEST_F(ChainValidatorTest, SummarizesAtMostTheMaximalPathOfALongHostileChain) {
+  // 30 CAs with 20 KB names, each issuing the next: a path longer than any trustd builds.
+  std::vector<TestCert> cas;
+  cas.push_back(pki_.Issue(other_root_, CertSpec::Ca("Hostile 0")));
+  for (int i = 1; i < 30; ++i) {
+    CertSpec spec = CertSpec::Ca(absl::StrCat("Hostile ", i));
+    spec.subject_padding_bytes = 20 * 1024;
+    cas.push_back(pki_.Issue(cas.back(), spec));
+  }
+  CertSpec leaf_spec = CertSpec::Server("platform.example");
+  leaf_spec.subject_padding_bytes = 20 * 1024;
+  TestCert leaf = pki_.Issue(cas.back(), leaf_spec);
+  std::vector<const TestCert*> chain = {&leaf};
+  for (auto it = cas.rbegin(); it != cas.rend(); ++it) chain.push_back(&*it);
+  Decision d = Validate(Policy(), chain, "platform.example");
+  EXPECT_FALSE(d.allowed);
+  ExpectBounded(d);
+  EXPECT_EQ(d.chain.front().sha256, leaf.Sha256());
+  EXPECT_LT(d.ToJson().size(), kMaxSummaryCertificates * 700 + 4 * kMaxSentenceBytes);
 }
 
 TEST_F(ChainValidatorTest, RefusesAnUntrustedSelfSignedRootInTheChain) {

@@ -61,6 +61,37 @@ std::string Decision::Summary() const {
   return out;
 }
 
+std::string TruncateUtf8(absl::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  constexpr absl::string_view kEllipsis = "...";
+  size_t keep = max_bytes >= kEllipsis.size() ? max_bytes - kEllipsis.size() : max_bytes;
+  // Back off continuation bytes (10xxxxxx) so that no character is cut in two.
+  while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
+  std::string out(s.substr(0, keep));
+  if (max_bytes >= kEllipsis.size()) out.append(kEllipsis.data(), kEllipsis.size());
+  return out;
+}
+
+void BoundDecision(Decision* d) {
+  auto cut = [](std::string* s, size_t max) {
+    if (s->size() > max) *s = TruncateUtf8(*s, max);
+  };
+  cut(&d->openssl_error_text, kMaxSentenceBytes);
+  cut(&d->detail, kMaxSentenceBytes);
+  cut(&d->hint, kMaxSentenceBytes);
+  cut(&d->failing_subject, kMaxNameBytes);
+  cut(&d->failing_issuer, kMaxNameBytes);
+  cut(&d->leaf_sha256, kMaxNameBytes);
+  if (d->chain.size() > kMaxSummaryCertificates) d->chain.resize(kMaxSummaryCertificates);
+  for (CertificateSummary& c : d->chain) {
+    cut(&c.subject, kMaxNameBytes);
+    cut(&c.issuer, kMaxNameBytes);
+    cut(&c.sha256, kMaxNameBytes);
+  }
+  if (d->warnings.size() > kMaxWarnings) d->warnings.resize(kMaxWarnings);
+  for (std::string& w : d->warnings) cut(&w, kMaxSentenceBytes);
+}
+
 std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {

@@ -4,10 +4,13 @@
 //   if (!d.allowed) LOG("refused: " + d.Summary());
 //
 // Everything in a Decision is safe to log: certificate names, fingerprints and dates,
-// never key material or secrets.
+// never key material or secrets. Its size is bounded whatever the peer sent (see the
+// limits below): trustd keeps thousands of decisions in its cache, so a peer that sends
+// certificates with 60 KB subjects must not make each one cost hundreds of KB.
 #ifndef SERVICES_TRUST_DECISION_H_
 #define SERVICES_TRUST_DECISION_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,20 @@ enum class Reason {
 
 absl::string_view ReasonName(Reason reason);  // "UNKNOWN_ISSUER", ...
 
+// What a Decision holds at most. ChainValidator applies them (BoundDecision) to every
+// decision it returns; a string over its limit is cut on a UTF-8 character boundary and
+// ends in "...".
+// Entries of `chain`: a built path never has more (ChainValidator caps the depth there).
+inline constexpr size_t kMaxSummaryCertificates = 20;
+// Entries of `chain` when no path was built (the chain could not be parsed into a path, or
+// validation is off): the leaf and at most three more, as presented.
+inline constexpr size_t kMaxUnbuiltSummaryCertificates = 4;
+// subject, issuer, failing_subject, failing_issuer (and each name quoted in a sentence).
+inline constexpr size_t kMaxNameBytes = 256;
+// detail, hint and each warning: one sentence that may quote a few names.
+inline constexpr size_t kMaxSentenceBytes = 2048;
+inline constexpr size_t kMaxWarnings = 16;
+
 struct CertificateSummary {
   std::string subject;
   std::string issuer;
@@ -81,6 +98,16 @@ struct Decision {
   // failing_subject, failing_issuer, leaf_sha256, chain[], warnings[].
   std::string ToJson() const;
 };
+
+// `s` when it has at most `max_bytes` bytes; else its longest prefix that ends on a UTF-8
+// character boundary and leaves room for "...", followed by "..." (at most `max_bytes` in
+// all; `max_bytes` under 3 gives a prefix of `s` without "..."). Valid UTF-8 in, valid
+// UTF-8 out: proto3 string fields must be.
+std::string TruncateUtf8(absl::string_view s, size_t max_bytes);
+
+// Applies the limits above to `d`: cuts every string, keeps the first
+// kMaxSummaryCertificates entries of `chain` and the first kMaxWarnings warnings.
+void BoundDecision(Decision* d);
 
 // JSON string literal for `s` (quotes included), escaping per RFC 8259.
 std::string JsonQuote(absl::string_view s);

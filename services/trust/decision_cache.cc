@@ -4,7 +4,49 @@
 
 namespace edge::trust {
 
-DecisionCache::DecisionCache(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+namespace {
+
+// Heap an std::string of `s`'s length holds beyond its own object: nothing while it fits
+// the small-string buffer (15 bytes in libstdc++), else its bytes, the terminator and what
+// malloc adds (its header and the rounding to 16: under 32 bytes).
+size_t StringHeap(const std::string& s) {
+  constexpr size_t kSmallString = 15;
+  constexpr size_t kMallocOverhead = 32;
+  return s.size() <= kSmallString ? 0 : s.size() + 1 + kMallocOverhead;
+}
+
+// The unordered_map node (key, Entry, hash, next pointer), its bucket pointer and the LRU
+// list node (a key string and two pointers), each with malloc's overhead: 80 bytes in
+// libstdc++ on 64-bit, rounded up.
+constexpr size_t kNodeOverhead = 96;
+
+}  // namespace
+
+DecisionCache::DecisionCache(size_t max_entries, size_t max_bytes)
+    : max_entries_(max_entries == 0 ? 1 : max_entries),
+      max_bytes_(max_bytes == 0 ? 1 : max_bytes) {}
+
+size_t DecisionCache::EntryBytes(const std::string& key, const Decision& d) {
+  size_t bytes = sizeof(std::string) + sizeof(Entry) + sizeof(std::string) + kNodeOverhead;
+  bytes += 2 * StringHeap(key);  // In the map and in the LRU list.
+  for (const std::string* s : {&d.openssl_error_text, &d.detail, &d.hint, &d.failing_subject,
+                               &d.failing_issuer, &d.leaf_sha256}) {
+    bytes += StringHeap(*s);
+  }
+  if (!d.chain.empty()) bytes += d.chain.size() * sizeof(CertificateSummary) + 32;
+  for (const CertificateSummary& c : d.chain) {
+    bytes += StringHeap(c.subject) + StringHeap(c.issuer) + StringHeap(c.sha256);
+  }
+  if (!d.warnings.empty()) bytes += d.warnings.size() * sizeof(std::string) + 32;
+  for (const std::string& w : d.warnings) bytes += StringHeap(w);
+  return bytes;
+}
+
+void DecisionCache::EraseLocked(std::unordered_map<std::string, Entry>::iterator it) {
+  bytes_ -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  entries_.erase(it);
+}
 
 std::string DecisionCache::Key(const std::vector<std::string>& chain_der, Purpose purpose,
                                absl::string_view expected_name, uint64_t policy_generation) {
@@ -35,8 +77,7 @@ std::optional<Decision> DecisionCache::Lookup(const std::string& key, absl::Time
     return std::nullopt;
   }
   if (now > it->second.valid_until) {
-    lru_.erase(it->second.lru);
-    entries_.erase(it);
+    EraseLocked(it);
     ++misses_;
     return std::nullopt;
   }
@@ -52,23 +93,27 @@ void DecisionCache::Insert(const std::string& key, const Decision& decision, abs
     valid_until = std::min(valid_until, c.not_after);
   }
   if (now > valid_until && decision.allowed) return;
+  const size_t bytes = EntryBytes(key, decision);
+  if (bytes > max_bytes_) return;
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
-  if (it != entries_.end()) {
-    lru_.erase(it->second.lru);
-    entries_.erase(it);
-  }
-  while (entries_.size() >= capacity_) {
-    entries_.erase(lru_.back());
-    lru_.pop_back();
+  if (it != entries_.end()) EraseLocked(it);
+  while (!lru_.empty() && (entries_.size() >= max_entries_ || bytes_ + bytes > max_bytes_)) {
+    EraseLocked(entries_.find(lru_.back()));
   }
   lru_.push_front(key);
-  entries_.emplace(key, Entry{decision, valid_until, lru_.begin()});
+  entries_.emplace(key, Entry{decision, valid_until, bytes, lru_.begin()});
+  bytes_ += bytes;
 }
 
 size_t DecisionCache::size() const {
   absl::MutexLock lock(&mu_);
   return entries_.size();
+}
+
+size_t DecisionCache::bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
 }
 
 uint64_t DecisionCache::hits() const {

@@ -61,7 +61,7 @@ struct PurposePolicy {
   // SubjectPublicKeyInfo; one must match somewhere in the verified chain.
   std::vector<std::string> pins;
   StrictPolicy strict;
-  int max_depth = -1;                   // Intermediates allowed; -1: OpenSSL's default.
+  int max_depth = -1;                   // Intermediates allowed; -1: 18, ChainValidator's cap.
 };
 
 struct TrustPolicy {

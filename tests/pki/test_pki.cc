@@ -203,6 +203,11 @@ TestCert TestPki::Make(const CertSpec& spec, const TestCert* issuer) {
   X509_NAME* subject = X509_get_subject_name(cert.get());
   AddNameEntry(subject, "O", spec.organization);
   AddNameEntry(subject, "OU", spec.organizational_unit);
+  // X.520 caps each OU value at 64 characters: a long name is many of them.
+  for (size_t i = 0; i * 60 < spec.subject_padding_bytes; ++i) {
+    AddNameEntry(subject, "OU",
+                 absl::StrCat(absl::Dec(i, absl::kZeroPad6), std::string(54, 'p')));
+  }
   AddNameEntry(subject, "CN", spec.common_name);
   X509* issuer_cert = issuer != nullptr ? issuer->cert() : cert.get();
   Check(X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer_cert)) == 1, "issuer");

@@ -47,6 +47,9 @@ struct CertSpec {
   std::vector<std::string> permitted_dns; // Name constraints (CA only).
   std::vector<std::string> excluded_dns;
   std::vector<std::string> crl_distribution_points;
+  // Adds OU entries of 60 characters to the subject, this many bytes of them (rounded up):
+  // the oversized names of a hostile peer. 0: none.
+  size_t subject_padding_bytes = 0;
 
   static CertSpec Ca(std::string cn);
   static CertSpec Server(std::string dns_name);  // serverAuth, SAN = dns_name, CN = dns_name.

@@ -1,6 +1,7 @@
 // trustd as a real process on a real Unix socket, driven through TrustdClient (and a
 // raw-credential child process for the caller policy), with real TLS handshakes that use
 // the keyless key and trustd's verdicts.
+#include <grpcpp/grpcpp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -13,8 +14,11 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "proto/trust/v1/trust.grpc.pb.h"
 #include "services/tls/peer_verifier.h"
 #include "services/tls/trustd_tls.h"
 #include "services/trust/master_key.h"
@@ -354,6 +358,186 @@ TEST_F(TrustdTest, TlsHandshakesUseTheKeylessKeyAndTrustdsVerdict) {
   StartTrustd();
   EXPECT_TRUE(WaitFor([&] { return Connect(https.Current().get(), client_, "localhost").client_ok; },
                       absl::Seconds(5)));
+}
+
+// A field of /proc/PID/status as a number ("VmRSS" in kB, "Threads"); -1 when absent.
+long ProcStatus(pid_t pid, const std::string& field) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) != 0) continue;
+    std::vector<std::string> words =
+        absl::StrSplit(line.substr(field.size() + 1), absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    long value = -1;
+    if (!words.empty() && absl::SimpleAtoi(words[0], &value)) return value;
+  }
+  return -1;
+}
+
+// CPU time the process has used (user + system, /proc/PID/stat), in milliseconds.
+long CpuMillis(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start after its ')'.
+  std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(stat.rfind(')') + 2), ' ', absl::SkipEmpty());
+  long utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return -1;
+  }
+  return (utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK);
+}
+
+// The sanitizers' own bookkeeping (shadow memory, quarantine) makes RSS meaningless.
+bool UnderSanitizer() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return true;
+#endif
+#endif
+  return std::getenv("ASAN_OPTIONS") != nullptr;
+}
+
+// A raw stub on trustd's socket, to see gRPC statuses as they are (TrustdClient turns a
+// failed ValidatePeer into a TRUSTD_UNAVAILABLE decision).
+std::unique_ptr<v1::TrustService::Stub> RawStub(const std::string& socket) {
+  return v1::TrustService::NewStub(
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+}
+
+grpc::Status CallValidatePeer(v1::TrustService::Stub* stub, const v1::ValidatePeerRequest& request,
+                              v1::Decision* decision) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return stub->ValidatePeer(&context, request, decision);
+}
+
+v1::ValidatePeerRequest PeerRequest(const std::vector<std::string>& chain, const std::string& name,
+                                    const std::string& endpoint = "") {
+  v1::ValidatePeerRequest request;
+  request.set_purpose(v1::PLATFORM);
+  for (const std::string& der : chain) request.add_chain_der(der);
+  request.set_peer_name(name);
+  request.set_endpoint(endpoint);
+  return request;
+}
+
+TEST_F(TrustdTest, RefusesValidatePeerRequestsBeyondItsLimitsNamingTheLimit) {
+  StartTrustd();
+  auto stub = RawStub(socket_);
+  std::string der = platform_.Der();
+  // One byte over the total, within gRPC's message limit: trustd's own answer.
+  std::vector<std::string> over_total(8, std::string(64 * 1024, '\x30'));
+  over_total.push_back("\x30");
+  struct Case {
+    const char* name;
+    v1::ValidatePeerRequest request;
+    grpc::StatusCode code;
+    std::string message;
+  } cases[] = {
+      {"40 certificates", PeerRequest(std::vector<std::string>(40, der), "platform.test"),
+       grpc::StatusCode::INVALID_ARGUMENT, "chain_der: 40 certificates, at most 16"},
+      {"a certificate of 64 KB + 1",
+       PeerRequest({der, std::string(64 * 1024 + 1, '\x30')}, "platform.test"),
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "chain_der[1]: 65537 bytes, at most 65536 per certificate"},
+      {"512 KB + 1 in all", PeerRequest(over_total, "platform.test"),
+       grpc::StatusCode::INVALID_ARGUMENT, "chain_der: 524289 bytes in all, at most 524288"},
+      {"a name of 254 bytes", PeerRequest({der}, std::string(254, 'a')),
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "peer_name: 254 bytes, at most 253 (a DNS name or an IP address)"},
+      {"an endpoint of 513 bytes", PeerRequest({der}, "platform.test", std::string(513, 'e')),
+       grpc::StatusCode::INVALID_ARGUMENT, "endpoint: 513 bytes, at most 512"},
+      // The report's request, 40 certificates of 75 KB (3 MB): gRPC refuses the message
+      // before trustd reads it.
+      {"the report's 3 MB request",
+       PeerRequest(std::vector<std::string>(40, std::string(75 * 1024, '\x30')), "a.test"),
+       grpc::StatusCode::RESOURCE_EXHAUSTED, "Received message larger than max"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::Decision decision;
+    grpc::Status status = CallValidatePeer(stub.get(), c.request, &decision);
+    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
+    EXPECT_NE(status.error_message().find(c.message), std::string::npos)
+        << status.error_message();
+  }
+  // And a request within every limit is still judged.
+  v1::Decision ok;
+  ASSERT_TRUE(CallValidatePeer(stub.get(), PeerRequest(Chain({&platform_, &ica_}), "platform.test"),
+                               &ok).ok());
+  EXPECT_TRUE(ok.allowed()) << ok.DebugString();
+}
+
+TEST_F(TrustdTest, KeepsItsMemoryBoundedUnderManyDistinctNearLimitRequests) {
+  // The report's attack within the limits: 16 certificates of about 31 KB (13 KB names),
+  // each issuing the one before it, under an issuer trustd does not know; a new peer_name
+  // each time, so every answer is a new cache entry. Unbounded, each UNKNOWN_ISSUER decision
+  // kept every name in full (about 450 KB); bounded, 32 names of at most 256 bytes.
+  constexpr int kCertificates = 16;
+  constexpr int kRequests = 200;
+  // The cache may hold 16 MiB (kDecisionCacheBytes); 16 MiB more for gRPC's buffers and the
+  // allocator's slack. Before the bounds, these 200 requests took trustd from 36 to 133 MB.
+  constexpr long kMaxGrowthKb = 32 * 1024;
+  TestCert stranger = pki_.Root("Unknown Root");
+  std::vector<TestCert> certs;
+  CertSpec top = CertSpec::Ca("Hostile 0");
+  top.subject_padding_bytes = 13 * 1024;
+  certs.push_back(pki_.Issue(stranger, top));
+  for (int i = 1; i < kCertificates; ++i) {
+    CertSpec spec = i + 1 < kCertificates ? CertSpec::Ca(absl::StrCat("Hostile ", i))
+                                          : CertSpec::Server("hostile.test");
+    spec.subject_padding_bytes = 13 * 1024;
+    certs.push_back(pki_.Issue(certs.back(), spec));
+  }
+  std::vector<std::string> chain;  // Leaf first.
+  for (auto it = certs.rbegin(); it != certs.rend(); ++it) chain.push_back(it->Der());
+  size_t total = 0;
+  for (const std::string& der : chain) total += der.size();
+  ASSERT_GT(total, 440u * 1024);
+  ASSERT_LE(total, 512u * 1024);
+
+  StartTrustd();
+  auto stub = RawStub(socket_);
+  auto send = [&](int i) {
+    v1::Decision d;
+    grpc::Status status =
+        CallValidatePeer(stub.get(), PeerRequest(chain, absl::StrCat("peer-", i, ".test")), &d);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return d;
+  };
+  // Warm up (gRPC's buffers, OpenSSL's tables), then measure.
+  for (int i = 0; i < 10; ++i) send(-1 - i);
+  long before_kb = ProcStatus(trustd_->pid(), "VmRSS");
+  long before_cpu = CpuMillis(trustd_->pid());
+  absl::Time start = absl::Now();
+  v1::Decision last;
+  for (int i = 0; i < kRequests; ++i) last = send(i);
+  long after_kb = ProcStatus(trustd_->pid(), "VmRSS");
+  std::cout << "trustd VmRSS: " << before_kb << " kB after warm-up, " << after_kb << " kB after "
+            << kRequests << " requests of " << total << " bytes; trustd CPU "
+            << (CpuMillis(trustd_->pid()) - before_cpu) / kRequests << " ms per request, "
+            << absl::ToInt64Milliseconds(absl::Now() - start) / kRequests
+            << " ms per round trip" << std::endl;
+
+  EXPECT_EQ(last.reason(), v1::UNKNOWN_ISSUER);
+  // The summary is the path as built (all 16 chain), each name cut.
+  ASSERT_EQ(last.chain_size(), kCertificates);
+  for (const v1::CertificateSummary& c : last.chain()) {
+    EXPECT_LE(c.subject().size(), 256u);
+    EXPECT_LE(c.issuer().size(), 256u);
+  }
+  EXPECT_LT(last.ByteSizeLong(), 16u * 1024);
+  if (UnderSanitizer()) {
+    std::cout << "RSS bound not checked under a sanitizer" << std::endl;
+  } else {
+    EXPECT_LT(after_kb - before_kb, kMaxGrowthKb)
+        << "trustd grew from " << before_kb << " kB to " << after_kb << " kB";
+  }
+  EXPECT_EQ(trustd_->WaitForExit(absl::ZeroDuration()), -1) << trustd_->Log();  // Still up.
 }
 
 }  // namespace
