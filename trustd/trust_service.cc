@@ -5,6 +5,9 @@
 #include <openssl/sha.h>
 #include <pwd.h>
 
+#include <optional>
+#include <string>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
@@ -104,18 +107,142 @@ grpc::Status CheckValidatePeerRequest(const v1::ValidatePeerRequest& request) {
   return grpc::Status::OK;
 }
 
+// One WatchTrust stream, on gRPC's callback API: it holds no thread, only what it is
+// writing. At most one write is in flight; snapshots offered meanwhile are coalesced to the
+// latest (a reader that falls behind gets the newest state, never a queue of old ones), and
+// a snapshot whose generation is not newer than the last one offered is dropped.
+//
+// Owned by gRPC from WatchTrust's return until OnDone, which deletes it. Reactions (gRPC
+// threads) and Offer/Stop (Swap, Shutdown) run concurrently, serialized by mu_. gRPC runs
+// the reactions of a reactor like this one (not "inlineable") on its executor, never inside
+// StartWrite or Finish (grpcpp/impl/codegen/server_callback_handlers.h), so both may be
+// called with mu_ held, and OnDone may take the service's watch_mu_ (which Swap holds while
+// it calls Offer).
+class TrustServiceImpl::Watch final : public grpc::ServerWriteReactor<v1::TrustSnapshot> {
+ public:
+  explicit Watch(TrustServiceImpl* service) : service_(service) {}
+
+  // Counted by the service for `uid` from now on: OnDone tells it when gRPC is done.
+  void MarkAdmitted(uid_t uid) {
+    absl::MutexLock lock(&mu_);
+    admitted_ = true;
+    uid_ = uid;
+  }
+
+  // Writes `snapshot` now, or after the write in flight; a later Offer replaces it.
+  void Offer(std::shared_ptr<const v1::TrustSnapshot> snapshot) {
+    absl::MutexLock lock(&mu_);
+    if (finishing_) return;
+    if (offered_any_ && snapshot->generation() <= offered_generation_) return;
+    offered_any_ = true;
+    offered_generation_ = snapshot->generation();
+    if (in_flight_) {
+      next_ = std::move(snapshot);
+      return;
+    }
+    WriteLocked(std::move(snapshot));
+  }
+
+  // Ends the stream with `status` (after the write in flight, if any). Idempotent: the
+  // first status wins.
+  void Stop(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(std::move(status));
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    in_flight_.reset();
+    if (!ok) {
+      // The stream is gone (cancelled, connection lost): nothing more can be written.
+      FinishLocked(grpc::Status::CANCELLED);
+    }
+    if (finishing_) {
+      if (deferred_finish_) {
+        Finish(*std::move(deferred_finish_));
+        deferred_finish_.reset();
+      }
+      return;
+    }
+    if (next_) WriteLocked(std::move(next_));
+  }
+
+  void OnCancel() override { Stop(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    bool admitted;
+    uid_t uid;
+    {
+      absl::MutexLock lock(&mu_);
+      admitted = admitted_;
+      uid = uid_;
+    }
+    if (admitted) service_->ForgetWatch(this, uid);
+    delete this;
+  }
+
+ private:
+  void WriteLocked(std::shared_ptr<const v1::TrustSnapshot> snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    in_flight_ = std::move(snapshot);  // Kept alive until OnWriteDone.
+    next_.reset();
+    StartWrite(in_flight_.get());
+  }
+
+  // Finish may not overlap a write: with one in flight, it is called from OnWriteDone.
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return;
+    finishing_ = true;
+    next_.reset();
+    if (in_flight_) {
+      deferred_finish_ = std::move(status);
+      return;
+    }
+    Finish(std::move(status));
+  }
+
+  TrustServiceImpl* const service_;
+  absl::Mutex mu_;
+  bool admitted_ ABSL_GUARDED_BY(mu_) = false;
+  uid_t uid_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool offered_any_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t offered_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const v1::TrustSnapshot> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::TrustSnapshot> next_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> deferred_finish_ ABSL_GUARDED_BY(mu_);
+};
+
 TrustServiceImpl::TrustServiceImpl(std::shared_ptr<const TrustState> state, CallerPolicy callers,
                                    const PeerRegistry* peers, Clock clock)
     : peers_(peers),
       clock_(std::move(clock)),
       state_(std::move(state)),
-      callers_(std::make_shared<const CallerPolicy>(std::move(callers))) {}
+      callers_(std::make_shared<const CallerPolicy>(std::move(callers))),
+      snapshot_(std::make_shared<const v1::TrustSnapshot>(state_->Snapshot())) {}
+
+TrustServiceImpl::~TrustServiceImpl() {
+  // gRPC deletes every stream (OnDone) before the server it was registered with is gone,
+  // and the server must be gone before this service: none may be left.
+  absl::MutexLock lock(&watch_mu_);
+  if (!watches_.empty()) {
+    LogError(absl::StrCat(watches_.size(), " WatchTrust streams are still open as the "
+                          "service goes away: the gRPC server must be shut down first"));
+  }
+}
 
 void TrustServiceImpl::Swap(std::shared_ptr<const TrustState> state, CallerPolicy callers) {
-  absl::MutexLock lock(&mu_);
-  previous_ = std::move(state_);
-  state_ = std::move(state);
-  callers_ = std::make_shared<const CallerPolicy>(std::move(callers));
+  // Built once here, shared by every stream.
+  auto snapshot = std::make_shared<const v1::TrustSnapshot>(state->Snapshot());
+  {
+    absl::MutexLock lock(&mu_);
+    previous_ = std::move(state_);
+    state_ = std::move(state);
+    callers_ = std::make_shared<const CallerPolicy>(std::move(callers));
+    snapshot_ = snapshot;
+  }
+  absl::MutexLock lock(&watch_mu_);
+  for (Watch* watch : watches_) watch->Offer(snapshot);
 }
 
 TrustServiceImpl::View TrustServiceImpl::Current() const {
@@ -129,8 +256,11 @@ std::shared_ptr<const TrustState> TrustServiceImpl::state() const {
 }
 
 void TrustServiceImpl::Shutdown() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&watch_mu_);
   shutdown_ = true;
+  for (Watch* watch : watches_) {
+    watch->Stop(grpc::Status(grpc::StatusCode::UNAVAILABLE, "trustd is stopping"));
+  }
 }
 
 grpc::Status TrustServiceImpl::Authorize(grpc::ServerContextBase* context, absl::string_view method,
@@ -301,32 +431,72 @@ grpc::Status TrustServiceImpl::Seal(grpc::ServerContext* context, const v1::Seal
   return grpc::Status::OK;
 }
 
-grpc::Status TrustServiceImpl::WatchTrust(grpc::ServerContext* context,
-                                          const v1::WatchTrustRequest* /*request*/,
-                                          grpc::ServerWriter<v1::TrustSnapshot>* writer) {
+grpc::ServerWriteReactor<v1::TrustSnapshot>* TrustServiceImpl::WatchTrust(
+    grpc::CallbackServerContext* context, const v1::WatchTrustRequest* /*request*/) {
+  auto* watch = new Watch(this);
   PeerCredentials caller;
-  grpc::Status auth = Authorize(context, "WatchTrust", &caller);
-  if (!auth.ok()) return auth;
-  uint64_t sent = 0;
-  bool first = true;
-  for (;;) {
-    std::shared_ptr<const TrustState> state;
-    {
-      absl::MutexLock lock(&mu_);
-      auto changed = [this, sent, first]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return shutdown_ || first || state_->generation() != sent;
-      };
-      // Wake up now and then to notice a cancelled stream.
-      while (!mu_.AwaitWithTimeout(absl::Condition(&changed), absl::Milliseconds(250))) {
-        if (context->IsCancelled()) return grpc::Status::CANCELLED;
-      }
-      if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "trustd is stopping");
-      state = state_;
-    }
-    first = false;
-    sent = state->generation();
-    if (!writer->Write(state->Snapshot())) return grpc::Status::CANCELLED;
+  grpc::Status status = Authorize(context, "WatchTrust", &caller);
+  std::shared_ptr<const v1::TrustSnapshot> snapshot;
+  if (status.ok()) status = AdmitWatch(watch, caller, &snapshot);
+  if (!status.ok()) {
+    watch->Stop(std::move(status));
+  } else {
+    // A Swap since AdmitWatch has offered a newer one already; then this one is dropped.
+    watch->Offer(std::move(snapshot));
   }
+  return watch;
+}
+
+grpc::Status TrustServiceImpl::AdmitWatch(Watch* watch, const PeerCredentials& caller,
+                                          std::shared_ptr<const v1::TrustSnapshot>* snapshot) {
+  absl::MutexLock lock(&watch_mu_);
+  if (shutdown_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "trustd is stopping");
+  int& mine = watches_by_uid_[caller.uid];
+  std::string refusal;
+  if (mine >= kMaxWatchStreamsPerUid) {
+    refusal = absl::StrCat("WatchTrust: ", mine, " streams already open for uid ", caller.uid,
+                           " (limit ", kMaxWatchStreamsPerUid, " per uid)");
+  } else if (static_cast<int>(watches_.size()) >= kMaxWatchStreams) {
+    refusal = absl::StrCat("WatchTrust: ", watches_.size(), " streams already open in all (limit ",
+                           kMaxWatchStreams, ")");
+  }
+  if (!refusal.empty()) {
+    if (mine == 0) watches_by_uid_.erase(caller.uid);
+    LogWatchRefusal(caller, refusal);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, refusal);
+  }
+  ++mine;
+  watches_.insert(watch);
+  watch->MarkAdmitted(caller.uid);
+  {
+    absl::MutexLock state_lock(&mu_);
+    *snapshot = snapshot_;
+  }
+  return grpc::Status::OK;
+}
+
+void TrustServiceImpl::LogWatchRefusal(const PeerCredentials& caller,
+                                       const std::string& refusal) {
+  absl::Time now = absl::Now();
+  if (now - last_refusal_log_ < kWatchRefusalLogInterval) {
+    ++refusals_unlogged_;
+    return;
+  }
+  std::string more =
+      refusals_unlogged_ == 0
+          ? ""
+          : absl::StrCat(" (and ", refusals_unlogged_, " more refused since the last line)");
+  LogWarning(absl::StrCat("refused WatchTrust to ", Current().callers->Describe(caller), ": ",
+                          refusal, more));
+  last_refusal_log_ = now;
+  refusals_unlogged_ = 0;
+}
+
+void TrustServiceImpl::ForgetWatch(Watch* watch, uid_t uid) {
+  absl::MutexLock lock(&watch_mu_);
+  if (watches_.erase(watch) == 0) return;
+  auto it = watches_by_uid_.find(uid);
+  if (it != watches_by_uid_.end() && --it->second <= 0) watches_by_uid_.erase(it);
 }
 
 }  // namespace edge::trustd

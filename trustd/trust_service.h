@@ -7,20 +7,28 @@
 // that began just before a rotation completes. WatchTrust streams a full snapshot at once
 // and one after every swap. Thread-safe.
 //
-// Hostile local callers (anyone who can open the socket may call ValidatePeer) are
-// bounded: a ValidatePeer request by the limits below (INVALID_ARGUMENT naming the field and
-// the limit), what a decision keeps by the trust engine's own bounds (decision.h) and the
-// decision cache in entries and bytes.
+// Hostile local callers (anyone who can open the socket may call ValidatePeer and
+// WatchTrust) are bounded: a ValidatePeer request by the limits below (INVALID_ARGUMENT
+// naming the field and the limit), what a decision keeps by the trust engine's own bounds
+// (decision.h) and the decision cache in entries and bytes; WatchTrust streams hold no
+// thread (callback API) and are limited per uid and in all (RESOURCE_EXHAUSTED).
+//
+// The service must outlive the grpc::Server it is registered with; call Shutdown before
+// the server's own Shutdown so that every WatchTrust stream finishes.
 #ifndef TRUSTD_TRUST_SERVICE_H_
 #define TRUSTD_TRUST_SERVICE_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "proto/trust/v1/trust.grpc.pb.h"
 #include "services/trust/decision_cache.h"
 #include "services/local_rpc/caller_policy.h"
@@ -71,13 +79,25 @@ grpc::Status CheckValidatePeerRequest(const ::trust::v1::ValidatePeerRequest& re
 inline constexpr size_t kDecisionCacheEntries = 10000;
 inline constexpr size_t kDecisionCacheBytes = 16 << 20;
 
+// WatchTrust streams open at once, per caller uid and in all. A stream holds no thread but
+// a call, its buffers and one snapshot in flight; each daemon needs one or two, so a uid
+// that wants more is misbehaving. A stream over a limit is refused with RESOURCE_EXHAUSTED.
+inline constexpr int kMaxWatchStreamsPerUid = 64;
+inline constexpr int kMaxWatchStreams = 1024;
+// Refusals of WatchTrust are logged at most once per this interval (with the number
+// refused since the last line), so that a flood of refusals is not a flood of log lines.
+inline constexpr absl::Duration kWatchRefusalLogInterval = absl::Seconds(10);
+
 // The hot paths of handshakes (ValidatePeer, Sign, CheckPassword) use gRPC's callback API:
 // they run on gRPC's own threads without a hand-off to a worker thread, which halves the
-// latency a handshake waits for. The others are ordinary synchronous methods.
+// latency a handshake waits for. WatchTrust does too, so that an open stream holds no
+// thread (a synchronous stream held one for its whole life: 3,000 streams, 3,000 threads).
+// The others are ordinary synchronous methods.
 using TrustServiceBase = ::trust::v1::TrustService::WithCallbackMethod_ValidatePeer<
     ::trust::v1::TrustService::WithCallbackMethod_Sign<
         ::trust::v1::TrustService::WithCallbackMethod_CheckPassword<
-            ::trust::v1::TrustService::Service>>>;
+            ::trust::v1::TrustService::WithCallbackMethod_WatchTrust<
+                ::trust::v1::TrustService::Service>>>>;
 
 class TrustServiceImpl final : public TrustServiceBase {
  public:
@@ -86,10 +106,14 @@ class TrustServiceImpl final : public TrustServiceBase {
   TrustServiceImpl(std::shared_ptr<const TrustState> state, CallerPolicy callers,
                    const PeerRegistry* peers, Clock clock = absl::Now);
 
-  // Makes `state` current (a rotation) and wakes every WatchTrust stream.
+  ~TrustServiceImpl() override;
+
+  // Makes `state` current (a rotation) and offers its snapshot to every WatchTrust stream.
   void Swap(std::shared_ptr<const TrustState> state, CallerPolicy callers);
   std::shared_ptr<const TrustState> state() const;
-  // Ends every WatchTrust stream (at shutdown).
+  // Finishes every WatchTrust stream (UNAVAILABLE "trustd is stopping") and refuses new
+  // ones (at shutdown). The streams' last callbacks run on gRPC's threads afterwards; the
+  // server's Shutdown waits for them.
   void Shutdown();
 
   grpc::ServerUnaryReactor* ValidatePeer(grpc::CallbackServerContext* context,
@@ -109,11 +133,13 @@ class TrustServiceImpl final : public TrustServiceBase {
                             ::trust::v1::RevealSecretResponse* response) override;
   grpc::Status Seal(grpc::ServerContext* context, const ::trust::v1::SealRequest* request,
                     ::trust::v1::SealResponse* response) override;
-  grpc::Status WatchTrust(grpc::ServerContext* context,
-                          const ::trust::v1::WatchTrustRequest* request,
-                          grpc::ServerWriter<::trust::v1::TrustSnapshot>* writer) override;
+  grpc::ServerWriteReactor<::trust::v1::TrustSnapshot>* WatchTrust(
+      grpc::CallbackServerContext* context,
+      const ::trust::v1::WatchTrustRequest* request) override;
 
  private:
+  class Watch;  // One WatchTrust stream; trust_service.cc.
+
   // The policy and states in force, taken together so that one call sees one generation.
   struct View {
     std::shared_ptr<const CallerPolicy> callers;
@@ -134,6 +160,18 @@ class TrustServiceImpl final : public TrustServiceBase {
                                const ::trust::v1::CheckPasswordRequest* request,
                                ::trust::v1::CheckPasswordResponse* response);
 
+  // Counts `watch` as a stream of `caller` and sets `snapshot` to the current one when the
+  // limits allow it and trustd is not stopping; else the status to refuse it with
+  // (RESOURCE_EXHAUSTED, logged; UNAVAILABLE).
+  grpc::Status AdmitWatch(Watch* watch, const PeerCredentials& caller,
+                          std::shared_ptr<const ::trust::v1::TrustSnapshot>* snapshot);
+  // One log line for a refused stream, at most one per kWatchRefusalLogInterval (the
+  // next one says how many were not logged).
+  void LogWatchRefusal(const PeerCredentials& caller, const std::string& refusal)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(watch_mu_);
+  // Called by an admitted stream of `uid` once gRPC is done with it: it no longer counts.
+  void ForgetWatch(Watch* watch, uid_t uid);
+
   const PeerRegistry* peers_;
   Clock clock_;
   trust::DecisionCache cache_{kDecisionCacheEntries, kDecisionCacheBytes};
@@ -141,7 +179,20 @@ class TrustServiceImpl final : public TrustServiceBase {
   std::shared_ptr<const TrustState> state_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const TrustState> previous_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const CallerPolicy> callers_ ABSL_GUARDED_BY(mu_);
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  // state_'s snapshot, made once per generation for every stream.
+  std::shared_ptr<const ::trust::v1::TrustSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+
+  // The streams, under a mutex of their own so that offering a snapshot to every stream
+  // never delays another call. Lock order: watch_mu_ first; mu_ (AdmitWatch reads the
+  // snapshot) and a stream's own mutex (Swap and Shutdown reach every stream) may be taken
+  // while holding it, never the other way round. Holding watch_mu_ also keeps every stream
+  // in watches_ alive: a stream leaves it in ForgetWatch before it is deleted.
+  mutable absl::Mutex watch_mu_;
+  std::set<Watch*> watches_ ABSL_GUARDED_BY(watch_mu_);
+  std::map<uid_t, int> watches_by_uid_ ABSL_GUARDED_BY(watch_mu_);
+  bool shutdown_ ABSL_GUARDED_BY(watch_mu_) = false;
+  absl::Time last_refusal_log_ ABSL_GUARDED_BY(watch_mu_) = absl::InfinitePast();
+  int refusals_unlogged_ ABSL_GUARDED_BY(watch_mu_) = 0;
 };
 
 }  // namespace edge::trustd

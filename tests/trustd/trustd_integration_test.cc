@@ -1,9 +1,11 @@
 // trustd as a real process on a real Unix socket, driven through TrustdClient (and a
 // raw-credential child process for the caller policy), with real TLS handshakes that use
 // the keyless key and trustd's verdicts.
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "proto/trust/v1/trust.grpc.pb.h"
@@ -94,6 +97,16 @@ class TrustdTest : public ::testing::Test {
     trustd_ = *std::move(process);
     ASSERT_TRUE(trustd_->WaitForLog("serving trust.v1.TrustService", absl::Seconds(20)));
     if (!client_) client_ = trust::TrustdClient::Create({socket_, absl::Seconds(3)});
+  }
+
+  // A copy of the test binary `runfile` next to the socket: the runfiles tree is not
+  // readable by the unprivileged uids the probes run as.
+  std::string CopyNextToSocket(const std::string& runfile) {
+    std::string copy = dir_ + "/" + runfile.substr(runfile.rfind('/') + 1);
+    std::ifstream in(testing::Runfile(runfile), std::ios::binary);
+    std::ofstream(copy, std::ios::binary) << in.rdbuf();
+    ::chmod(copy.c_str(), 0755);
+    return copy;
   }
 
   std::vector<std::string> Chain(const std::vector<const TestCert*>& certs) {
@@ -194,13 +207,7 @@ TEST_F(TrustdTest, RefusesCallersTheirPolicyDoesNotAllow) {
   StartTrustd();
   std::string key_id = client_->GetIdentity(v1::REST_SERVER)->key_id();
   // Another process, as uid 65534: allowed Sign with rest_server by its rule, nothing else.
-  // Copied next to the socket: the runfiles tree is not readable by that uid.
-  std::string probe = dir_ + "/caller_probe";
-  {
-    std::ifstream in(testing::Runfile("tests/trustd/caller_probe"), std::ios::binary);
-    std::ofstream(probe, std::ios::binary) << in.rdbuf();
-    ::chmod(probe.c_str(), 0755);
-  }
+  std::string probe = CopyNextToSocket("tests/trustd/caller_probe");
   pid_t pid = ::fork();
   if (pid == 0) {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(100);
@@ -538,6 +545,197 @@ TEST_F(TrustdTest, KeepsItsMemoryBoundedUnderManyDistinctNearLimitRequests) {
         << "trustd grew from " << before_kb << " kB to " << after_kb << " kB";
   }
   EXPECT_EQ(trustd_->WaitForExit(absl::ZeroDuration()), -1) << trustd_->Log();  // Still up.
+}
+
+// A watch_probe process (see watch_probe.cc) running as `uid`, with its stdin and stdout
+// on pipes.
+class WatchProbe {
+ public:
+  WatchProbe(const std::string& probe, const std::string& socket, uid_t uid, int streams) {
+    int to_child[2], from_child[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) return;
+    std::string count = absl::StrCat(streams);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls between fork and exec: the test has threads.
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      if (::setgid(uid) != 0 || ::setuid(uid) != 0) ::_exit(100);
+      ::execl(probe.c_str(), probe.c_str(), socket.c_str(), count.c_str(), nullptr);
+      ::_exit(102);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    to_child_ = to_child[1];
+    from_child_ = from_child[0];
+  }
+  ~WatchProbe() { Close(); }
+
+  // The next line the probe wrote, without its newline; "" after `timeout` or at its end.
+  std::string ReadLine(absl::Duration timeout) {
+    absl::Time until = absl::Now() + timeout;
+    for (;;) {
+      size_t nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      absl::Duration left = until - absl::Now();
+      if (left <= absl::ZeroDuration()) return "";
+      pollfd p{from_child_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
+      char chunk[4096];
+      ssize_t n = ::read(from_child_, chunk, sizeof(chunk));
+      if (n <= 0) return "";
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+  // Lines up to and including "ready ...".
+  std::vector<std::string> ReadUntilReady() {
+    std::vector<std::string> lines;
+    for (;;) {
+      std::string line = ReadLine(absl::Seconds(30));
+      lines.push_back(line);
+      if (line.empty() || line.rfind("ready ", 0) == 0) return lines;
+    }
+  }
+
+  void Send(const std::string& line) {
+    std::string out = line + "\n";
+    (void)!::write(to_child_, out.data(), out.size());
+  }
+
+  // Ends the probe (end of its input: it cancels its streams) and returns its exit status.
+  int Close() {
+    if (pid_ <= 0) return -1;
+    ::close(to_child_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    ::close(from_child_);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int to_child_ = -1;
+  int from_child_ = -1;
+  std::string buffer_;
+};
+
+TEST_F(TrustdTest, LimitsWatchStreamsPerUidAndHoldsNoThreadPerStream) {
+  // 65 streams from uid 65534 (one over its limit), and as many from three other uids as
+  // make 200 open at once.
+  constexpr int kPerUid = 64;
+  constexpr int kOpen = 200;
+  // gRPC's own threads, the file watcher, the listener, the synchronous methods' pool: the
+  // same whatever the number of streams. (With a thread per stream, 200 streams took
+  // trustd from 13 to 214 threads.)
+  constexpr long kMaxExtraThreads = 16;
+  StartTrustd();
+  std::string probe = CopyNextToSocket("tests/trustd/watch_probe");
+  long threads_before = ProcStatus(trustd_->pid(), "Threads");
+
+  auto first = std::make_unique<WatchProbe>(probe, socket_, 65534, kPerUid + 1);
+  std::vector<std::string> lines = first->ReadUntilReady();
+  ASSERT_EQ(lines.size(), 2u) << absl::StrJoin(lines, "\n") << trustd_->Log();
+  EXPECT_EQ(lines[0], absl::StrCat("refused ", grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   " WatchTrust: 64 streams already open for uid 65534 (limit "
+                                   "64 per uid)"));
+  EXPECT_EQ(lines[1], "ready 64 1");
+  EXPECT_TRUE(trustd_->WaitForLog(
+      "WARNING refused WatchTrust to nobody-signer (uid 65534, gid 65534, pid ", absl::Seconds(5)))
+      << trustd_->Log();
+  EXPECT_TRUE(trustd_->WaitForLog(
+      "): WatchTrust: 64 streams already open for uid 65534 (limit 64 per uid)",
+      absl::Seconds(5)))
+      << trustd_->Log();
+
+  std::vector<std::pair<std::unique_ptr<WatchProbe>, int>> others;  // With their streams.
+  int open = kPerUid;
+  for (uid_t uid : {65533u, 65532u, 65531u}) {
+    int n = std::min(kPerUid, kOpen - open);
+    auto p = std::make_unique<WatchProbe>(probe, socket_, uid, n);
+    std::vector<std::string> got = p->ReadUntilReady();
+    ASSERT_EQ(got.back(), absl::StrCat("ready ", n, " 0")) << absl::StrJoin(got, "\n");
+    others.emplace_back(std::move(p), n);
+    open += n;
+  }
+  ASSERT_EQ(open, kOpen);
+  long threads_open = ProcStatus(trustd_->pid(), "Threads");
+  std::cout << "trustd threads: " << threads_before << " before, " << threads_open << " with "
+            << kOpen << " WatchTrust streams open" << std::endl;
+  EXPECT_LE(threads_open, threads_before + kMaxExtraThreads);
+
+  // The other methods answer meanwhile, within the client's ordinary deadline.
+  auto identity = client_->GetIdentity(v1::REST_SERVER);
+  ASSERT_TRUE(identity.ok()) << identity.status();
+  EXPECT_TRUE(client_->Sign(identity->key_id(), v1::ECDSA_SHA256, std::string(32, 'x')).ok());
+  EXPECT_EQ(*client_->RevealSecret("app_key"), "the-app-key");
+
+  // A rotation reaches every open stream.
+  CertSpec spec = CertSpec::Server("localhost");
+  spec.key_index = 2;
+  WriteRestIdentity(pki_.Issue(ica_, spec));
+  first->Send("wait 2");
+  EXPECT_EQ(first->ReadLine(absl::Seconds(30)), "seen 2 64") << trustd_->Log();
+  for (auto& [p, n] : others) {
+    p->Send("wait 2");
+    EXPECT_EQ(p->ReadLine(absl::Seconds(30)), absl::StrCat("seen 2 ", n));
+  }
+  EXPECT_LE(ProcStatus(trustd_->pid(), "Threads"), threads_before + kMaxExtraThreads);
+
+  // Closed streams no longer count: uid 65534 may open its 64 again.
+  EXPECT_EQ(first->Close(), 0);
+  std::string last;
+  ASSERT_TRUE(WaitFor([&] {
+    WatchProbe again(probe, socket_, 65534, kPerUid);
+    std::vector<std::string> got = again.ReadUntilReady();
+    last = absl::StrJoin(got, "\n");
+    return got.back() == absl::StrCat("ready ", kPerUid, " 0");
+  }, absl::Seconds(10))) << last << "\n" << trustd_->Log();
+  for (auto& [p, n] : others) EXPECT_EQ(p->Close(), 0);
+}
+
+TEST_F(TrustdTest, RefusesWatchStreamsOverTheTotalLimitAndLogsOnceForMany) {
+  // 16 uids with 64 streams each fill the 1024; a 17th uid asks for 3 more.
+  constexpr int kPerUid = 64;
+  constexpr int kUids = 16;
+  StartTrustd();
+  std::string probe = CopyNextToSocket("tests/trustd/watch_probe");
+  long threads_before = ProcStatus(trustd_->pid(), "Threads");
+  std::vector<std::unique_ptr<WatchProbe>> probes;
+  for (int i = 0; i < kUids; ++i) {
+    probes.push_back(std::make_unique<WatchProbe>(probe, socket_, 65500 + i, kPerUid));
+    std::vector<std::string> got = probes.back()->ReadUntilReady();
+    ASSERT_EQ(got.back(), absl::StrCat("ready ", kPerUid, " 0")) << absl::StrJoin(got, "\n");
+  }
+  long threads_open = ProcStatus(trustd_->pid(), "Threads");
+  std::cout << "trustd threads: " << threads_before << " before, " << threads_open << " with "
+            << kUids * kPerUid << " WatchTrust streams open" << std::endl;
+
+  WatchProbe over(probe, socket_, 65520, 3);
+  std::vector<std::string> got = over.ReadUntilReady();
+  std::string refusal = absl::StrCat("refused ", grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                     " WatchTrust: 1024 streams already open in all (limit 1024)");
+  ASSERT_EQ(got, (std::vector<std::string>{refusal, refusal, refusal, "ready 0 3"}));
+  // Three refusals within kWatchRefusalLogInterval: one line.
+  ASSERT_TRUE(trustd_->WaitForLog(
+      "WARNING refused WatchTrust to (uid 65520, gid 65520, pid ", absl::Seconds(5)));
+  absl::SleepFor(absl::Milliseconds(200));
+  std::string log = trustd_->Log();
+  size_t lines = 0;
+  for (size_t at = log.find("refused WatchTrust"); at != std::string::npos;
+       at = log.find("refused WatchTrust", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << log;
+  EXPECT_NE(log.find("): WatchTrust: 1024 streams already open in all (limit 1024)\n"),
+            std::string::npos)
+      << log;
+  for (auto& p : probes) EXPECT_EQ(p->Close(), 0);
 }
 
 }  // namespace
