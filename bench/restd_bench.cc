@@ -64,7 +64,8 @@ int Run() {
   int port = testing::EdgeStack::FreePort();
   testing::StackConfig config;
   config.http_server = stack.RestHttpServer(port) + "  max_clients: 64\n";
-  config.extra = "restd:\n  io_threads: 1\n";
+  config.extra =
+      "restd:\n  io_threads: 1\n  max_connections_per_address: 64\n  max_pending_handshakes: 256\n";
   absl::Status s = stack.StartSim();
   if (s.ok()) s = stack.WriteConfig(config);
   if (s.ok()) s = stack.StartTrustd();

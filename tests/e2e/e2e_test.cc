@@ -63,7 +63,11 @@ class E2eTest : public ::testing::Test {
     if (!allowlist_fp.empty()) {
       absl::StrAppend(&c.certificates, "  fingerprint_allowlist:\n    - \"", allowlist_fp, "\"\n");
     }
-    c.extra = "restd:\n  health_check_interval: 500\n";
+    // 200 clients connecting at once from one address (the load test): the limits on
+    // handshakes in progress and per address are raised with max_clients.
+    c.extra =
+        "restd:\n  health_check_interval: 500\n  max_connections_per_address: 256\n"
+        "  max_pending_handshakes: 256\n";
     config_ = c;
   }
 
