@@ -1,5 +1,15 @@
 // A small strict JSON (RFC 8259) reader and writer for the REST infotable form: objects
 // keep their key order, numbers keep double precision, nesting is bounded.
+//
+//   json::ParseError where;
+//   absl::StatusOr<json::Value> v = json::Parse(body, json::kDefaultMaxDepth, &where);
+//   if (!v.ok() && !where.path.empty()) ...  // "Temperature: expected ..., found ..."
+//
+// Strict means: one value and nothing after it; every string is UTF-8 (RFC 8259 section 8.1,
+// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), also after \u escapes;
+// every number is one a double can hold (1e999 is refused, not read as infinity); no member
+// name twice in one object (RFC 8259 leaves their meaning open: readers disagree on which
+// one wins).
 #ifndef SERVICES_JSON_JSON_H_
 #define SERVICES_JSON_JSON_H_
 
@@ -34,7 +44,8 @@ struct Value {
   const std::string& str() const { return std::get<std::string>(v); }
   const Array& array() const { return *std::get<std::shared_ptr<Array>>(v); }
   const Object& object() const { return *std::get<std::shared_ptr<Object>>(v); }
-  // The member `key` of an object, or nullptr.
+  // The member `key` of an object, or nullptr. Linear in the object's size: to look up
+  // many members of a large object, index it once instead.
   const Value* Find(absl::string_view key) const;
   // "a string", "a number", "an object"... for messages.
   const char* Kind() const;
@@ -46,8 +57,29 @@ struct Value {
   static Value MakeObject(Object o) { return Value{std::make_shared<Object>(std::move(o))}; }
 };
 
-// kInvalidArgument with the byte offset for anything that is not one JSON value.
-absl::StatusOr<Value> Parse(absl::string_view text, int max_depth = 64);
+inline constexpr int kDefaultMaxDepth = 64;
+
+// Where and why a text is not JSON.
+struct ParseError {
+  size_t offset = 0;  // Byte offset of the problem.
+  // The member path of the value or member name at fault when the problem is inside one
+  // (a string, a number, a literal, a repeated name): "Temperature", "rows[0].name", "[2]";
+  // empty for problems in the document's structure (a missing ',', nesting too deep) and at
+  // the top level. Long member names are shortened.
+  std::string path;
+  std::string what;  // "expected ..., found ...".
+};
+
+// One JSON value. kInvalidArgument for anything else: "JSON at offset 4: expected ',' or
+// ']'", or, when the problem is inside a member, "Temperature: expected a number a double
+// can hold, found 1e999 (JSON at offset 16)". `error`, when given, receives the parts.
+absl::StatusOr<Value> Parse(absl::string_view text, int max_depth = kDefaultMaxDepth,
+                            ParseError* error = nullptr);
+// OK when `text` is UTF-8 as Parse requires it of strings; otherwise kInvalidArgument
+// "expected UTF-8 text, found byte 0xC0 (an overlong encoding) at byte 3".
+absl::Status CheckUtf8(absl::string_view text);
+
+// Compact JSON text. Non-finite numbers (which Parse never produces) are written as null.
 std::string Write(const Value& value);
 
 }  // namespace edge::json
