@@ -1,6 +1,8 @@
 #include "services/alwayson/json_infotable.h"
 
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,70 @@ absl::Status Expected(absl::string_view path, absl::string_view what, const json
   return absl::InvalidArgumentError(absl::StrCat(path, ": expected ", what, ", found ", found.Kind()));
 }
 
+std::string Join(absl::string_view path, absl::string_view member) {
+  return path.empty() ? std::string(member) : absl::StrCat(path, ".", member);
+}
+
+absl::StatusOr<FieldDefinition> FieldFromJson(const std::string& name, const json::Value& def,
+                                              const std::string& def_path) {
+  if (!def.is_object()) return Expected(def_path, "a field definition object", def);
+  FieldDefinition f;
+  f.name = name;
+  if (const json::Value* d = def.Find("description"); d && d->is_string()) f.description = d->str();
+  const json::Value* type = def.Find("baseType");
+  if (type == nullptr || !type->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(def_path, ".baseType: expected a base type name such as \"NUMBER\", found ",
+                                                   type ? type->Kind() : "none"));
+  }
+  auto base = BaseTypeFromName(type->str());
+  if (!base) {
+    return absl::InvalidArgumentError(absl::StrCat(def_path, ".baseType: \"", type->str(),
+                                                   "\" is not a base type"));
+  }
+  f.base_type = *base;
+  if (const json::Value* aspects = def.Find("aspects"); aspects && aspects->is_object()) {
+    for (const auto& [aspect, value] : aspects->object()) {
+      BaseType aspect_type = value.is_bool()     ? BaseType::kBoolean
+                             : value.is_number() ? BaseType::kNumber
+                                                 : BaseType::kString;
+      auto v = ValueFromJson(value, aspect_type, absl::StrCat(def_path, ".aspects.", aspect));
+      if (!v.ok()) return v.status();
+      f.aspects.emplace_back(aspect, *std::move(v));
+    }
+  }
+  return f;
+}
+
+absl::StatusOr<InfoTable> TableFromJson(const json::Value& j, absl::string_view path, int depth);
+
+absl::StatusOr<Value> CellFromJson(const json::Value& cell, const FieldDefinition& f,
+                                   const std::string& row_path, int depth) {
+  std::string cell_path = absl::StrCat(row_path, ".", f.name);
+  if (f.base_type != BaseType::kInfotable) return ValueFromJson(cell, f.base_type, cell_path);
+  auto nested = TableFromJson(cell, cell_path, depth + 1);
+  if (!nested.ok()) return nested.status();
+  return Value::Table(*std::move(nested));
+}
+
+// One row: its members looked up by name in `columns` (field name -> position), so that a
+// row costs its own size, not its size times the number of fields. Members that name no
+// field are ignored; fields without a member are NOTHING.
+absl::StatusOr<std::vector<Value>> RowFromJson(
+    const json::Value& row, const InfoTable& t,
+    const std::unordered_map<std::string_view, size_t>& columns, const std::string& row_path,
+    int depth) {
+  if (!row.is_object()) return Expected(row_path, "a row object", row);
+  std::vector<Value> values(t.fields.size());
+  for (const auto& [name, cell] : row.object()) {
+    auto column = columns.find(std::string_view(name));
+    if (column == columns.end() || cell.is_null()) continue;
+    absl::StatusOr<Value> v = CellFromJson(cell, t.fields[column->second], row_path, depth);
+    if (!v.ok()) return v.status();
+    values[column->second] = *std::move(v);
+  }
+  return values;
+}
+
 absl::StatusOr<InfoTable> TableFromJson(const json::Value& j, absl::string_view path, int depth) {
   if (depth > kMaxNesting) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": infotables nested too deeply"));
@@ -46,68 +112,46 @@ absl::StatusOr<InfoTable> TableFromJson(const json::Value& j, absl::string_view 
   InfoTable t;
   const json::Value* shape = j.Find("dataShape");
   const json::Value* defs = shape ? shape->Find("fieldDefinitions") : nullptr;
-  std::string defs_path = absl::StrCat(path.empty() ? "" : absl::StrCat(path, "."),
-                                       "dataShape.fieldDefinitions");
+  std::string defs_path = Join(path, "dataShape.fieldDefinitions");
   if (defs == nullptr || !defs->is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(defs_path, ": expected an object of field definitions, found ",
                                                    defs ? defs->Kind() : "none"));
   }
-  for (const auto& [name, def] : defs->object()) {
-    std::string def_path = absl::StrCat(defs_path, ".", name);
-    if (!def.is_object()) return Expected(def_path, "a field definition object", def);
-    FieldDefinition f;
-    f.name = name;
-    if (const json::Value* d = def.Find("description"); d && d->is_string()) f.description = d->str();
-    const json::Value* type = def.Find("baseType");
-    if (type == nullptr || !type->is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(def_path, ".baseType: expected a base type name such as \"NUMBER\", found ",
-                                                     type ? type->Kind() : "none"));
-    }
-    auto base = BaseTypeFromName(type->str());
-    if (!base) {
-      return absl::InvalidArgumentError(absl::StrCat(def_path, ".baseType: \"", type->str(),
-                                                     "\" is not a base type"));
-    }
-    f.base_type = *base;
-    if (const json::Value* aspects = def.Find("aspects"); aspects && aspects->is_object()) {
-      for (const auto& [aspect, value] : aspects->object()) {
-        BaseType aspect_type = value.is_bool()     ? BaseType::kBoolean
-                               : value.is_number() ? BaseType::kNumber
-                                                   : BaseType::kString;
-        auto v = ValueFromJson(value, aspect_type, absl::StrCat(def_path, ".aspects.", aspect));
-        if (!v.ok()) return v.status();
-        f.aspects.emplace_back(aspect, *std::move(v));
-      }
-    }
-    t.fields.push_back(std::move(f));
+  if (defs->object().size() > kMaxInfoTableFields) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        defs_path, ": expected at most ", kMaxInfoTableFields,
+        " field definitions (the limit for one infotable), found ", defs->object().size()));
   }
   const json::Value* rows = j.Find("rows");
-  std::string rows_path = absl::StrCat(path.empty() ? "" : absl::StrCat(path, "."), "rows");
+  std::string rows_path = Join(path, "rows");
+  if (rows != nullptr && !rows->is_array()) return Expected(rows_path, "an array of rows", *rows);
+  if (rows != nullptr && rows->array().size() > kMaxInfoTableRows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(rows_path, ": expected at most ", kMaxInfoTableRows,
+                     " rows (the limit for one infotable), found ", rows->array().size()));
+  }
+  t.fields.reserve(defs->object().size());
+  for (const auto& [name, def] : defs->object()) {
+    auto f = FieldFromJson(name, def, absl::StrCat(defs_path, ".", name));
+    if (!f.ok()) return f.status();
+    t.fields.push_back(*std::move(f));
+  }
   if (rows == nullptr) return t;
-  if (!rows->is_array()) return Expected(rows_path, "an array of rows", *rows);
-  for (size_t i = 0; i < rows->array().size(); ++i) {
-    const json::Value& row = rows->array()[i];
-    std::string row_path = absl::StrCat(rows_path, "[", i, "]");
-    if (!row.is_object()) return Expected(row_path, "a row object", row);
-    std::vector<Value> values;
-    for (const FieldDefinition& f : t.fields) {
-      const json::Value* cell = row.Find(f.name);
-      if (cell == nullptr || cell->is_null()) {
-        values.push_back(Value::Nothing());
-        continue;
-      }
-      std::string cell_path = absl::StrCat(row_path, ".", f.name);
-      absl::StatusOr<Value> v = f.base_type == BaseType::kInfotable
-                                    ? [&]() -> absl::StatusOr<Value> {
-                                        auto nested = TableFromJson(*cell, cell_path, depth + 1);
-                                        if (!nested.ok()) return nested.status();
-                                        return Value::Table(*std::move(nested));
-                                      }()
-                                    : ValueFromJson(*cell, f.base_type, cell_path);
-      if (!v.ok()) return v.status();
-      values.push_back(*std::move(v));
+  // t.fields no longer changes: the views into its names stay valid.
+  std::unordered_map<std::string_view, size_t> columns;
+  columns.reserve(t.fields.size());
+  for (size_t i = 0; i < t.fields.size(); ++i) {
+    if (!columns.emplace(t.fields[i].name, i).second) {
+      return absl::InvalidArgumentError(absl::StrCat(defs_path, ": field \"", t.fields[i].name,
+                                                     "\" is defined twice"));
     }
-    t.rows.push_back(std::move(values));
+  }
+  t.rows.reserve(rows->array().size());
+  for (size_t i = 0; i < rows->array().size(); ++i) {
+    auto row = RowFromJson(rows->array()[i], t, columns, absl::StrCat(rows_path, "[", i, "]"),
+                           depth);
+    if (!row.ok()) return row.status();
+    t.rows.push_back(*std::move(row));
   }
   return t;
 }
@@ -158,6 +202,12 @@ absl::StatusOr<Value> ValueFromJson(const json::Value& j, BaseType t, absl::stri
       return Value::Boolean(j.boolean());
     case BaseType::kDatetime:
       if (!j.is_number()) return Expected(path, "milliseconds since the epoch for DATETIME", j);
+      // Outside int64's range the conversion would be undefined.
+      if (!(j.number() >= -9223372036854775808.0 && j.number() < 9223372036854775808.0)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": expected milliseconds since the epoch for DATETIME (a 64-bit number), found ",
+            j.number()));
+      }
       return Value::Datetime(static_cast<int64_t>(j.number()));
     case BaseType::kLocation: {
       if (!j.is_object()) return Expected(path, "{longitude, latitude, elevation} for LOCATION", j);
@@ -200,6 +250,10 @@ absl::StatusOr<InfoTable> InfoTableFromJson(absl::string_view json_text) {
   auto j = json::Parse(json_text);
   if (!j.ok()) return j.status();
   return TableFromJson(*j, "", 0);
+}
+
+absl::StatusOr<InfoTable> InfoTableFromJson(const json::Value& json, absl::string_view path) {
+  return TableFromJson(json, path, 0);
 }
 
 }  // namespace edge::alwayson
