@@ -26,7 +26,12 @@ Response Error(const Request& req, http::status status, absl::string_view messag
 
 // edged's answer (or EdgedClient's when edged did not answer) as an HTTP error.
 Response FromStatus(const Request& req, const absl::Status& s) {
-  return Error(req, static_cast<http::status>(HttpStatusFor(s.code())), s.message());
+  std::string message(s.message());
+  if (message.empty()) {
+    message = absl::StrCat("edged answered ", absl::StatusCodeToString(s.code()),
+                           " without saying why");
+  }
+  return Error(req, static_cast<http::status>(HttpStatusFor(s.code())), message);
 }
 
 Response TableResponse(const Request& req, const v1::InfoTable& table) {
@@ -55,12 +60,29 @@ absl::StatusOr<Value> TypedFromJson(const json::Value& v, const std::string& pat
   if (v.is_string()) return Value::String(v.str());
   if (v.is_bool()) return Value::Boolean(v.boolean());
   if (IsInfoTableObject(v)) {
-    absl::StatusOr<InfoTable> t = alwayson::InfoTableFromJson(json::Write(v));
-    if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", t.status().message()));
+    absl::StatusOr<InfoTable> t = alwayson::InfoTableFromJson(v, path);
+    if (!t.ok()) return t.status();
     return Value::Table(std::move(*t));
   }
   return absl::InvalidArgumentError(absl::StrCat(
       path, ": expected a number, a string, a boolean or an infotable, found ", v.Kind()));
+}
+
+// "body.Temperature", "body[0]".
+std::string BodyPath(absl::string_view path) {
+  return absl::StrCat("body", !path.empty() && path[0] == '[' ? "" : ".", path);
+}
+
+// The parts of the request path name a Thing, a property or a service: they go to edged
+// (protobuf strings) and the platform, and come back in error messages: they must be UTF-8.
+absl::Status CheckNames(const std::vector<std::string>& parts) {
+  for (const std::string& part : parts) {
+    if (absl::Status s = json::CheckUtf8(part); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the URL's path: a Thing, property or service name: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -76,7 +98,12 @@ Response JsonResponse(const Request& req, http::status status, std::string body)
 
 absl::StatusOr<InfoTable> ParametersFromJson(absl::string_view body) {
   if (absl::StripAsciiWhitespace(body).empty()) return InfoTable{};
-  absl::StatusOr<json::Value> parsed = json::Parse(body);
+  json::ParseError where;
+  absl::StatusOr<json::Value> parsed = json::Parse(body, json::kDefaultMaxDepth, &where);
+  if (!parsed.ok() && !where.path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(BodyPath(where.path), ": ", where.what,
+                                                   " (JSON at offset ", where.offset, ")"));
+  }
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("body: not JSON: ", parsed.status().message()));
   }
@@ -84,10 +111,11 @@ absl::StatusOr<InfoTable> ParametersFromJson(absl::string_view body) {
     return absl::InvalidArgumentError(
         absl::StrCat("body: expected a JSON object, found ", parsed->Kind()));
   }
-  if (IsInfoTableObject(*parsed)) {
-    absl::StatusOr<InfoTable> t = alwayson::InfoTableFromJson(body);
-    if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("body: ", t.status().message()));
-    return t;
+  if (IsInfoTableObject(*parsed)) return alwayson::InfoTableFromJson(*parsed, "body");
+  if (parsed->object().size() > alwayson::kMaxInfoTableFields) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "body: expected at most ", alwayson::kMaxInfoTableFields,
+        " parameters (the limit of fields for one infotable), found ", parsed->object().size()));
   }
   InfoTable table;
   std::vector<Value> row;
@@ -151,6 +179,9 @@ Response RestApi::Route(const Request& req) {
   std::string target(req.target());
   std::string path = target.substr(0, target.find('?'));
   std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  if (absl::Status s = CheckNames(parts); !s.ok()) {
+    return Error(req, http::status::bad_request, s.message());
+  }
   // /Thingworx/Things/<thing>/{Properties[/<prop>] | Services/<svc>}
   if (parts.size() < 4 || parts[0] != "Thingworx" || parts[1] != "Things") {
     return Error(req, http::status::not_found,

@@ -69,8 +69,13 @@ Response JsonResponse(const Request& req, boost::beast::http::status status, std
 
 // {"a": 1, "b": "x"} as a one-row infotable, each value typed by its JSON kind (number ->
 // NUMBER, string -> STRING, boolean -> BOOLEAN, an infotable object -> INFOTABLE); or, when
-// the body is itself an infotable ({"dataShape", "rows"}), that infotable. Errors name the
-// member ("body.b: ...").
+// the body is itself an infotable ({"dataShape", "rows"}), that infotable. The body must be
+// strict JSON (services/json/json.h: UTF-8 strings, numbers a double can hold); at most
+// alwayson::kMaxInfoTableFields parameters. kInvalidArgument naming the member ("body.b:
+// ...", "body.rows[0].Temperature: ...") or "body: not JSON: ..." for the structure.
+// restd does not know the Things' property types: a value is typed by its JSON kind, and
+// the platform checks it against the property (an infotable body declares its types and is
+// checked here).
 absl::StatusOr<alwayson::InfoTable> ParametersFromJson(absl::string_view body);
 
 }  // namespace edge::restd

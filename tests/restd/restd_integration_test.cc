@@ -166,6 +166,81 @@ TEST_F(RestdTest, PutArrivesGetAnswersAndAuthIsEnforced) {
   }
 }
 
+// The "error" member of a JSON error body, or the body itself when it is not one.
+std::string ErrorOf(const CurlResult& r) {
+  auto body = json::Parse(r.body);
+  const json::Value* error = body.ok() ? body->Find("error") : nullptr;
+  return error != nullptr && error->is_string() ? error->str() : r.body;
+}
+
+TEST_F(RestdTest, RefusesNumbersADoubleCannotHoldAndInvalidUtf8NamingTheField) {
+  StartAll();
+  struct Case {
+    std::string path, body, error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/Thingworx/Things/Pump1/Properties/Temperature", R"({"Temperature": 1e999})",
+            "body.Temperature: expected a number a double can hold (magnitude at most "
+            "1.7976931348623157e308), found 1e999 (JSON at offset 16)"},
+           {"/Thingworx/Things/Pump1/Properties/Temperature", R"({"Temperature": -1E400})",
+            "body.Temperature: expected a number a double can hold (magnitude at most "
+            "1.7976931348623157e308), found -1E400 (JSON at offset 16)"},
+           {"/Thingworx/Things/Pump1/Properties/Name", "{\"Name\": \"\xC0\xAF\"}",
+            "body.Name: expected UTF-8 text, found byte 0xC0 (an overlong encoding) (JSON at "
+            "offset 10)"},
+           {"/Thingworx/Things/Pump1/Properties/Name", "{\"Name\": \"x\xED\xA0\x80\"}",
+            "body.Name: expected UTF-8 text, found bytes 0xED 0xA0 (a UTF-16 surrogate, "
+            "U+D800..U+DFFF) (JSON at offset 11)"},
+           {"/Thingworx/Things/Pump1/Properties/Name", "{\"Name\": \"\xF5\x80\x80\x80\"}",
+            "body.Name: expected UTF-8 text, found byte 0xF5 (no UTF-8 sequence starts with it: "
+            "above U+10FFFF) (JSON at offset 10)"},
+           {"/Thingworx/Things/Pump1/Services/Reset",
+            R"({"dataShape": {"fieldDefinitions": {"level": {"baseType": "NUMBER"}}},
+                "rows": [{"level": 1e309}]})",
+            "body.rows[0].level: expected a number a double can hold (magnitude at most "
+            "1.7976931348623157e308), found 1e309 (JSON at offset 106)"},
+       }) {
+    SCOPED_TRACE(c.body);
+    CurlResult r = Send(absl::StrContains(c.path, "Services") ? "POST" : "PUT", c.path, c.body);
+    EXPECT_EQ(r.code, 400) << r.body;
+    EXPECT_EQ(ErrorOf(r), c.error);
+  }
+  // A Thing name in the URL goes to edged and the platform as well. (curl percent-encodes
+  // such bytes in a URL, which restd takes literally: --request-target sends them raw.)
+  std::vector<std::string> raw = Auth();
+  raw.insert(raw.end(), {"--request-target", "/Thingworx/Things/P\xC0\xAF/Properties/Temperature",
+                         Url("/")});
+  CurlResult name = Curl(raw);
+  EXPECT_EQ(name.code, 400) << name.body;
+  EXPECT_EQ(ErrorOf(name), "the URL's path: a Thing, property or service name: expected UTF-8 "
+                           "text, found byte 0xC0 (an overlong encoding) at byte 1");
+  EXPECT_EQ(RecordsOfKind(*stack_.sim()->Records(), "write").size(), 0u)
+      << "nothing refused reached the platform";
+  EXPECT_EQ(RecordsOfKind(*stack_.sim()->Records(), "service").size(), 0u);
+}
+
+TEST_F(RestdTest, RefusesMoreFieldsThanAnInfotableMayHaveNamingTheLimit) {
+  StartAll();
+  // The report's 20,000 fields, as parameters and as an infotable.
+  std::string parameters = "{";
+  std::string defs;
+  for (int i = 0; i < 20000; ++i) {
+    absl::StrAppend(&parameters, i ? "," : "", "\"p", i, "\":", i);
+    absl::StrAppend(&defs, i ? "," : "", "\"f", i, "\":{\"baseType\":\"NUMBER\"}");
+  }
+  parameters += "}";
+  CurlResult flat = Send("POST", "/Thingworx/Things/Pump1/Services/Reset", parameters);
+  EXPECT_EQ(flat.code, 400) << flat.body;
+  EXPECT_EQ(ErrorOf(flat), "body: expected at most 1000 parameters (the limit of fields for one "
+                           "infotable), found 20000");
+  CurlResult table = Send("POST", "/Thingworx/Things/Pump1/Services/Reset",
+                          absl::StrCat("{\"dataShape\":{\"fieldDefinitions\":{", defs,
+                                       "}},\"rows\":[{}]}"));
+  EXPECT_EQ(table.code, 400) << table.body;
+  EXPECT_EQ(ErrorOf(table), "body.dataShape.fieldDefinitions: expected at most 1000 field "
+                            "definitions (the limit for one infotable), found 20000");
+}
+
 TEST_F(RestdTest, PlatformUnreachableGives503ForReadsAnd202ForQueuedWrites) {
   StartAll();
   ASSERT_TRUE(stack_.sim()->Refuse(600000).ok());
