@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -33,17 +35,20 @@ std::string RandomToken() {
 }  // namespace
 
 CsrfTokens::CsrfTokens(absl::Duration rotation, Clock clock)
-    : rotation_(rotation), clock_(std::move(clock)) {
+    : rotation_(std::max(rotation, absl::Seconds(1))), clock_(std::move(clock)),
+      start_(clock_()) {
   absl::MutexLock lock(&mu_);
   current_ = RandomToken();
-  rotated_ = clock_();
 }
 
 void CsrfTokens::RotateIfDue() {
-  if (clock_() - rotated_ < rotation_) return;
-  previous_ = current_;
+  absl::Duration since = clock_() - start_;
+  int64_t period = since < absl::ZeroDuration() ? 0 : absl::IDivDuration(since, rotation_, &since);
+  if (period <= period_) return;  // The same period (or a clock that went back: keep it).
+  // The token of the period just before stays valid; one drawn earlier than that does not.
+  previous_ = period == period_ + 1 ? current_ : std::string();
   current_ = RandomToken();
-  rotated_ = clock_();
+  period_ = period;
 }
 
 std::string CsrfTokens::Current() {

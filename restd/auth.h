@@ -23,11 +23,16 @@ struct BasicCredentials {
 std::optional<BasicCredentials> ParseBasicAuthorization(absl::string_view header);
 
 // CSRF tokens: every response carries the current token (`x-csrf-token`); a modifying
-// request must send the current or the previous one. A new token is drawn every rotation
-// period (EMS counts csrf_token_rotation_period in minutes). Thread-safe.
+// request must send the current or the previous one. Time is cut into rotation periods
+// counted from construction (EMS counts csrf_token_rotation_period in minutes); a token is
+// drawn for each period the first time it is asked for, and stays valid in that period and
+// the next: at most two rotation periods after the start of its own, however rarely the
+// tokens are asked for. Thread-safe.
 class CsrfTokens {
  public:
   using Clock = std::function<absl::Time()>;
+  // `rotation` must be positive (the config loader allows 1 minute and more); a smaller one
+  // is taken as 1 second.
   explicit CsrfTokens(absl::Duration rotation, Clock clock = absl::Now);
   std::string Current();
   bool Valid(absl::string_view token);
@@ -36,10 +41,11 @@ class CsrfTokens {
   void RotateIfDue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const absl::Duration rotation_;
   Clock clock_;
+  const absl::Time start_;  // Period k is [start_ + k * rotation_, start_ + (k+1) * rotation_).
   absl::Mutex mu_;
-  std::string current_ ABSL_GUARDED_BY(mu_);
-  std::string previous_ ABSL_GUARDED_BY(mu_);
-  absl::Time rotated_ ABSL_GUARDED_BY(mu_);
+  std::string current_ ABSL_GUARDED_BY(mu_);   // Drawn for period `period_`.
+  std::string previous_ ABSL_GUARDED_BY(mu_);  // Drawn for period `period_ - 1`, or empty.
+  int64_t period_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Remembers, for a short time, which credentials trustd accepted, by their SHA-256 and never

@@ -35,6 +35,52 @@ TEST(CsrfTokensTest, CurrentAndPreviousAreValidUntilTheNextRotation) {
   EXPECT_TRUE(tokens.Valid(second));
 }
 
+TEST(CsrfTokensTest, ATokenIsValidInItsPeriodAndTheNextOnlyHoweverRarelyAsked) {
+  // The report: rotation 1 minute, a token still accepted 135 s after it was drawn, since
+  // rotation only happened when asked and restarted the period then.
+  absl::Time start = absl::FromUnixSeconds(5000);
+  absl::Time now = start;
+  CsrfTokens tokens(absl::Minutes(1), [&] { return now; });
+  std::string first = tokens.Current();
+  now = start + absl::Seconds(59);
+  EXPECT_EQ(tokens.Current(), first) << "the same period: the same token";
+  now = start + absl::Seconds(119);  // The next period, first asked at its end.
+  EXPECT_TRUE(tokens.Valid(first));
+  std::string second = tokens.Current();
+  EXPECT_NE(second, first);
+  now = start + absl::Seconds(120);  // Two periods after the first token's period began.
+  EXPECT_FALSE(tokens.Valid(first));
+  EXPECT_TRUE(tokens.Valid(second));
+  now = start + absl::Seconds(135);
+  EXPECT_FALSE(tokens.Valid(first)) << "135 s: refused";
+}
+
+TEST(CsrfTokensTest, CurrentRotatesOnScheduleAndNothingOlderThanTwoPeriodsIsValid) {
+  absl::Time start = absl::FromUnixSeconds(5000);
+  absl::Time now = start;
+  CsrfTokens tokens(absl::Minutes(1), [&] { return now; });
+  std::string first = tokens.Current();
+  // Nobody asks for three periods: the first token is not carried into them.
+  now = start + absl::Minutes(3) + absl::Seconds(1);
+  EXPECT_FALSE(tokens.Valid(first));
+  std::string fourth = tokens.Current();
+  EXPECT_NE(fourth, first);
+  // The schedule is fixed from the start, not from when a token was last asked for.
+  now = start + absl::Minutes(4) - absl::Milliseconds(1);
+  EXPECT_EQ(tokens.Current(), fourth);
+  now = start + absl::Minutes(4);
+  std::string fifth = tokens.Current();
+  EXPECT_NE(fifth, fourth);
+  EXPECT_TRUE(tokens.Valid(fourth));
+  EXPECT_TRUE(tokens.Valid(fifth));
+  now = start + absl::Minutes(6);
+  EXPECT_FALSE(tokens.Valid(fifth));
+  // A clock that steps back keeps the current token.
+  std::string seventh = tokens.Current();
+  now = start + absl::Minutes(2);
+  EXPECT_EQ(tokens.Current(), seventh);
+}
+
 TEST(CredentialCacheTest, ExpiresAndClears) {
   CredentialCache cache(absl::Seconds(10));
   absl::Time now = absl::FromUnixSeconds(1000);
