@@ -57,7 +57,7 @@ enum class Deadline { kHandshake, kHeader, kBody, kKeepAlive };
 
 class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(HttpsServerOptions options, Handler handler)
+  Impl(HttpsServerOptions options, PeerHandler handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
         table_({options_.max_clients, options_.max_pending_handshakes,
@@ -213,7 +213,7 @@ class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   HttpsServerOptions options_;
-  Handler handler_;
+  PeerHandler handler_;
   ConnectionTable table_;
   RefusalLog refusals_;
   std::unique_ptr<asio::io_context> io_;
@@ -411,9 +411,22 @@ class HttpsServer::Impl::Session : public ConnectionTable::Closable,
     Lowest().expires_never();
     auto req = std::make_shared<Request>(std::move(request));
     asio::post(server_->workers_, [self, req] {
-      Response res = self->server_->handler_(*req);
-      asio::post(self->stream_.get_executor(),
-                 [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
+      Reply reply = self->server_->handler_(*req, self->address_);
+      asio::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
+        self->WriteAfter(reply.hold, std::move(reply.response));
+      });
+    });
+  }
+
+  // Writes `res` once `hold` has passed, on a timer of this connection's strand.
+  void WriteAfter(absl::Duration hold, Response res) {
+    if (hold <= absl::ZeroDuration()) return Write(std::move(res));
+    auto self = this->shared_from_this();
+    auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), Chrono(hold));
+    auto owned = std::make_shared<Response>(std::move(res));
+    timer->async_wait([self, timer, owned](beast::error_code ec) {
+      if (ec) return;
+      self->Write(std::move(*owned));
     });
   }
 
@@ -538,6 +551,11 @@ void HttpsServer::Impl::StartSession(tcp::socket socket) {
 }
 
 HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler)
+    : HttpsServer(std::move(options),
+                  PeerHandler([handler = std::move(handler)](const Request& r, const std::string&) {
+                    return Reply{handler(r)};
+                  })) {}
+HttpsServer::HttpsServer(HttpsServerOptions options, PeerHandler handler)
     : impl_(std::make_shared<Impl>(std::move(options), std::move(handler))) {}
 HttpsServer::~HttpsServer() { Stop(); }
 absl::StatusOr<int> HttpsServer::Start() { return impl_->Start(); }

@@ -56,7 +56,12 @@ struct HttpsServerOptions {
 class HttpsServer {
  public:
   using Handler = std::function<Response(const Request&)>;
+  // Also told the client's IP address ("192.0.2.7", "::1": the one the ConnectionTable
+  // counts), and may hold its reply: the connection then waits on a timer before the
+  // response is written (no thread waits, and it reads no further request meanwhile).
+  using PeerHandler = std::function<Reply(const Request&, const std::string& peer_address)>;
   HttpsServer(HttpsServerOptions options, Handler handler);
+  HttpsServer(HttpsServerOptions options, PeerHandler handler);
   ~HttpsServer();
 
   // Binds and starts serving; returns the bound port (useful with port 0).

@@ -33,6 +33,14 @@ class EdgeThings {
   virtual absl::Status Add(const std::string& name) = 0;
 };
 
+// A response and how long to hold it before it is written: a failed login's penalty. The
+// server waits on a timer, so no thread is held, and a correct login from the same address
+// is answered at once.
+struct Reply {
+  Response response;
+  absl::Duration hold = absl::ZeroDuration();
+};
+
 struct RestApiOptions {
   bool authenticate = true;
   bool csrf = true;
