@@ -5,10 +5,12 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace edge::restd {
 
@@ -24,6 +26,15 @@ std::optional<BasicCredentials> ParseBasicAuthorization(absl::string_view header
   size_t colon = decoded.find(':');
   if (colon == std::string::npos) return std::nullopt;
   return BasicCredentials{decoded.substr(0, colon), decoded.substr(colon + 1)};
+}
+
+std::string LoggableUserName(absl::string_view user) {
+  std::string out =
+      absl::StrCat("\"", absl::CHexEscape(user.substr(0, kMaxLoggedUserNameBytes)), "\"");
+  if (user.size() > kMaxLoggedUserNameBytes) {
+    absl::StrAppend(&out, " (its first ", kMaxLoggedUserNameBytes, " of ", user.size(), " bytes)");
+  }
+  return out;
 }
 
 namespace {
@@ -93,6 +104,95 @@ void CredentialCache::Clear() {
   absl::MutexLock lock(&mu_);
   key_.clear();
   until_ = absl::InfinitePast();
+}
+
+absl::Duration FailedLogins::HoldAfter(int in_a_row) const {
+  int doublings = in_a_row - policy_.free_failures - 1;
+  if (doublings < 0) return absl::ZeroDuration();
+  if (doublings > 30) return policy_.max_delay;
+  return std::min(policy_.first_delay * (int64_t{1} << doublings), policy_.max_delay);
+}
+
+FailedLogins::Entry& FailedLogins::Touch(absl::string_view address, absl::Time now) {
+  std::string key(address);
+  auto found = by_address_.find(key);
+  if (found != by_address_.end()) {
+    entries_.splice(entries_.begin(), entries_, found->second);
+    Entry& e = entries_.front();
+    if (now - e.last_failure >= policy_.quiet_reset) e.in_a_row = 0;
+    return e;
+  }
+  entries_.push_front(Entry{key, 0, now, absl::InfinitePast(), 0, 0});
+  by_address_.emplace(std::move(key), entries_.begin());
+  while (entries_.size() > std::max<size_t>(policy_.max_addresses, 1)) {
+    by_address_.erase(entries_.back().address);
+    entries_.pop_back();
+  }
+  return entries_.front();
+}
+
+bool FailedLogins::MayLog(Entry& e, absl::Time now) {
+  if (now - e.window_start >= absl::Minutes(1)) {
+    e.window_start = now;
+    e.logged_in_window = 0;
+  }
+  if (now - window_start_ >= absl::Minutes(1)) {
+    window_start_ = now;
+    logged_in_window_ = 0;
+  }
+  if (e.logged_in_window >= policy_.logged_per_address_per_minute ||
+      logged_in_window_ >= policy_.logged_per_minute) {
+    return false;
+  }
+  ++e.logged_in_window;
+  ++logged_in_window_;
+  return true;
+}
+
+FailedLogins::Verdict FailedLogins::Failed(absl::string_view address, absl::string_view user,
+                                           absl::Time now) {
+  total_.fetch_add(1, std::memory_order_relaxed);
+  absl::MutexLock lock(&mu_);
+  Entry& e = Touch(address, now);
+  if (e.in_a_row < std::numeric_limits<int>::max()) ++e.in_a_row;
+  e.last_failure = now;
+  Verdict v;
+  v.hold = HoldAfter(e.in_a_row);
+  if (!MayLog(e, now)) {
+    ++e.not_logged;
+    return v;
+  }
+  std::string line = absl::StrCat("failed login for user ", LoggableUserName(user), " from ",
+                                  address.empty() ? "an unknown address" : address, ": ",
+                                  e.in_a_row, " in a row");
+  if (v.hold > absl::ZeroDuration()) {
+    absl::StrAppend(&line, ", the 401 is held ", absl::FormatDuration(v.hold));
+  }
+  if (e.not_logged > 0) {
+    absl::StrAppend(&line, "; ", e.not_logged, " failed logins from this address before this "
+                    "one were not logged (at most ", policy_.logged_per_address_per_minute,
+                    " lines per address and ", policy_.logged_per_minute,
+                    " in all per minute)");
+    e.not_logged = 0;
+  } else if (e.logged_in_window == policy_.logged_per_address_per_minute) {
+    absl::StrAppend(&line, "; further failures from this address in this minute are counted, "
+                    "not logged");
+  }
+  v.log_line = std::move(line);
+  return v;
+}
+
+void FailedLogins::Succeeded(absl::string_view address) {
+  absl::MutexLock lock(&mu_);
+  auto found = by_address_.find(std::string(address));
+  if (found == by_address_.end()) return;
+  entries_.erase(found->second);
+  by_address_.erase(found);
+}
+
+size_t FailedLogins::addresses() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
 }
 
 }  // namespace edge::restd

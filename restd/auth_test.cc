@@ -1,5 +1,9 @@
 #include "restd/auth.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace edge::restd {
@@ -79,6 +83,113 @@ TEST(CsrfTokensTest, CurrentRotatesOnScheduleAndNothingOlderThanTwoPeriodsIsVali
   std::string seventh = tokens.Current();
   now = start + absl::Minutes(2);
   EXPECT_EQ(tokens.Current(), seventh);
+}
+
+TEST(LoggableUserNameTest, EscapesControlCharactersAndShortens) {
+  struct Case {
+    std::string user;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"admin", "\"admin\""},
+           {"ev\x1b[31mil\nINFO forged", "\"ev\\x1b[31mil\\nINFO forged\""},
+           {"a\"b\\c", "\"a\\\"b\\\\c\""},
+           {"\xC3\xA9t\xC3\xA9", "\"\\xc3\\xa9t\\xc3\\xa9\""},
+           {"", "\"\""},
+           {std::string(100, 'u'), "\"" + std::string(64, 'u') + "\" (its first 64 of 100 bytes)"},
+       }) {
+    SCOPED_TRACE(c.user);
+    EXPECT_EQ(LoggableUserName(c.user), c.expected);
+  }
+}
+
+TEST(FailedLoginsTest, HoldsAnswersAfterThreeFailuresDoublingUpToFiveSeconds) {
+  FailedLogins failed;
+  absl::Time now = absl::FromUnixSeconds(1000);
+  std::vector<absl::Duration> expected = {
+      absl::ZeroDuration(),      absl::ZeroDuration(),      absl::ZeroDuration(),
+      absl::Milliseconds(100),   absl::Milliseconds(200),   absl::Milliseconds(400),
+      absl::Milliseconds(800),   absl::Milliseconds(1600),  absl::Milliseconds(3200),
+      absl::Seconds(5),          absl::Seconds(5)};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(i + 1);
+    EXPECT_EQ(failed.Failed("192.0.2.7", "admin", now).hold, expected[i]);
+    now += absl::Seconds(1);
+  }
+  for (int i = 0; i < 100; ++i) failed.Failed("192.0.2.7", "admin", now);
+  EXPECT_EQ(failed.Failed("192.0.2.7", "admin", now).hold, absl::Seconds(5)) << "capped";
+  EXPECT_EQ(failed.Failed("192.0.2.8", "admin", now).hold, absl::ZeroDuration())
+      << "another address has its own count";
+  EXPECT_EQ(failed.total(), expected.size() + 100 + 2);
+}
+
+TEST(FailedLoginsTest, ASuccessOrFiveQuietMinutesStartTheCountAgain) {
+  FailedLogins failed;
+  absl::Time now = absl::FromUnixSeconds(1000);
+  for (int i = 0; i < 5; ++i) failed.Failed("192.0.2.7", "admin", now);
+  failed.Succeeded("192.0.2.7");
+  EXPECT_EQ(failed.addresses(), 0u);
+  EXPECT_EQ(failed.Failed("192.0.2.7", "admin", now).hold, absl::ZeroDuration());
+  for (int i = 0; i < 4; ++i) failed.Failed("192.0.2.7", "admin", now);
+  now += absl::Minutes(5) - absl::Seconds(1);
+  EXPECT_EQ(failed.Failed("192.0.2.7", "admin", now).hold, absl::Milliseconds(400));
+  now += absl::Minutes(5);
+  EXPECT_EQ(failed.Failed("192.0.2.7", "admin", now).hold, absl::ZeroDuration());
+  EXPECT_EQ(failed.total(), 12u) << "the total is not reset";
+}
+
+TEST(FailedLoginsTest, RemembersAtMostMaxAddressesForgettingTheOldest) {
+  FailedLoginPolicy policy;
+  policy.max_addresses = 3;
+  FailedLogins failed(policy);
+  absl::Time now = absl::FromUnixSeconds(1000);
+  for (int i = 0; i < 4; ++i) failed.Failed("10.0.0.1", "u", now);  // Held from now on.
+  failed.Failed("10.0.0.2", "u", now);
+  failed.Failed("10.0.0.3", "u", now);
+  failed.Failed("10.0.0.1", "u", now);  // The most recent again.
+  failed.Failed("10.0.0.4", "u", now);  // Forgets 10.0.0.2, the oldest.
+  EXPECT_EQ(failed.addresses(), 3u);
+  EXPECT_EQ(failed.Failed("10.0.0.1", "u", now).hold, absl::Milliseconds(400));
+  for (int i = 0; i < 10000; ++i) {
+    failed.Failed(absl::StrCat("10.1.", i / 256, ".", i % 256), "u", now);
+  }
+  EXPECT_EQ(failed.addresses(), 3u);
+}
+
+TEST(FailedLoginsTest, LogsEachFailureWithUserAndAddressUpToTenPerMinuteThenSumsUp) {
+  FailedLogins failed;
+  absl::Time now = absl::FromUnixSeconds(1000);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 25; ++i) {
+    FailedLogins::Verdict v = failed.Failed("192.0.2.7", "adm\x01in", now);
+    if (v.log_line) lines.push_back(*v.log_line);
+    now += absl::Seconds(1);
+  }
+  ASSERT_EQ(lines.size(), 10u);
+  EXPECT_EQ(lines[0], "failed login for user \"adm\\x01in\" from 192.0.2.7: 1 in a row");
+  EXPECT_EQ(lines[4],
+            "failed login for user \"adm\\x01in\" from 192.0.2.7: 5 in a row, the 401 is held "
+            "200ms");
+  EXPECT_EQ(lines[9],
+            "failed login for user \"adm\\x01in\" from 192.0.2.7: 10 in a row, the 401 is held "
+            "5s; further failures from this address in this minute are counted, not logged");
+  now = absl::FromUnixSeconds(1000) + absl::Minutes(1);  // A new minute.
+  auto v = failed.Failed("192.0.2.7", "admin", now);
+  ASSERT_TRUE(v.log_line.has_value());
+  EXPECT_EQ(*v.log_line,
+            "failed login for user \"admin\" from 192.0.2.7: 26 in a row, the 401 is held 5s; 15 "
+            "failed logins from this address before this one were not logged (at most 10 lines "
+            "per address and 100 in all per minute)");
+}
+
+TEST(FailedLoginsTest, BoundsTheLogLinesOfAllAddressesTogether) {
+  FailedLogins failed;
+  absl::Time now = absl::FromUnixSeconds(1000);
+  int logged = 0;
+  for (int i = 0; i < 500; ++i) {
+    if (failed.Failed(absl::StrCat("10.0.", i / 256, ".", i % 256), "u", now).log_line) ++logged;
+  }
+  EXPECT_EQ(logged, 100);
 }
 
 TEST(CredentialCacheTest, ExpiresAndClears) {

@@ -135,29 +135,10 @@ absl::StatusOr<InfoTable> ParametersFromJson(absl::string_view body) {
 RestApi::RestApi(RestApiOptions options, std::shared_ptr<trust::TrustdClient> trustd,
                  std::shared_ptr<edged_client::EdgedClient> edge, EdgeThings* things)
     : options_(options), trustd_(std::move(trustd)), edge_(std::move(edge)), things_(things),
-      csrf_(options.csrf_rotation) {}
+      csrf_(options.csrf_rotation), failed_logins_(options.failed_logins) {}
 
-Response RestApi::Handle(const Request& req) {
-  if (options_.authenticate) {
-    Response unauthorized = Error(req, http::status::unauthorized, "authentication required");
-    unauthorized.set(http::field::www_authenticate, "Basic realm=\"EMS\", charset=\"UTF-8\"");
-    auto header = req.find(http::field::authorization);
-    std::optional<BasicCredentials> creds =
-        header == req.end() ? std::nullopt : ParseBasicAuthorization(Sv(header->value()));
-    if (!creds) return unauthorized;
-    absl::Time now = absl::Now();
-    if (!credentials_.Accepted(*creds, now)) {
-      absl::StatusOr<bool> ok = trustd_->CheckPassword("rest_server", creds->user, creds->password);
-      if (!ok.ok()) {
-        LogWarning(absl::StrCat("cannot check a password with trustd: ", ok.status().message(),
-                                "; request refused"));
-        return Error(req, http::status::service_unavailable,
-                     "credentials cannot be checked now (trustd unavailable)");
-      }
-      if (!*ok) return unauthorized;
-      credentials_.Remember(*creds, now);
-    }
-  }
+Reply RestApi::Handle(const Request& req, absl::string_view peer_address) {
+  if (std::optional<Reply> refused = Authenticate(req, peer_address)) return *std::move(refused);
   bool modifying = req.method() == http::verb::put || req.method() == http::verb::post ||
                    req.method() == http::verb::delete_ || req.method() == http::verb::patch;
   if (options_.csrf && modifying) {
@@ -167,12 +148,51 @@ Response RestApi::Handle(const Request& req) {
                            token == req.end() ? "missing x-csrf-token header (enable_csrf_tokens)"
                                               : "invalid or expired x-csrf-token");
       res.set("x-csrf-token", csrf_.Current());
-      return res;
+      return Reply{std::move(res)};
     }
   }
   Response res = Route(req);
   if (options_.csrf) res.set("x-csrf-token", csrf_.Current());
-  return res;
+  return Reply{std::move(res)};
+}
+
+std::optional<Reply> RestApi::Authenticate(const Request& req, absl::string_view peer_address) {
+  if (!options_.authenticate) return std::nullopt;
+  auto header = req.find(http::field::authorization);
+  // No credentials at all is how a client learns that they are needed: not a guess.
+  if (header == req.end()) return Refuse(req, peer_address, std::nullopt);
+  std::optional<BasicCredentials> creds = ParseBasicAuthorization(Sv(header->value()));
+  // A malformed Authorization header counts as a failure, with an empty user name.
+  if (!creds) return Refuse(req, peer_address, "");
+  // trustd takes UTF-8 (protobuf strings), as the configured credentials are: other bytes
+  // cannot match, and must not turn into a failed trustd call (a 503 and a warning).
+  if (!json::CheckUtf8(creds->user).ok() || !json::CheckUtf8(creds->password).ok()) {
+    return Refuse(req, peer_address, creds->user);
+  }
+  absl::Time now = absl::Now();
+  if (!credentials_.Accepted(*creds, now)) {
+    absl::StatusOr<bool> ok = trustd_->CheckPassword("rest_server", creds->user, creds->password);
+    if (!ok.ok()) {
+      LogWarning(absl::StrCat("cannot check a password with trustd: ", ok.status().message(),
+                              "; request refused"));
+      return Reply{Error(req, http::status::service_unavailable,
+                         "credentials cannot be checked now (trustd unavailable)")};
+    }
+    if (!*ok) return Refuse(req, peer_address, creds->user);
+    credentials_.Remember(*creds, now);
+  }
+  failed_logins_.Succeeded(peer_address);
+  return std::nullopt;
+}
+
+Reply RestApi::Refuse(const Request& req, absl::string_view peer_address,
+                      std::optional<absl::string_view> user) {
+  Response unauthorized = Error(req, http::status::unauthorized, "authentication required");
+  unauthorized.set(http::field::www_authenticate, "Basic realm=\"EMS\", charset=\"UTF-8\"");
+  if (!user) return Reply{std::move(unauthorized)};
+  FailedLogins::Verdict v = failed_logins_.Failed(peer_address, *user, absl::Now());
+  if (v.log_line) LogWarning(*v.log_line);
+  return Reply{std::move(unauthorized), v.hold};
 }
 
 Response RestApi::Route(const Request& req) {

@@ -3,13 +3,18 @@
 // and out, and errors as HTTP statuses with a short JSON body.
 //
 //   RestApi api(options, trustd, edged, &things);
-//   Response res = api.Handle(request);   // blocking: asks trustd and edged
+//   Reply reply = api.Handle(request, "192.0.2.7");   // blocking: asks trustd and edged
+//   // write reply.response once reply.hold has passed (HttpsServer does)
 //
+// Failed logins are logged (user escaped, peer address, never the password), counted, and
+// slowed per peer address (FailedLogins in auth.h); a correct login is never held.
 // Thread-safe.
 #ifndef RESTD_REST_API_H_
 #define RESTD_REST_API_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/beast/http.hpp>
@@ -45,6 +50,7 @@ struct RestApiOptions {
   bool authenticate = true;
   bool csrf = true;
   absl::Duration csrf_rotation = absl::Minutes(10);
+  FailedLoginPolicy failed_logins;
 };
 
 class RestApi {
@@ -52,11 +58,20 @@ class RestApi {
   RestApi(RestApiOptions options, std::shared_ptr<trust::TrustdClient> trustd,
           std::shared_ptr<edged_client::EdgedClient> edge, EdgeThings* things);
 
-  Response Handle(const Request& request);
+  // `peer_address` is the client's IP address ("192.0.2.7", "::1"; "" when unknown): the
+  // key of the failed-login count, and what its log lines name.
+  Reply Handle(const Request& request, absl::string_view peer_address);
   // Forget cached credentials (trustd's state changed).
   void ForgetCredentials() { credentials_.Clear(); }
+  // Failed logins since start (for metrics).
+  uint64_t failed_logins() const { return failed_logins_.total(); }
 
  private:
+  // nullopt when authentication is off or the request carries credentials trustd accepts;
+  // otherwise the answer (401, held after repeated failures; 503 without trustd).
+  std::optional<Reply> Authenticate(const Request& request, absl::string_view peer_address);
+  Reply Refuse(const Request& request, absl::string_view peer_address,
+               std::optional<absl::string_view> user);
   Response Route(const Request& request);
   Response ReadProperty(const Request& r, const std::string& thing, const std::string& prop);
   Response WriteProperty(const Request& r, const std::string& thing, const std::string& prop);
@@ -70,6 +85,7 @@ class RestApi {
   EdgeThings* things_;
   CsrfTokens csrf_;
   CredentialCache credentials_{absl::Seconds(30)};
+  FailedLogins failed_logins_;
 };
 
 // A response to `req` with a JSON body (Content-Type and keep-alive set, length computed).

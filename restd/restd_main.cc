@@ -101,7 +101,9 @@ int Run(const std::string& config_path) {
   server_options.keepalive_timeout = absl::Milliseconds(config.restd.keepalive_timeout);
   server_options.body_limit = static_cast<size_t>(config.restd.max_body_bytes);
   server_options.io_threads = static_cast<int>(config.restd.io_threads);
-  HttpsServer server(server_options, [&api](const Request& r) { return api.Handle(r); });
+  HttpsServer server(server_options, [&api](const Request& r, const std::string& peer) {
+    return api.Handle(r, peer);
+  });
   absl::StatusOr<int> port = server.Start();
   if (!port.ok()) {
     std::cerr << port.status().message() << "\nrestd: not started\n";

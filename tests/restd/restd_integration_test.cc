@@ -2,10 +2,12 @@
 // curl over HTTPS; an HTTPS edge endpoint (an LSR stand-in) behind auto_bind.
 #include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -239,6 +241,57 @@ TEST_F(RestdTest, RefusesMoreFieldsThanAnInfotableMayHaveNamingTheLimit) {
   EXPECT_EQ(table.code, 400) << table.body;
   EXPECT_EQ(ErrorOf(table), "body.dataShape.fieldDefinitions: expected at most 1000 field "
                             "definitions (the limit for one infotable), found 20000");
+}
+
+TEST_F(RestdTest, FailedLoginsAreLoggedAndHeldButACorrectLoginIsNot) {
+  StartAll();
+  auto fail = [&](const std::string& dir, int n) {
+    return testing::Curl(dir, {"-u", absl::StrCat("admin:wrong-guess-", n),
+                               Url("/Thingworx/Things/Pump1/Properties/Temperature")},
+                         stack_.dir() + "/ca.pem");
+  };
+  // Three answered at once, then held 100 ms, 200 ms, 400 ms...
+  for (int n = 1; n <= 4; ++n) EXPECT_EQ(fail(stack_.dir(), n).code, 401);
+  absl::Time start = absl::Now();
+  EXPECT_EQ(fail(stack_.dir(), 5).code, 401);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200)) << "the fifth 401 is held";
+  EXPECT_TRUE(stack_.restd()->WaitForLog(
+      "failed login for user \"admin\" from 127.0.0.1: 1 in a row\n", absl::Seconds(5)))
+      << stack_.restd()->Log();
+  EXPECT_TRUE(stack_.restd()->WaitForLog(
+      "failed login for user \"admin\" from 127.0.0.1: 5 in a row, the 401 is held 200ms",
+      absl::Seconds(5)));
+
+  // A seventh failure is held 800 ms; a correct login sent meanwhile is answered first.
+  EXPECT_EQ(fail(stack_.dir(), 6).code, 401);
+  std::string other = stack_.dir() + "/held";
+  ASSERT_EQ(::mkdir(other.c_str(), 0700), 0);
+  absl::Time held_done;
+  CurlResult held;
+  std::thread attacker([&] {
+    held = fail(other, 7);
+    held_done = absl::Now();
+  });
+  ASSERT_TRUE(stack_.restd()->WaitForLog("7 in a row, the 401 is held 800ms", absl::Seconds(10)));
+  CurlResult ok = Get("/Thingworx/Things/SystemRepository/Properties/name");
+  absl::Time ok_done = absl::Now();
+  attacker.join();
+  EXPECT_EQ(ok.code, 200);
+  EXPECT_EQ(held.code, 401);
+  EXPECT_LT(ok_done, held_done) << "the correct login waited for the held failure";
+
+  // The success started the count again; a forged user name is logged escaped.
+  EXPECT_EQ(Curl({"-u", "ev\x1b[31mil\rINFO forged:x", Url("/Thingworx/Things/Pump1/Properties")})
+                .code,
+            401);
+  EXPECT_TRUE(stack_.restd()->WaitForLog(
+      "failed login for user \"ev\\x1b[31mil\\rINFO forged\" from 127.0.0.1: 1 in a row\n",
+      absl::Seconds(5)))
+      << stack_.restd()->Log();
+  std::string log = stack_.restd()->Log();
+  EXPECT_FALSE(absl::StrContains(log, "\x1b")) << "no control character reaches the log";
+  EXPECT_FALSE(absl::StrContains(log, "wrong-guess")) << "no password in the log";
+  EXPECT_FALSE(absl::StrContains(log, testing::kStackRestPassword));
 }
 
 TEST_F(RestdTest, PlatformUnreachableGives503ForReadsAnd202ForQueuedWrites) {
