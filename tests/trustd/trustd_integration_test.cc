@@ -16,12 +16,14 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "proto/trust/v1/trust.grpc.pb.h"
+#include "services/common/log.h"
 #include "services/tls/peer_verifier.h"
 #include "services/tls/trustd_tls.h"
 #include "services/trust/master_key.h"
@@ -477,6 +479,36 @@ TEST_F(TrustdTest, RefusesValidatePeerRequestsBeyondItsLimitsNamingTheLimit) {
   ASSERT_TRUE(CallValidatePeer(stub.get(), PeerRequest(Chain({&platform_, &ica_}), "platform.test"),
                                &ok).ok());
   EXPECT_TRUE(ok.allowed()) << ok.DebugString();
+}
+
+// Hostile-peer report, item 12: a ValidatePeer `endpoint` with a newline forged a trustd log
+// line, and a certificate with 20,000 SANs gave a 390 KB line. Every logged value is escaped
+// and every line bounded.
+TEST_F(TrustdTest, APeersValuesCannotForgeOrFloodALogLine) {
+  StartTrustd();
+  auto stub = RawStub(socket_);
+  const std::string forged = "2026-12-01T00:00:00.000Z trustd INFO forged by a peer";
+  v1::Decision refused;
+  ASSERT_TRUE(CallValidatePeer(stub.get(),
+                               PeerRequest(Chain({&platform_, &ica_}), "other.test",
+                                           "evil.test:443\n" + forged),
+                               &refused)
+                  .ok());
+  EXPECT_FALSE(refused.allowed());
+  CertSpec many = CertSpec::Server("many.test");
+  for (int i = 0; i < 2500; ++i) many.dns_names.push_back(absl::StrCat("san-", i, ".many.test"));
+  TestCert crowded = pki_.Issue(ica_, many);
+  ASSERT_TRUE(CallValidatePeer(stub.get(),
+                               PeerRequest({crowded.Der(), ica_.Der()}, "nothing-of-these.test"),
+                               &refused)
+                  .ok());
+  EXPECT_FALSE(refused.allowed());
+  ASSERT_TRUE(trustd_->WaitForLog("nothing-of-these.test", absl::Seconds(5))) << trustd_->Log();
+  ASSERT_TRUE(trustd_->WaitForLog("evil.test:443\\n", absl::Seconds(5))) << trustd_->Log();
+  for (absl::string_view line : absl::StrSplit(trustd_->Log(), '\n')) {
+    EXPECT_FALSE(absl::StartsWith(line, forged)) << "a peer wrote a log line of its own";
+    EXPECT_LE(line.size(), kMaxLogMessageBytes + 128) << line.substr(0, 200);
+  }
 }
 
 TEST_F(TrustdTest, KeepsItsMemoryBoundedUnderManyDistinctNearLimitRequests) {
