@@ -90,6 +90,18 @@ class EdgedTest : public ::testing::Test {
     return stub_->WriteProperty(&context, req, out);
   }
 
+  // The platform goes away; `count` writes of Pump1.Level (1, 2, ...) are queued.
+  void QueueWritesWhileThePlatformIsAway(int count) {
+    ASSERT_TRUE(sim_->Refuse(600000).ok());
+    ASSERT_TRUE(WaitFor([&] { return EdgeStatus().state() != v1::StatusResponse::CONNECTED; },
+                        absl::Seconds(10)));
+    for (int i = 1; i <= count; ++i) {
+      v1::Delivery delivery;
+      ASSERT_TRUE(Write("Pump1", "Level", Number(i), &delivery).ok());
+      ASSERT_EQ(delivery.outcome(), v1::Delivery::QUEUED);
+    }
+  }
+
   std::vector<json::Value> Writes(const std::string& property) {
     auto records = sim_->Records();
     EXPECT_TRUE(records.ok()) << records.status();
@@ -385,15 +397,9 @@ TEST_F(EdgedTest, MessagesQueuedBeforeAKillAreDeliveredAfterRestart) {
   StartStack();
   ASSERT_TRUE(WaitConnected());
   // The platform goes away; writes are queued.
-  ASSERT_TRUE(sim_->Refuse(600000).ok());
-  ASSERT_TRUE(WaitFor([&] { return EdgeStatus().state() != v1::StatusResponse::CONNECTED; },
-                      absl::Seconds(10)));
   constexpr int kWrites = 40;
-  for (int i = 1; i <= kWrites; ++i) {
-    v1::Delivery delivery;
-    ASSERT_TRUE(Write("Pump1", "Level", Number(i), &delivery).ok());
-    ASSERT_EQ(delivery.outcome(), v1::Delivery::QUEUED);
-  }
+  QueueWritesWhileThePlatformIsAway(kWrites);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(EdgeStatus().queue_depth(), static_cast<uint64_t>(kWrites));
   edged_->Kill(SIGKILL);
   // The platform comes back; a new edged finds the queue and delivers it.
@@ -414,15 +420,9 @@ TEST_F(EdgedTest, ADamagedRecordInTheOfflineStoreCostsOnlyItselfAndIsQuarantined
   StartSim();
   StartStack();
   ASSERT_TRUE(WaitConnected());
-  ASSERT_TRUE(sim_->Refuse(600000).ok());
-  ASSERT_TRUE(WaitFor([&] { return EdgeStatus().state() != v1::StatusResponse::CONNECTED; },
-                      absl::Seconds(10)));
   constexpr int kWrites = 30;
-  for (int i = 1; i <= kWrites; ++i) {
-    v1::Delivery delivery;
-    ASSERT_TRUE(Write("Pump1", "Level", Number(i), &delivery).ok());
-    ASSERT_EQ(delivery.outcome(), v1::Delivery::QUEUED);
-  }
+  QueueWritesWhileThePlatformIsAway(kWrites);
+  if (HasFatalFailure()) return;
   edged_->Kill(SIGKILL);
   // Flip one byte inside the payload of the fifth record (magic 4, seq 8, length 4, CRC 4).
   std::string log_path = stack_.dir() + "/offline/queue.log";
