@@ -1,35 +1,12 @@
 #include "services/alwayson/chunking.h"
 
-#include <malloc.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
-#include <new>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-
-// Live heap bytes of this test binary, so that a test can see memory actually come back
-// (not only a counter go to zero). Every operator new/delete form of libstdc++ ends in
-// these two (the array, nothrow and sized forms call them); aligned forms are not used here.
-namespace {
-std::atomic<long long> g_live_heap_bytes{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  g_live_heap_bytes += static_cast<long long>(malloc_usable_size(p));
-  return p;
-}
-void operator delete(void* p) noexcept {
-  if (p == nullptr) return;
-  g_live_heap_bytes -= static_cast<long long>(malloc_usable_size(p));
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+#include "tests/testing/heap_counter.h"
 
 namespace edge::alwayson {
 namespace {
@@ -380,12 +357,12 @@ TEST(ChunkingTest, ExpiryReturnsTheHeldBytesAndTheirMemory) {
   std::vector<std::string> chunks;
   for (uint32_t id = 1; id <= 8; ++id) chunks.push_back(Response(id, 1, 3, 65535, 60000));
   Reassembler in(Limits{});
-  long long before = g_live_heap_bytes.load();
+  long long before = testing::LiveHeapBytes();
   bool all_ok = true;
   for (const std::string& c : chunks) all_ok = in.Add(c, kNow).ok() && all_ok;
-  long long held = g_live_heap_bytes.load() - before;
+  long long held = testing::LiveHeapBytes() - before;
   int dropped = in.ExpireOlderThan(kNow + absl::Seconds(1));
-  long long after = g_live_heap_bytes.load() - before;
+  long long after = testing::LiveHeapBytes() - before;
 
   ASSERT_TRUE(all_ok);
   EXPECT_GE(held, 8 * 60000);

@@ -1,33 +1,10 @@
 #include "services/trust/decision_cache.h"
 
-#include <malloc.h>
-
-#include <atomic>
 #include <cstdlib>
-#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-
-// Live heap bytes of this test binary, so that a test can compare what the cache charges
-// with what it really holds. Every operator new/delete form of libstdc++ ends in these two
-// (the array, nothrow and sized forms call them); aligned forms are not used here.
-namespace {
-std::atomic<long long> g_live_heap_bytes{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  g_live_heap_bytes += static_cast<long long>(malloc_usable_size(p));
-  return p;
-}
-void operator delete(void* p) noexcept {
-  if (p == nullptr) return;
-  g_live_heap_bytes -= static_cast<long long>(malloc_usable_size(p));
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+#include "tests/testing/heap_counter.h"
 
 namespace edge::trust {
 namespace {
@@ -117,7 +94,7 @@ TEST(DecisionCacheTest, HoldsNoMoreBytesThanItsBoundWithHugeDecisions) {
   const Decision huge = Huge(kNow + absl::Hours(1), 'x');
   const size_t each = DecisionCache::EntryBytes("k", huge);
   ASSERT_GT(each, 5000000u);  // About 5.2 MB: three fit in the bound, not four.
-  long long heap_before = g_live_heap_bytes.load();
+  long long heap_before = testing::LiveHeapBytes();
   {
     DecisionCache cache(kManyEntries, kBound);
     for (int i = 0; i < 288; ++i) {
@@ -126,7 +103,7 @@ TEST(DecisionCacheTest, HoldsNoMoreBytesThanItsBoundWithHugeDecisions) {
     }
     EXPECT_EQ(cache.size(), kBound / each);
     // What it charges bounds what it holds: the real heap of the cache is no larger.
-    long long held = g_live_heap_bytes.load() - heap_before;
+    long long held = testing::LiveHeapBytes() - heap_before;
     EXPECT_LE(held, static_cast<long long>(cache.bytes())) << "charged " << cache.bytes();
     EXPECT_GT(held, static_cast<long long>(cache.bytes() * 9 / 10))
         << "charged " << cache.bytes() << " for " << held << " held: too pessimistic";
@@ -134,13 +111,13 @@ TEST(DecisionCacheTest, HoldsNoMoreBytesThanItsBoundWithHugeDecisions) {
     EXPECT_TRUE(cache.Lookup("peer-287", kNow).has_value());
     EXPECT_FALSE(cache.Lookup("peer-0", kNow).has_value());
   }
-  EXPECT_EQ(g_live_heap_bytes.load(), heap_before);
+  EXPECT_EQ(testing::LiveHeapBytes(), heap_before);
 }
 
 TEST(DecisionCacheTest, ChargesTypicalDecisionsWithinTheirRealHeap) {
   // Small strings too (in the small-string buffer, or just above it), many entries.
   DecisionCache cache(kManyEntries, kManyBytes);
-  long long heap_before = g_live_heap_bytes.load();
+  long long heap_before = testing::LiveHeapBytes();
   Decision d = Allowed(kNow + absl::Hours(1));
   d.chain[0].subject = "CN=platform.example";
   d.chain[0].issuer = "CN=Edge Test Intermediate";
@@ -150,7 +127,7 @@ TEST(DecisionCacheTest, ChargesTypicalDecisionsWithinTheirRealHeap) {
   for (int i = 0; i < 2000; ++i) {
     cache.Insert(DecisionCache::Key({absl::StrCat(i)}, Purpose::kPlatform, "a", 1), d, kNow);
   }
-  long long held = g_live_heap_bytes.load() - heap_before;
+  long long held = testing::LiveHeapBytes() - heap_before;
   EXPECT_LE(held, static_cast<long long>(cache.bytes()));
   EXPECT_EQ(cache.size(), 2000u);
 }
