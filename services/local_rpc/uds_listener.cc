@@ -135,15 +135,8 @@ absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Listen(const std::stri
 
 UdsListener::~UdsListener() {
   Stop();
-  ::close(fd_);
   for (int w : wake_) {
     if (w >= 0) ::close(w);
-  }
-  // Only the socket this listener created: a successor that started while this one was
-  // shutting down has bound a new socket (another inode) at the same path.
-  struct stat st;
-  if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) {
-    ::unlink(path_.c_str());
   }
 }
 
@@ -158,6 +151,16 @@ void UdsListener::Stop() {
     (void)!::write(wake_[1], &c, 1);
   }
   if (thread_.joinable()) thread_.join();
+  // Let go of the path at once, so that a successor can start while this daemon is still
+  // finishing its calls. Only the socket this listener created: the file is checked while
+  // this listener still listens on it, so no successor (which refuses a path that is being
+  // served) can have replaced it yet; after the close, the path is the successor's.
+  struct stat st;
+  if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) {
+    ::unlink(path_.c_str());
+  }
+  ::close(fd_);
+  fd_ = -1;
 }
 
 void UdsListener::AcceptLoop(grpc::Server* server) {

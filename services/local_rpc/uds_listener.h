@@ -62,7 +62,9 @@ class UdsListener {
   // Starts accepting in a thread of its own; connections go to `server`, which must
   // outlive Stop().
   void Start(grpc::Server* server);
-  // Stops accepting; open connections stay with the gRPC server.
+  // Stops accepting and removes the socket file if it is still the one this listener
+  // created; open connections stay with the gRPC server. A successor may bind the path
+  // as soon as Stop() returns.
   void Stop();
 
   const PeerRegistry& registry() const { return registry_; }

@@ -57,8 +57,8 @@ class EdgedTest : public ::testing::Test {
     StartEdged();
   }
 
-  void StartEdged() {
-    absl::Status s = stack_.StartEdged();
+  void StartEdged(const std::string& log_name = "edged.log") {
+    absl::Status s = stack_.StartEdged(log_name);
     ASSERT_TRUE(s.ok()) << s;
     edged_ = stack_.edged();
     stub_ = stack_.EdgeStub();
@@ -411,6 +411,57 @@ TEST_F(EdgedTest, MessagesQueuedBeforeAKillAreDeliveredAfterRestart) {
   std::vector<json::Value> writes = Writes("Level");
   ASSERT_EQ(writes.size(), static_cast<size_t>(kWrites));
   for (int i = 0; i < kWrites; ++i) EXPECT_EQ(writes[i].Find("value")->number(), i + 1);
+}
+
+// Hostile-peer report, item 9: SIGTERM, then a restart within 2 s, and the old edged
+// deleted the new one's socket as it finished stopping. A stopping edged lets go of its
+// socket first (so a successor can start while it finishes its calls), and removes only
+// the socket file it created.
+TEST_F(EdgedTest, AStoppingEdgedNeverDeletesItsSuccessorsSocket) {
+  StartSim();
+  StartStack();
+  ASSERT_TRUE(WaitConnected());
+  // A Serve stream that its client keeps open holds the old edged in its 2-second grace
+  // period for open calls, so the two edged overlap.
+  grpc::ClientContext serve_context;
+  auto stream = stub_->Serve(&serve_context);
+  v1::ServeMessage reg;
+  reg.mutable_register_()->add_things("Holder1");
+  ASSERT_TRUE(stream->Write(reg));
+  ASSERT_TRUE(edged_->WaitForLog("serves Holder1", absl::Seconds(10)));
+
+  const std::string socket = stack_.edged_socket();
+  struct stat first {};
+  ASSERT_EQ(::lstat(socket.c_str(), &first), 0);
+  std::unique_ptr<Subprocess> old = stack_.TakeEdged();
+  ASSERT_EQ(::kill(old->pid(), SIGTERM), 0);
+  ASSERT_TRUE(WaitFor([&] { return ::access(socket.c_str(), F_OK) != 0; }, absl::Seconds(10)))
+      << "the stopping edged still holds its socket:\n" << old->Log();
+  ASSERT_TRUE(old->Running()) << "the old edged must still be stopping for this test";
+
+  StartEdged("edged-successor.log");  // A successor, at once.
+  if (HasFatalFailure()) return;
+  struct stat second {};
+  ASSERT_EQ(::lstat(socket.c_str(), &second), 0);
+  EXPECT_NE(second.st_ino, first.st_ino);
+  EXPECT_TRUE(old->Running()) << "the two edged overlapped";
+
+  EXPECT_EQ(old->WaitForExit(absl::Seconds(20)), 0) << old->Log();
+  struct stat after {};
+  ASSERT_EQ(::lstat(socket.c_str(), &after), 0) << "the old edged deleted its successor's socket";
+  EXPECT_EQ(after.st_ino, second.st_ino);
+  // The successor answers on its socket. (The first call may still fail: gRPC shares one
+  // connection per target within this process, and that one went to the old edged.)
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        v1::StatusResponse status;
+        return stub_->Status(&context, v1::StatusRequest(), &status).ok() &&
+               status.state() == v1::StatusResponse::CONNECTED;
+      },
+      absl::Seconds(20)))
+      << stack_.edged()->Log();
+  serve_context.TryCancel();
 }
 
 // Hostile-peer report, item 4: one flipped byte in record 5 of 30 made edged discard 26

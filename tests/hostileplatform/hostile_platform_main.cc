@@ -23,6 +23,10 @@
 //                  instead of thing/name), "timeout_ms" (default 10000)}
 //        -> {"status": "SUCCESS"|"BAD_REQUEST"|..., "reason", "content"}, or
 //           {"status": "TIMEOUT"|"NOT_CONNECTED"|"CONNECTION_LOST"}
+//   POST /answers {"status": "INTERNAL_ERROR", "reason_bytes": 10240}
+//        From now on every request of edged's is answered with that status and a reason of
+//        that many bytes (0: none); {"status": "SUCCESS"} is the default.
+//        -> {"status", "reason_bytes"}
 //   POST /raw {"hex": "01 55 ...", "repeat": N}   N binary WebSocket messages of those bytes
 //        -> {"sent": N}
 //   GET  /records   what edged sent, oldest first (at most 20000): "kind" (connected, auth,
@@ -261,7 +265,18 @@ class Platform {
       r.emplace_back("characteristic", Num(req->characteristic));
       r.emplace_back("name", Str(req->characteristic_name));
       Record(std::move(r));
-      s.Send(Encode(Message::Response(Code::kSuccess, m->header.request_id, s.session)));
+      alwayson::ResponseBody answer;
+      if (!answer_reason_.empty()) answer.reason = answer_reason_;
+      absl::StatusOr<std::string> bytes = alwayson::EncodeMessage(
+          Message::Response(answer_code_, m->header.request_id, s.session, std::move(answer)));
+      absl::StatusOr<std::vector<std::string>> chunks =
+          bytes.ok() ? alwayson::SplitIntoChunks(*bytes, kChunkSize, false)
+                     : absl::StatusOr<std::vector<std::string>>(bytes.status());
+      if (!chunks.ok()) {
+        LogWarning(absl::StrCat("cannot encode an answer: ", chunks.status().message()));
+        return;
+      }
+      for (std::string& c : *chunks) s.Send(std::move(c));
     } else {
       r.insert(r.begin(), {"kind", Str("keep_alive")});
       Record(std::move(r));
@@ -296,6 +311,23 @@ class Platform {
       return json::Value::MakeObject({{"status", Str("TIMEOUT")}});
     }
     return done.get();
+  }
+
+  // How edged's requests are answered from now on: `code` with a reason of `reason_bytes`
+  // bytes (none when 0).
+  json::Value AnswerWith(Code code, uint64_t reason_bytes) {
+    std::string reason;
+    if (reason_bytes > 0) {
+      reason = "the platform refused this request: ";
+      while (reason.size() < reason_bytes) absl::StrAppend(&reason, "reason ", reason.size(), "; ");
+      reason.resize(reason_bytes);
+    }
+    return OnIo([&] {
+      answer_code_ = code;
+      answer_reason_ = std::move(reason);
+      return json::Value::MakeObject({{"status", Str(NameOf(code))},
+                                      {"reason_bytes", Num(answer_reason_.size())}});
+    });
   }
 
   json::Value ChunkFlood(const FloodPlan& plan) {
@@ -483,6 +515,8 @@ class Platform {
   uint64_t connections_ = 0;
   uint32_t next_session_ = 0x2000;
   uint32_t next_request_ = 0;
+  Code answer_code_ = Code::kSuccess;  // How edged's requests are answered (/answers).
+  std::string answer_reason_;
 
   absl::Mutex mu_;
   json::Array records_ ABSL_GUARDED_BY(mu_);
@@ -726,6 +760,19 @@ ControlResponse HandleControl(Platform& platform, const ControlRequest& req) {
   if (target == "/request") {
     absl::StatusOr<Order> order = ParseOrder(args);
     return order.ok() ? Answer(req, platform.Request(*order)) : Refuse(req, order.status());
+  }
+  if (target == "/answers") {
+    absl::StatusOr<std::string> status = args.Bytes("status", "SUCCESS");
+    absl::StatusOr<uint64_t> reason_bytes = args.Count("reason_bytes", 0, 0, 1 << 20);
+    if (!status.ok()) return Refuse(req, status.status());
+    if (!reason_bytes.ok()) return Refuse(req, reason_bytes.status());
+    for (int c = 0x40; c <= 0xFF; ++c) {
+      if (alwayson::CodeName(static_cast<uint8_t>(c)) == absl::string_view(*status)) {
+        return Answer(req, platform.AnswerWith(static_cast<Code>(c), *reason_bytes));
+      }
+    }
+    return Refuse(req, absl::InvalidArgumentError(
+                           "status: expected a response code name (SUCCESS, BAD_REQUEST, ...)"));
   }
   if (target == "/raw") {
     const json::Value* hex = args.Find("hex");

@@ -43,6 +43,12 @@ absl::StatusOr<json::Value> HostilePlatformProcess::Raw(const std::string& hex, 
           {{"hex", json::Value::String(hex)}, {"repeat", json::Value::Number(repeat)}})),
       absl::Seconds(70));
 }
+absl::StatusOr<json::Value> HostilePlatformProcess::Answers(const std::string& status,
+                                                            int reason_bytes) {
+  return control_.Request("POST", "/answers",
+                          absl::StrCat(R"({"status": ")", status, R"(", "reason_bytes": )",
+                                       reason_bytes, "}"));
+}
 absl::StatusOr<json::Value> HostilePlatformProcess::Records() {
   return control_.Request("GET", "/records", "");
 }

@@ -150,9 +150,9 @@ absl::Status EdgeStack::StartTrustd() {
   return absl::OkStatus();
 }
 
-absl::Status EdgeStack::StartEdged() {
+absl::Status EdgeStack::StartEdged(const std::string& log_name) {
   auto edged = Subprocess::Start({Runfile("edged/edged"), "--config", config_path()},
-                                 dir_ + "/edged.log");
+                                 absl::StrCat(dir_, "/", log_name));
   if (!edged.ok()) return edged.status();
   edged_ = std::move(*edged);
   if (!edged_->WaitForLog("serving edge.v1.EdgeService", absl::Seconds(20))) {

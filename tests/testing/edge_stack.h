@@ -69,7 +69,10 @@ class EdgeStack {
                         const std::string& app_key = kStackAppKey, int port = 0);
   absl::Status WriteConfig(const StackConfig& config);
   absl::Status StartTrustd();
-  absl::Status StartEdged();
+  // edged, logging to dir/`log_name`.
+  absl::Status StartEdged(const std::string& log_name = "edged.log");
+  // The running edged, handed over, so that a test can start another beside it.
+  std::unique_ptr<Subprocess> TakeEdged() { return std::move(edged_); }
   // restd; `wrapper` runs before it (e.g. {"strace", "-f", "-o", "trace"}).
   absl::Status StartRestd(const std::vector<std::string>& wrapper = {});
   // The edge endpoint (an LSR stand-in) on `port` (0: a free one); HTTPS when `cert` is set.
