@@ -8,16 +8,27 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 targets=(
   //services/config:config_fuzzer:services/config/testdata/fuzz
+  //services/json:json_fuzzer:services/json/testdata/fuzz
   //services/trust:sealed_secret_fuzzer:services/trust/testdata/fuzz/sealed_secret
   //services/trust:pem_chain_fuzzer:services/trust/testdata/fuzz/pem_chain
-)
-# Targets added by later work register here too.
-[ -d services/alwayson/testdata/fuzz ] &&
-  targets+=(//services/alwayson:codec_fuzzer:services/alwayson/testdata/fuzz)
-targets+=(
+  //services/alwayson:codec_fuzzer:services/alwayson/testdata/fuzz
+  //proto/edge/v1:edge_proto_fuzzer:proto/edge/v1/testdata/fuzz/edge_proto
   //edged:offline_store_fuzzer:edged/testdata/fuzz/offline_store
-  //edged:edge_proto_fuzzer:edged/testdata/fuzz/edge_proto
+  //restd:request_fuzzer:restd/testdata/fuzz/request
 )
+# Every cc_fuzz_target in the tree runs here: one that is not listed above is an error, so
+# a new parser's fuzzer cannot be forgotten.
+listed=" ${targets[*]} "
+missing=0
+while IFS=: read -r build name; do
+  pkg=$(dirname "${build#./}")
+  if [[ "$listed" != *" //$pkg:$name:"* ]]; then
+    echo "fuzz: //$pkg:$name is a cc_fuzz_target that tests/fuzz.sh does not run" >&2
+    missing=1
+  fi
+done < <(grep -rA1 --include=BUILD.bazel "^cc_fuzz_target(" . | grep -o '^[^-]*BUILD.bazel-    name = "[^"]*"' |
+           sed -E 's/-    name = "([^"]*)"/:\1/')
+[ "$missing" = 0 ] || exit 1
 
 # --symlink_prefix=/: no bazel-* links from this output base in the tree, where the normal
 # build's `//...` would wander into them.
