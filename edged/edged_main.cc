@@ -127,6 +127,7 @@ int Run(const std::string& config_path) {
   options.tls = tls_on;
   options.ws = config.ws_connection;
   options.duty = config.duty_cycle;
+  options.max_reconnect_delay = std::chrono::milliseconds(config.edged.max_reconnect_delay);
   options.app_key = [trustd]() { return trustd->RevealSecret("app_key"); };
   options.tls_context = [&identity, &plain]() -> std::shared_ptr<SSL_CTX> {
     return identity ? identity->Current() : plain;

@@ -9,16 +9,18 @@
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "edged/reconnect_policy.h"
+#include "edged/request_tracker.h"
+#include "edged/ws_connection.h"
 #include "services/alwayson/chunking.h"
 #include "services/common/log.h"
 
@@ -40,94 +42,14 @@ std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms);
 // rest are summed up in one line when the window ends.
 constexpr size_t kMaxLoggedChunkRefusals = 64;
 
-// One WebSocket connection, plain or over TLS.
-class Conn {
- public:
-  using WriteHandler = std::function<void(beast::error_code)>;
-  using ReadHandler = std::function<void(beast::error_code, size_t)>;
-  virtual ~Conn() = default;
-  virtual tcp::socket& socket() = 0;
-  virtual beast::tcp_stream& lowest() = 0;
-  virtual SSL* ssl() = 0;  // Null for a plain connection.
-  virtual void TlsHandshake(WriteHandler h) = 0;
-  // Handshake timeout, permessage-deflate, and the largest message accepted.
-  virtual void Configure(std::chrono::milliseconds handshake_timeout, bool deflate,
-                         size_t read_max) = 0;
-  virtual void WsHandshake(const std::string& host, WriteHandler h) = 0;
-  virtual void Write(const std::string& data, WriteHandler h) = 0;
-  virtual void Read(ReadHandler h) = 0;
-  virtual void Ping(WriteHandler h) = 0;
-  virtual void OnControl(std::function<void(websocket::frame_type)> f) = 0;
-  virtual std::string CloseReason() = 0;
-
-  beast::flat_buffer buffer;
-  std::deque<std::string> queue;
-  bool writing = false;
-};
-
-template <class Next>
-class ConnT : public Conn {
- public:
-  template <class... Args>
-  explicit ConnT(std::unique_ptr<asio::ssl::context> ctx, Args&&... args)
-      : ctx_(std::move(ctx)), ws_(std::forward<Args>(args)...) {}
-
-  tcp::socket& socket() override { return beast::get_lowest_layer(ws_).socket(); }
-  beast::tcp_stream& lowest() override { return beast::get_lowest_layer(ws_); }
-  SSL* ssl() override {
-    if constexpr (std::is_same_v<Next, beast::tcp_stream>) {
-      return nullptr;
-    } else {
-      return ws_.next_layer().native_handle();
-    }
+const char* KindName(RequestKind kind) {
+  switch (kind) {
+    case RequestKind::kAuth: return "AUTH";
+    case RequestKind::kBind: return "BIND";
+    case RequestKind::kCall: return "request";
   }
-  void TlsHandshake(WriteHandler h) override {
-    if constexpr (std::is_same_v<Next, beast::tcp_stream>) {
-      h({});
-    } else {
-      ws_.next_layer().async_handshake(asio::ssl::stream_base::client, std::move(h));
-    }
-  }
-  void Configure(std::chrono::milliseconds handshake_timeout, bool deflate,
-                 size_t read_max) override {
-    ws_.set_option(websocket::stream_base::timeout{handshake_timeout,
-                                                   websocket::stream_base::none(), false});
-    if (deflate) {
-      websocket::permessage_deflate pmd;
-      pmd.client_enable = true;
-      ws_.set_option(pmd);
-    }
-    ws_.read_message_max(read_max);
-  }
-  void WsHandshake(const std::string& host, WriteHandler h) override {
-    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-      req.set(beast::http::field::user_agent, "edged");
-    }));
-    ws_.binary(true);
-    ws_.async_handshake(host, "/Thingworx/WS", std::move(h));
-  }
-  void Write(const std::string& data, WriteHandler h) override {
-    ws_.async_write(asio::buffer(data), [h = std::move(h)](beast::error_code ec, size_t) {
-      h(ec);
-    });
-  }
-  void Read(ReadHandler h) override { ws_.async_read(buffer, std::move(h)); }
-  void Ping(WriteHandler h) override { ws_.async_ping({}, std::move(h)); }
-  void OnControl(std::function<void(websocket::frame_type)> f) override {
-    ws_.control_callback(
-        [f = std::move(f)](websocket::frame_type kind, beast::string_view) { f(kind); });
-  }
-  std::string CloseReason() override {
-    const websocket::close_reason& r = ws_.reason();
-    if (r.code == websocket::close_code::none) return "";
-    return absl::StrCat("closed by the platform (", static_cast<int>(r.code),
-                        r.reason.empty() ? "" : " ", std::string(r.reason.data(), r.reason.size()), ")");
-  }
-
- private:
-  std::unique_ptr<asio::ssl::context> ctx_;  // Outlives the stream that uses it.
-  websocket::stream<Next> ws_;
-};
+  return "request";
+}
 
 }  // namespace
 
@@ -149,13 +71,11 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         resolver_(io_),
         retry_timer_(io_),
         tick_timer_(io_),
-        reassembler_(NewReassembler()) {
-    if (!options_.jitter) {
-      options_.jitter = [rng = std::make_shared<std::mt19937_64>(std::random_device{}())] {
-        return std::uniform_real_distribution<double>(0, 1)(*rng);
-      };
-    }
-  }
+        reassembler_(NewReassembler()),
+        policy_(ReconnectOptions{Ms(options_.ws.connect_retry_interval),
+                                 Ms(options_.ws.max_connect_delay),
+                                 options_.max_reconnect_delay},
+                options_.jitter ? options_.jitter : RandomJitter()) {}
 
   void Start() {
     thread_ = std::thread([self = shared_from_this()] { self->io_.run(); });
@@ -176,6 +96,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       self->work_.reset();  // run() returns once the cancelled handlers have run.
     });
     thread_.join();
+    // A preparation still asking trustd ends on its own; what it posts is dropped below.
+    prepare_.join();
     {
       absl::MutexLock lock(&post_mu_);
       stopped_ = true;
@@ -204,8 +126,9 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         done(absl::UnavailableError(self->OfflineReason()));
         return;
       }
-      uint32_t id = self->NextId();
-      self->Send(Message::Request(method, id, self->session_id_, std::move(body)), std::move(done));
+      uint32_t id = self->tracker_.NextId();
+      self->Send(Message::Request(method, id, self->session_id_, std::move(body)),
+                 RequestKind::kCall, std::move(done));
     });
     if (!posted) (*shared_done)(absl::UnavailableError("edged is stopping"));
   }
@@ -213,7 +136,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   void Respond(uint32_t request_id, Code status, alwayson::ResponseBody body) {
     Post([self = shared_from_this(), request_id, status, body = std::move(body)] {
       if (!self->conn_ || !self->authenticated_) return;  // That session is gone.
-      self->Send(Message::Response(status, request_id, self->session_id_, body), nullptr);
+      self->Send(Message::Response(status, request_id, self->session_id_, body),
+                 RequestKind::kCall, nullptr);
     });
   }
 
@@ -234,14 +158,16 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   }
 
  private:
-  struct Pending {
-    Done done;
-    Clock::time_point deadline;
+  // What a connection needs from trustd, asked off the I/O thread.
+  struct Prepared {
+    absl::StatusOr<std::string> app_key;
+    std::shared_ptr<SSL_CTX> tls;
   };
 
-  uint32_t NextId() {
-    if (++next_id_ == 0) next_id_ = 1;
-    return next_id_;
+  static std::function<double()> RandomJitter() {
+    return [rng = std::make_shared<std::mt19937_64>(std::random_device{}())] {
+      return std::uniform_real_distribution<double>(0, 1)(*rng);
+    };
   }
 
   const config::WsServer& server() const {
@@ -262,6 +188,10 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // --- Connecting -------------------------------------------------------------------------
+  // Connect -> (off the I/O thread: the app key and the TLS context) -> resolve -> TCP ->
+  // TLS (trustd judges the platform's chain) -> WebSocket upgrade -> AUTH -> BIND -> online.
+  // Every step that fails, and every AUTH or BIND not answered within msg_timeout, ends in
+  // Drop, which schedules the next attempt by the ReconnectPolicy.
 
   void Connect() {
     if (stopping_) return;
@@ -271,40 +201,56 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     }
     uint64_t gen = ++gen_;
     SetState(SessionStatus::State::kConnecting);
-    LogInfo(absl::StrCat("connecting to ", ServerName(), options_.tls ? "" : " (no TLS)"));
+    std::string what = absl::StrCat("connecting to ", ServerName(), options_.tls ? "" : " (no TLS)");
+    policy_.failures() == 0 ? LogInfo(what) : LogDebug(what);
+    // trustd's answers (RevealSecret, and whatever the TLS context needs) may be slow: they
+    // are asked on a thread of their own, never on the I/O thread.
+    asio::post(prepare_, [self = shared_from_this(), gen] {
+      auto prepared = std::make_shared<Prepared>();
+      prepared->app_key = self->options_.app_key
+                              ? self->options_.app_key()
+                              : absl::StatusOr<std::string>(absl::FailedPreconditionError("no app key source"));
+      if (self->options_.tls && self->options_.tls_context) prepared->tls = self->options_.tls_context();
+      self->Post([self, gen, prepared] {
+        if (gen == self->gen_) self->Resolve(gen, std::move(*prepared));
+      });
+    });
+  }
+
+  void Resolve(uint64_t gen, Prepared prepared) {
+    if (!prepared.app_key.ok()) {
+      const absl::Status& s = prepared.app_key.status();
+      Drop(absl::StrCat(s.code() == absl::StatusCode::kUnavailable ||
+                                s.code() == absl::StatusCode::kDeadlineExceeded
+                            ? "trustd unreachable: cannot get the appKey ("
+                            : "cannot get the appKey from trustd (",
+                        s.message(), ")"));
+      return;
+    }
+    if (options_.tls && !prepared.tls) {
+      Drop("no TLS context: trustd has not provided the platform client identity yet");
+      return;
+    }
+    auto state = std::make_shared<Prepared>(std::move(prepared));
     resolver_.async_resolve(
         server().host, std::to_string(server().port),
-        [self = shared_from_this(), gen](beast::error_code ec, tcp::resolver::results_type r) {
+        [self = shared_from_this(), gen, state](beast::error_code ec, tcp::resolver::results_type r) {
           if (gen != self->gen_) return;
           if (ec) {
             self->Drop(absl::StrCat("cannot resolve ", self->server().host, ": ", ec.message()));
             return;
           }
-          self->OnResolved(gen, r);
+          self->OnResolved(gen, r, state);
         });
   }
 
-  void OnResolved(uint64_t gen, const tcp::resolver::results_type& results) {
-    std::shared_ptr<Conn> conn;
-    if (options_.tls) {
-      std::shared_ptr<SSL_CTX> native = options_.tls_context ? options_.tls_context() : nullptr;
-      if (!native) {
-        Drop("no TLS context: trustd has not provided the platform client identity yet");
-        return;
-      }
-      SSL_CTX_up_ref(native.get());  // The asio context takes this reference.
-      auto ctx = std::make_unique<asio::ssl::context>(native.get());
-      auto* raw = ctx.get();
-      conn = std::make_shared<ConnT<beast::ssl_stream<beast::tcp_stream>>>(std::move(ctx), io_,
-                                                                          *raw);
-      tls::ExpectServer(conn->ssl(), server().host);
-    } else {
-      conn = std::make_shared<ConnT<beast::tcp_stream>>(nullptr, io_);
-    }
+  void OnResolved(uint64_t gen, const tcp::resolver::results_type& results,
+                  std::shared_ptr<Prepared> prepared) {
+    std::shared_ptr<WsConnection> conn = NewWsConnection(io_, options_.tls ? prepared->tls.get() : nullptr);
+    if (conn->ssl() != nullptr) tls::ExpectServer(conn->ssl(), server().host);
     conn_ = conn;
-    conn->lowest().expires_after(Ms(options_.ws.connect_timeout));
-    conn->lowest().async_connect(results, [self = shared_from_this(), gen, conn](
-                                           beast::error_code ec, const tcp::endpoint&) {
+    conn->Connect(results, Ms(options_.ws.connect_timeout),
+                  [self = shared_from_this(), gen, conn, prepared](beast::error_code ec) {
       if (gen != self->gen_) return;
       if (ec) {
         self->Drop(absl::StrCat("cannot connect to ", self->ServerName(), ": ",
@@ -312,22 +258,24 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                                                             : ec.message()));
         return;
       }
-      beast::error_code ignored;
-      conn->socket().set_option(tcp::no_delay(true), ignored);
-      conn->TlsHandshake([self, gen, conn](beast::error_code ec) {
+      conn->TlsHandshake([self, gen, conn, prepared](beast::error_code ec) {
         if (gen != self->gen_) return;
         if (ec) {
           self->Drop(self->TlsFailure(conn.get(), ec));
           return;
         }
-        self->UpgradeToWebSocket(gen, conn);
+        self->UpgradeToWebSocket(gen, conn, prepared->app_key.value());
       });
     });
   }
 
-  std::string TlsFailure(Conn* conn, beast::error_code ec) {
+  std::string TlsFailure(WsConnection* conn, beast::error_code ec) {
     if (conn->ssl() != nullptr) {
       std::optional<trust::Decision> d = tls::LastDecision(conn->ssl());
+      if (d && !d->allowed && d->reason == trust::Reason::kTrustdUnavailable) {
+        return absl::StrCat("trustd unreachable: platform certificate of ", ServerName(),
+                            " not judged (", d->detail, ")");
+      }
       if (d && !d->allowed) return absl::StrCat("platform certificate refused: ", d->Summary());
     }
     return absl::StrCat("TLS handshake with ", ServerName(), " failed: ",
@@ -335,63 +283,72 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                                                     : ec.message());
   }
 
-  void UpgradeToWebSocket(uint64_t gen, std::shared_ptr<Conn> conn) {
-    conn->lowest().expires_never();
-    // A chunk is at most the peer's chunk size; whole messages are bounded by max_msg_size.
-    // Beast applies the limit to the inflated size, so deflate cannot get past it either.
-    conn->Configure(Ms(options_.ws.connect_timeout), options_.ws.compression,
-                    static_cast<size_t>(options_.ws.max_msg_size) + 64);
-    conn->OnControl([self = shared_from_this(), gen](websocket::frame_type kind) {
-      if (gen == self->gen_ && kind == websocket::frame_type::pong) self->awaiting_pong_ = false;
+  void UpgradeToWebSocket(uint64_t gen, std::shared_ptr<WsConnection> conn,
+                          const std::string& app_key) {
+    conn->OnPong([self = shared_from_this(), gen] {
+      if (gen == self->gen_) self->awaiting_pong_ = false;
     });
-    conn->WsHandshake(server().host, [self = shared_from_this(), gen, conn](beast::error_code ec) {
+    UpgradeRequest upgrade;
+    upgrade.host = server().host;
+    upgrade.app_key = app_key;
+    upgrade.max_frame_size = options_.ws.message_chunk_size;
+    upgrade.timeout = Ms(options_.ws.connect_timeout);
+    upgrade.deflate = options_.ws.compression;
+    upgrade.read_max = static_cast<size_t>(options_.ws.max_msg_size) + 64;
+    conn->Upgrade(upgrade, [self = shared_from_this(), gen, conn, app_key](beast::error_code ec,
+                                                                         int http_status) {
       if (gen != self->gen_) return;
       if (ec) {
-        self->Drop(absl::StrCat("WebSocket upgrade at ", self->ServerName(),
-                                "/Thingworx/WS failed: ", ec.message()));
+        if (http_status == 401 || http_status == 403) {
+          // The platform authenticated the upgrade by its appKey header, and refused it.
+          self->Drop(absl::StrCat("authentication refused: check appKey (", self->ServerName(),
+                                  " answered the WebSocket upgrade with HTTP ", http_status, ")"));
+          return;
+        }
+        self->Drop(absl::StrCat("WebSocket upgrade at ", self->ServerName(), "/Thingworx/WS failed: ",
+                                http_status > 0 ? absl::StrCat("HTTP ", http_status, " (")
+                                                : std::string(),
+                                ec.message(), http_status > 0 ? ")" : ""));
         return;
       }
       LogInfo(absl::StrCat("connected to ", self->ServerName()));
       self->ReadLoop(gen, conn);
-      self->Authenticate();
+      self->Authenticate(app_key);
     });
   }
 
-  void Authenticate() {
-    absl::StatusOr<std::string> key = options_.app_key();
-    if (!key.ok()) {
-      Drop(absl::StrCat("cannot get the appKey from trustd: ", key.status().message()));
-      return;
-    }
+  void Authenticate(const std::string& app_key) {
     session_id_ = alwayson::kNoSession;
-    Send(Message::Auth(NextId(), *key), [self = shared_from_this(), gen = gen_](
-                                             absl::StatusOr<Message> answer) {
-      if (gen != self->gen_ || !answer.ok()) return;  // Lost: Drop has said why.
-      if (answer->header.code != Code::kSuccess) {
-        LogError(absl::StrCat("authentication refused: check appKey (the platform answered ",
-                              alwayson::CodeName(static_cast<uint8_t>(answer->header.code))
-                                  .value_or("?"),
-                              ")"));
-        self->Drop("authentication refused: check appKey");
-        return;
-      }
-      self->session_id_ = answer->header.session_id;
-      self->authenticated_ = true;
-      LogInfo(absl::StrCat("authenticated; session ", self->session_id_));
-      std::vector<std::string> things = self->callbacks_.things ? self->callbacks_.things()
-                                                                : std::vector<std::string>{};
-      if (things.empty()) {
-        self->GoOnline({});
-        return;
-      }
-      self->SendBind(things, false, [self, gen](std::vector<std::string> bound) {
-        if (gen == self->gen_) self->GoOnline(bound);
-      });
-    });
+    Send(Message::Auth(tracker_.NextId(), app_key), RequestKind::kAuth,
+         [self = shared_from_this(), gen = gen_](absl::StatusOr<Message> answer) {
+           // Lost, or not answered in time: Drop has said why, and a new attempt is due.
+           if (gen != self->gen_ || !answer.ok()) return;
+           if (answer->header.code != Code::kSuccess) {
+             self->Drop(absl::StrCat(
+                 "authentication refused: check appKey (the platform answered ",
+                 alwayson::CodeName(static_cast<uint8_t>(answer->header.code)).value_or("?"),
+                 ")"));
+             return;
+           }
+           self->session_id_ = answer->header.session_id;
+           self->authenticated_ = true;
+           LogInfo(absl::StrCat("authenticated; session ", self->session_id_));
+           std::vector<std::string> things = self->callbacks_.things ? self->callbacks_.things()
+                                                                     : std::vector<std::string>{};
+           if (things.empty()) {
+             self->GoOnline({});
+             return;
+           }
+           self->SendBind(things, false, [self, gen](std::vector<std::string> bound) {
+             if (gen == self->gen_) self->GoOnline(bound);
+           });
+         });
   }
 
   // Binds (or unbinds) `names` in as many messages as max_msg_size needs; `then` gets the
-  // names whose message the platform confirmed, once every message is answered.
+  // names whose message the platform confirmed, once every message is answered. A BIND the
+  // platform does not answer within msg_timeout drops the connection (Tick), and the next
+  // connection binds everything again.
   void SendBind(const std::vector<std::string>& names, bool unbind,
                 std::function<void(std::vector<std::string>)> then) {
     std::vector<std::vector<std::string>> groups =
@@ -415,7 +372,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   void SendBindMessage(const std::vector<std::string>& names, bool unbind,
                        std::function<void(bool)> then) {
-    Send(Message::Bind(NextId(), session_id_, names, unbind),
+    Send(Message::Bind(tracker_.NextId(), session_id_, names, unbind), RequestKind::kBind,
          [self = shared_from_this(), names, unbind, then](absl::StatusOr<Message> answer) {
            bool ok = answer.ok() && answer->header.code == Code::kSuccess;
            std::string what = absl::StrCat(unbind ? "unbind" : "bind", " of ",
@@ -435,9 +392,9 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
              LogError(absl::StrCat(
                  "platform refused the ", what, ": ",
                  alwayson::CodeName(static_cast<uint8_t>(answer->header.code)).value_or("?"),
-                 body && body->reason ? absl::StrCat(" (", *body->reason, ")") : ""));
+                 body && body->reason ? absl::StrCat(" (", LogSafe(*body->reason, 1024), ")") : ""));
            } else {
-             LogWarning(absl::StrCat(what, " not confirmed: ", answer.status().message()));
+             return;  // Lost or timed out: the connection is dropped and binds again.
            }
            if (then) then(ok);
          });
@@ -445,7 +402,11 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   void GoOnline(const std::vector<std::string>& bound) {
     online_ = true;
-    attempts_ = 0;
+    if (policy_.failures() > 0) {
+      LogInfo(absl::StrCat("online again after ", policy_.failures(), " failed attempt",
+                           policy_.failures() == 1 ? "" : "s"));
+    }
+    policy_.Reset();
     online_since_ = Clock::now();
     next_ping_ = Clock::now() + Ms(options_.ws.ping_rate);
     {
@@ -460,8 +421,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   // --- Reading and writing ----------------------------------------------------------------
 
-  void ReadLoop(uint64_t gen, std::shared_ptr<Conn> conn) {
-    conn->Read([self = shared_from_this(), gen, conn](beast::error_code ec, size_t) {
+  void ReadLoop(uint64_t gen, std::shared_ptr<WsConnection> conn) {
+    conn->ReadLoop([self = shared_from_this(), gen, conn](beast::error_code ec, std::string bytes) {
       if (gen != self->gen_) return;
       if (ec) {
         std::string closed = conn->CloseReason();
@@ -469,13 +430,9 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                                 closed.empty() ? ec.message() : closed));
         return;
       }
-      std::string bytes = beast::buffers_to_string(conn->buffer.data());
-      conn->buffer.consume(conn->buffer.size());
       if (absl::Status s = self->OnBytes(bytes); !s.ok()) {
         self->Drop(absl::StrCat("protocol error from ", self->ServerName(), ": ", s.message()));
-        return;
       }
-      if (gen == self->gen_) self->ReadLoop(gen, conn);
     });
   }
 
@@ -499,11 +456,10 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     if (!message.ok()) return message.status();
     Code code = message->header.code;
     if (alwayson::IsResponse(code)) {
-      auto it = pending_.find(message->header.request_id);
-      if (it == pending_.end()) return absl::OkStatus();  // Late: its caller has timed out.
-      Done done = std::move(it->second.done);
-      pending_.erase(it);
-      if (done) done(std::move(*message));
+      // Unknown: late (its caller has timed out) or never sent.
+      if (std::optional<Done> done = tracker_.Take(message->header.request_id); done && *done) {
+        (*done)(std::move(*message));
+      }
       return absl::OkStatus();
     }
     if (code == Code::kGet || code == Code::kPut || code == Code::kPost ||
@@ -512,7 +468,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         callbacks_.on_request(*message);
       } else {
         Send(Message::Response(Code::kNotImplemented, message->header.request_id, session_id_),
-             nullptr);
+             RequestKind::kCall, nullptr);
       }
     }
     return absl::OkStatus();  // KEEP_ALIVE and anything else a platform may send: ignored.
@@ -542,7 +498,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                             why.message()));
   }
 
-  void Send(const Message& message, Done done) {
+  // Sends `message`; with `done`, waits for its answer as a request of `kind`.
+  void Send(const Message& message, RequestKind kind, Done done) {
     absl::StatusOr<std::string> encoded = alwayson::EncodeMessage(message);
     absl::StatusOr<std::vector<std::string>> chunks =
         encoded.ok() ? alwayson::SplitIntoChunks(*encoded,
@@ -563,42 +520,26 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     if (done) {
-      pending_[message.header.request_id] =
-          Pending{std::move(done), Clock::now() + Ms(options_.ws.msg_timeout)};
+      tracker_.Add(message.header.request_id, kind, Clock::now() + Ms(options_.ws.msg_timeout),
+                   std::move(done));
     }
-    for (std::string& c : *chunks) conn_->queue.push_back(std::move(c));
-    Flush(gen_, conn_);
-  }
-
-  void Flush(uint64_t gen, std::shared_ptr<Conn> conn) {
-    if (conn->writing || conn->queue.empty()) return;
-    conn->writing = true;
-    conn->Write(conn->queue.front(), [self = shared_from_this(), gen, conn](beast::error_code ec) {
-      conn->writing = false;
-      if (gen != self->gen_) return;
-      if (ec) {
-        self->Drop(absl::StrCat("cannot send to ", self->ServerName(), ": ", ec.message()));
-        return;
-      }
-      conn->queue.pop_front();
-      self->Flush(gen, conn);
-    });
+    for (std::string& c : *chunks) conn_->Send(std::move(c));
   }
 
   // --- Failure and the clock ---------------------------------------------------------------
 
   // Ends the current connection (if any): every request waiting for an answer fails, in the
-  // order sent; then, unless stopping, a reconnection is scheduled.
+  // order sent; then, unless stopping, the next attempt is scheduled: after `delay` (the
+  // duty cycle's planned pause) or as the ReconnectPolicy says.
   void Drop(const std::string& reason, bool reconnect = true,
             std::optional<std::chrono::milliseconds> delay = std::nullopt) {
     ++gen_;
     bool was_online = online_;
     online_ = false;
     authenticated_ = false;
+    awaiting_pong_ = false;
     if (conn_) {
-      beast::error_code ignored;
-      conn_->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      conn_->socket().close(ignored);
+      conn_->Close();
       conn_.reset();
     }
     last_error_ = reason;
@@ -612,27 +553,35 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       status_.last_error = reason;
       if (was_online) ++status_.reconnects;
     }
-    if (!stopping_) (delay ? LogInfo(reason) : LogWarning(reason));
-    std::map<uint32_t, Pending> failed;
-    failed.swap(pending_);
-    for (auto& [id, p] : failed) {
-      if (p.done) p.done(absl::UnavailableError(absl::StrCat("connection to the platform lost: ", reason)));
+    std::chrono::milliseconds wait{0};
+    if (!stopping_ && reconnect) {
+      if (delay) {
+        wait = *delay;
+        LogInfo(reason);
+      } else {
+        wait = policy_.Failed(Clock::now(), reason);
+        std::optional<std::string> warning = policy_.Warning();
+        warning ? LogWarning(*warning)
+                : LogDebug(absl::StrCat(reason, " (attempt ", policy_.failures(), ")"));
+      }
+    } else if (!stopping_) {
+      LogWarning(reason);
+    }
+    for (RequestTracker::Expired& p : tracker_.TakeAll()) {
+      if (p.done) {
+        p.done(absl::UnavailableError(absl::StrCat("connection to the platform lost: ", reason)));
+      }
     }
     if (was_online && callbacks_.on_offline) callbacks_.on_offline();
     if (!reconnect || stopping_) return;
-    std::chrono::milliseconds wait;
-    if (delay) {
-      wait = *delay;
-    } else {
-      ++attempts_;
-      if (options_.ws.connect_retries >= 0 && attempts_ > options_.ws.connect_retries) {
-        LogError(absl::StrCat("giving up after ", attempts_ - 1,
+    if (!delay) {
+      if (options_.ws.connect_retries >= 0 && policy_.failures() > options_.ws.connect_retries) {
+        LogError(absl::StrCat("giving up after ", policy_.failures(),
                               " failed attempts (ws_connection.connect_retries)"));
         return;
       }
       ++server_index_;  // Fall over to the next server.
-      wait = Ms(options_.ws.connect_retry_interval) +
-             Ms(static_cast<int64_t>(options_.jitter() * options_.ws.max_connect_delay));
+      LogDebug(absl::StrCat("next attempt in ", wait.count(), " ms"));
     }
     retry_timer_.expires_after(wait);
     retry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -642,20 +591,18 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   void Tick() {
     Clock::time_point now = Clock::now();
-    // Requests without an answer in time.
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (it->second.deadline <= now) {
-        Done done = std::move(it->second.done);
-        it = pending_.erase(it);
-        if (done) {
-          done(absl::DeadlineExceededError(absl::StrCat(
-              "no answer from the platform within ws_connection.msg_timeout (",
-              options_.ws.msg_timeout, " ms)")));
-        }
-      } else {
-        ++it;
-      }
+    // Requests without an answer in time. An AUTH or a BIND leaves the session in no
+    // defined state: the connection is dropped (its other requests fail with it) and the
+    // next one starts over; a call fails on its own.
+    std::optional<std::string> drop;
+    for (RequestTracker::Expired& e : tracker_.TakeExpired(now)) {
+      std::string why = absl::StrCat("no answer to ", KindName(e.kind), " from ", ServerName(),
+                                     " within ws_connection.msg_timeout (",
+                                     options_.ws.msg_timeout, " ms)");
+      if (e.kind != RequestKind::kCall && !drop) drop = why;
+      if (e.done) e.done(absl::DeadlineExceededError(why));
     }
+    if (drop) Drop(*drop);
     reassembler_.ExpireOlderThan(absl::Now() - absl::Milliseconds(options_.ws.msg_timeout));
     if (now >= refusal_window_end_) {
       if (unlogged_chunk_refusals_ > 0) {
@@ -674,7 +621,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         awaiting_pong_ = true;
         pong_deadline_ = now + Ms(options_.ws.pingpong_timeout);
         next_ping_ = now + Ms(options_.ws.ping_rate);
-        conn_->Ping([](beast::error_code) {});  // A failed write shows up on the read side.
+        conn_->Ping();  // A failed write shows up on the read side.
       }
     }
     const config::DutyCycle& duty = options_.duty;
@@ -700,16 +647,17 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   asio::steady_timer retry_timer_;
   asio::steady_timer tick_timer_;
   std::thread thread_;
+  asio::thread_pool prepare_{1};  // Asks trustd before each connection; see Connect.
 
   // I/O thread only.
   uint64_t gen_ = 0;  // Bumped by every connection attempt and drop; stale handlers see it.
-  std::shared_ptr<Conn> conn_;
+  std::shared_ptr<WsConnection> conn_;
   alwayson::Reassembler reassembler_;
   std::set<uint32_t> refused_chunk_ids_;  // Logged in this window; see LogRefusedChunk.
   uint64_t unlogged_chunk_refusals_ = 0;
   Clock::time_point refusal_window_end_;
-  std::map<uint32_t, Pending> pending_;
-  uint32_t next_id_ = 0;
+  RequestTracker tracker_;
+  ReconnectPolicy policy_;
   uint32_t session_id_ = alwayson::kNoSession;
   bool authenticated_ = false;
   bool online_ = false;
@@ -717,7 +665,6 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   bool awaiting_pong_ = false;
   Clock::time_point next_ping_, pong_deadline_, online_since_;
   size_t server_index_ = 0;
-  int64_t attempts_ = 0;
   std::string last_error_;
 
   mutable absl::Mutex mu_;

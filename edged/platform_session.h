@@ -1,17 +1,24 @@
 // PlatformSession: edged's AlwaysOn connection to the platform (shared/specs/
 // alwayson-protocol.md, "Session"): WebSocket over TLS (the platform's chain judged by
 // trustd), AUTH, BIND, requests both ways matched by request id, keep-alive pings, and
-// reconnection with fall-over to the next of `ws_servers`.
+// reconnection with fall-over to the next of `ws_servers`. The session state machine
+// lives here; its parts each have one job: WsConnection (the WebSocket), RequestTracker
+// (ids, deadlines, failing in order) and ReconnectPolicy (backoff and what is logged).
+// Every request has a deadline (msg_timeout): a call that passes it fails alone; an AUTH or
+// a BIND that passes it drops the connection and the next attempt starts over.
 //
 //   PlatformSession session(options, callbacks);
 //   session.Start();
 //   session.Call(Code::kPut, body, [](absl::StatusOr<Message> answer) { ... });
 //
 // One I/O thread does all the work; every public method may be called from any thread and
-// never blocks on the network. Callbacks run on the I/O thread and must not block.
+// never blocks on the network. `app_key` and `tls_context` are called on a thread of their
+// own (they may wait for trustd); the other callbacks run on the I/O thread and must not
+// block.
 #ifndef EDGED_PLATFORM_SESSION_H_
 #define EDGED_PLATFORM_SESSION_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,6 +49,9 @@ struct SessionOptions {
   std::function<std::shared_ptr<SSL_CTX>()> tls_context;
   // Test hook: the random part of the reconnect delay, 0..1 (default: uniform random).
   std::function<double()> jitter;
+  // The longest wait between attempts once the backoff has doubled it
+  // (edged.max_reconnect_delay); see reconnect_policy.h.
+  std::chrono::milliseconds max_reconnect_delay{300000};
 };
 
 struct SessionCallbacks {

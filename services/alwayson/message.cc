@@ -308,6 +308,10 @@ absl::StatusOr<Message> DecodeMessage(absl::string_view bytes, const Limits& lim
     body.params = *std::move(params);
     m.body = std::move(body);
   }
+  if (!r.done() && limits.allow_response_zero_padding && IsResponse(code)) {
+    absl::string_view rest = bytes.substr(r.offset());
+    if (rest.find_first_not_of('\0') == absl::string_view::npos) return m;
+  }
   if (!r.done()) {
     return absl::InvalidArgumentError(absl::StrCat(r.remaining(), " trailing bytes at offset ",
                                                    r.offset(), " after the ",

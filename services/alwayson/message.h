@@ -109,6 +109,10 @@ struct Message {
 
 struct Limits {
   size_t max_message_size = 1048576;  // ws_connection.max_msg_size.
+  // Zero bytes after a response's body are padding, not an error (the vendor's client pads
+  // an error response that carries a reason: shared/specs/alwayson-protocol.md). Any other
+  // trailing byte stays an error. Off unless set.
+  bool allow_response_zero_padding = false;
 };
 
 // `names` in groups whose BIND (or UNBIND) message each fits `max_message_size` and holds at

@@ -2,6 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace edge::alwayson {
@@ -162,6 +163,30 @@ TEST(MessageTest, RefusesMalformedInputWithTheFieldAndOffset) {
   auto big = DecodeMessage(std::string(2000, '\x01'), Limits{1024});
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.status().message(), "message of 2000 bytes is over max_msg_size (1024)");
+}
+
+// The vendor's client pads an error response carrying a reason with zero bytes; a decoder
+// that stands in for the platform takes it (and nothing else) when asked to.
+TEST(DecodeMessageTest, ZeroPaddingAfterAResponseIsAcceptedOnlyWhenAllowed) {
+  ResponseBody body;
+  body.reason = "no such property";
+  absl::StatusOr<std::string> bytes =
+      EncodeMessage(Message::Response(Code::kNotFound, 9, 0x1001, body));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  Limits padded;
+  padded.allow_response_zero_padding = true;
+  std::string with_zeros = *bytes + std::string(7, '\0');
+  EXPECT_FALSE(DecodeMessage(with_zeros, Limits{}).ok()) << "strict unless allowed";
+  absl::StatusOr<Message> m = DecodeMessage(with_zeros, padded);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(std::get<ResponseBody>(m->body).reason, "no such property");
+  absl::StatusOr<Message> other = DecodeMessage(*bytes + std::string("\0\0x", 3), padded);
+  ASSERT_FALSE(other.ok());
+  EXPECT_TRUE(absl::StrContains(other.status().message(), "3 trailing bytes")) << other.status();
+  // A request is never padded.
+  absl::StatusOr<std::string> bind = EncodeMessage(Message::Bind(1, 2, {"Pump1"}));
+  ASSERT_TRUE(bind.ok());
+  EXPECT_FALSE(DecodeMessage(*bind + std::string(2, '\0'), padded).ok());
 }
 
 TEST(SplitBindNamesTest, EveryGroupsBindFitsTheLimitAndNoNameIsLostOrReordered) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -17,7 +18,10 @@ std::string& Name() {
   return *name;
 }
 
-void Write(absl::string_view level, absl::string_view message) {
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+
+void Write(LogLevel at, absl::string_view level, absl::string_view message) {
+  if (!LogEnabled(at)) return;
   std::string line = absl::StrCat(
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ", Name(),
       " ", level, " ", LogSafe(message, kMaxLogMessageBytes), "\n");
@@ -52,8 +56,12 @@ std::string LogSafe(absl::string_view text, size_t max_bytes) {
 }
 
 void SetLogName(absl::string_view name) { Name() = std::string(name); }
-void LogInfo(absl::string_view message) { Write("INFO", message); }
-void LogWarning(absl::string_view message) { Write("WARNING", message); }
-void LogError(absl::string_view message) { Write("ERROR", message); }
+void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+bool LogEnabled(LogLevel level) { return static_cast<int>(level) <= g_level.load(); }
+void LogTrace(absl::string_view message) { Write(LogLevel::kTrace, "TRACE", message); }
+void LogDebug(absl::string_view message) { Write(LogLevel::kDebug, "DEBUG", message); }
+void LogInfo(absl::string_view message) { Write(LogLevel::kInfo, "INFO", message); }
+void LogWarning(absl::string_view message) { Write(LogLevel::kWarning, "WARNING", message); }
+void LogError(absl::string_view message) { Write(LogLevel::kError, "ERROR", message); }
 
 }  // namespace edge

@@ -25,7 +25,14 @@ inline constexpr size_t kMaxLogMessageBytes = 8192;
 // peer inside a message, bound it tighter than the whole line (a name: 256).
 std::string LogSafe(absl::string_view text, size_t max_bytes = 256);
 
+// Messages above the level are not written; kInfo unless set.
+enum class LogLevel { kError, kWarning, kInfo, kDebug, kTrace };
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+
 void SetLogName(absl::string_view name);
+void LogTrace(absl::string_view message);
+void LogDebug(absl::string_view message);
 void LogInfo(absl::string_view message);
 void LogWarning(absl::string_view message);
 void LogError(absl::string_view message);

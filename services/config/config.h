@@ -158,6 +158,9 @@ struct EdgedConfig {
   std::string socket = "/run/edge/edged.sock";
   int socket_mode = 0660;
   bool offline_store_fsync = true;
+  // The longest wait between connection attempts once the backoff has doubled
+  // ws_connection.connect_retry_interval (edged/reconnect_policy.h). Milliseconds.
+  int64_t max_reconnect_delay = 300000;
   std::vector<CallerConfig> callers;
 };
 

@@ -216,7 +216,8 @@ void ParseWsConnection(Group& g, WsConnection* c) {
   g.Millis("pingpong_timeout", &c->pingpong_timeout);
   g.Millis("message_idle_time", &c->message_idle_time);
   g.Int("max_msg_size", &c->max_msg_size, 1024, 256 * 1024 * 1024, "bytes, ");
-  g.Int("message_chunk_size", &c->message_chunk_size, 64, 16 * 1024 * 1024, "bytes, ");
+  // The chunk header carries the chunk size in 2 bytes (shared/specs/alwayson-protocol.md).
+  g.Int("message_chunk_size", &c->message_chunk_size, 64, 65535, "bytes, ");
   g.Int("max_messages", &c->max_messages, 1, INT64_MAX);
   g.Millis("connect_timeout", &c->connect_timeout);
   g.Millis("connect_retry_interval", &c->connect_retry_interval);
@@ -434,6 +435,8 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.String("socket", &c->edged.socket);
     ParseSocketMode(s, &c->edged.socket_mode);
     s.Bool("offline_store_fsync", &c->edged.offline_store_fsync);
+    s.Int("max_reconnect_delay", &c->edged.max_reconnect_delay, 100, 24 * 3600 * 1000,
+          "milliseconds, ");
     ParseCallers(s, &c->edged.callers);
   });
   g.Object("restd", [c](Group& s) {

@@ -10,7 +10,10 @@
 #include <iterator>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
 #include "services/json/json.h"
@@ -44,8 +47,8 @@ v1::Value Number(double d) {
 class EdgedTest : public ::testing::Test {
  protected:
   void StartSim(const std::string& cert = "platform.pem", const std::string& key = "platform.key",
-                const std::string& app_key = kAppKey) {
-    absl::Status s = stack_.StartSim(cert, key, app_key);
+                const std::string& app_key = kAppKey, bool require_appkey_header = true) {
+    absl::Status s = stack_.StartSim(cert, key, app_key, 0, require_appkey_header);
     ASSERT_TRUE(s.ok()) << s;
     sim_ = stack_.sim();
   }
@@ -339,8 +342,9 @@ TEST_F(EdgedTest, UnknownCaIsRefused) {
   EXPECT_NE(EdgeStatus().state(), v1::StatusResponse::CONNECTED);
 }
 
+// The platform judges the app key in the AUTH message.
 TEST_F(EdgedTest, WrongAppKeyIsReportedAndRetried) {
-  StartSim("platform.pem", "platform.key", "another-key");
+  StartSim("platform.pem", "platform.key", "another-key", /*require_appkey_header=*/false);
   StartStack();
   ASSERT_TRUE(edged_->WaitForLog("authentication refused: check appKey", absl::Seconds(20)));
   EXPECT_NE(EdgeStatus().state(), v1::StatusResponse::CONNECTED);
@@ -349,6 +353,46 @@ TEST_F(EdgedTest, WrongAppKeyIsReportedAndRetried) {
   auto auths = RecordsOfKind(*records, "auth");
   ASSERT_FALSE(auths.empty());
   EXPECT_FALSE(auths[0].Find("accepted")->boolean());
+  EXPECT_EQ(edged_->Log().find(kAppKey), std::string::npos);
+}
+
+// The platform judges the app key in the upgrade's appKey header (the vendor's client
+// sends it, and so does edged) and answers HTTP 401: edged says what to check, never logs
+// the key, and backs off instead of retrying in a tight loop.
+TEST_F(EdgedTest, AnUpgradeRefusedForItsAppKeyIsReportedAndRetriedWithBackoff) {
+  StartSim("platform.pem", "platform.key", "another-key");
+  StartStack();
+  ASSERT_TRUE(edged_->WaitForLog("authentication refused: check appKey", absl::Seconds(20)));
+  EXPECT_TRUE(absl::StrContains(edged_->Log(), "answered the WebSocket upgrade with HTTP 401"))
+      << edged_->Log();
+  EXPECT_NE(EdgeStatus().state(), v1::StatusResponse::CONNECTED);
+  // Six refused attempts, their times from the simulator's log lines.
+  std::vector<absl::Time> refused;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        refused.clear();
+        for (absl::string_view line : absl::StrSplit(sim_->process().Log(), '\n')) {
+          absl::Time at;
+          std::string error;
+          if (absl::StrContains(line, "upgrade refused, unknown appKey header") &&
+              absl::ParseTime("%Y-%m-%dT%H:%M:%E3SZ", std::string(line.substr(0, 24)), &at,
+                              &error)) {
+            refused.push_back(at);
+          }
+        }
+        return refused.size() >= 6;
+      },
+      absl::Seconds(30)))
+      << sim_->process().Log();
+  // connect_retry_interval 200 ms (+ up to 100 ms): the first gaps; then it doubles.
+  absl::Duration first = refused[1] - refused[0];
+  absl::Duration last = refused[5] - refused[4];
+  std::cerr << "gaps between refused attempts: first " << first << ", fifth " << last << "\n";
+  EXPECT_GE(last, absl::Milliseconds(750)) << "backed off";
+  EXPECT_GT(last, first * 2);
+  auto records = sim_->Records();
+  ASSERT_TRUE(records.ok());
+  EXPECT_TRUE(RecordsOfKind(*records, "auth").empty()) << "refused before any AUTH";
   EXPECT_EQ(edged_->Log().find(kAppKey), std::string::npos);
 }
 

@@ -23,7 +23,11 @@
 //                  instead of thing/name), "timeout_ms" (default 10000)}
 //        -> {"status": "SUCCESS"|"BAD_REQUEST"|..., "reason", "content"}, or
 //           {"status": "TIMEOUT"|"NOT_CONNECTED"|"CONNECTION_LOST"}
-//   POST /answers {"status": "INTERNAL_ERROR", "reason_bytes": 10240}
+//   POST /silence {"auth": true, "bind": false}
+//        From now on AUTH (BIND) messages are recorded ("unanswered": true) and never
+//        answered, as a platform that accepts the WebSocket and then stalls.
+//        -> {"auth", "bind"}
+//   POST /answers {"status": "INTERNAL_SERVER_ERROR", "reason_bytes": 10240}
 //        From now on every request of edged's is answered with that status and a reason of
 //        that many bytes (0: none); {"status": "SUCCESS"} is the default.
 //        -> {"status", "reason_bytes"}
@@ -313,6 +317,16 @@ class Platform {
     return done.get();
   }
 
+  // From now on, AUTH (and BIND) messages are recorded but never answered.
+  json::Value Silence(bool auth, bool bind) {
+    return OnIo([&] {
+      silent_auth_ = auth;
+      silent_bind_ = bind;
+      return json::Value::MakeObject(
+          {{"auth", json::Value::Bool(auth)}, {"bind", json::Value::Bool(bind)}});
+    });
+  }
+
   // How edged's requests are answered from now on: `code` with a reason of `reason_bytes`
   // bytes (none when 0).
   json::Value AnswerWith(Code code, uint64_t reason_bytes) {
@@ -381,6 +395,11 @@ class Platform {
     for (const auto& [name, value] : auth.claims) claims.push_back(Str(name));
     r.insert(r.begin(), {"kind", Str("auth")});
     r.emplace_back("claims", json::Value::MakeArray(std::move(claims)));
+    if (silent_auth_) {
+      r.emplace_back("unanswered", json::Value::Bool(true));
+      Record(std::move(r));
+      return;
+    }
     Record(std::move(r));
     s.session = ++next_session_;
     s.authenticated = true;
@@ -395,7 +414,7 @@ class Platform {
     json::Array names;
     for (const std::string& n : bind.names) {
       names.push_back(Str(n));
-      if (current_.get() != &s) continue;
+      if (current_.get() != &s || silent_bind_) continue;
       if (unbind) {
         bound_.erase(n);
       } else {
@@ -404,7 +423,9 @@ class Platform {
     }
     r.insert(r.begin(), {"kind", Str(unbind ? "unbind" : "bind")});
     r.emplace_back("things", json::Value::MakeArray(std::move(names)));
+    if (silent_bind_) r.emplace_back("unanswered", json::Value::Bool(true));
     Record(std::move(r));
+    if (silent_bind_) return;
     s.Send(Encode(Message::Response(Code::kSuccess, m.header.request_id, s.session)));
   }
 
@@ -516,6 +537,8 @@ class Platform {
   uint32_t next_session_ = 0x2000;
   uint32_t next_request_ = 0;
   Code answer_code_ = Code::kSuccess;  // How edged's requests are answered (/answers).
+  bool silent_auth_ = false;           // AUTH (BIND) recorded, never answered (/silence).
+  bool silent_bind_ = false;
   std::string answer_reason_;
 
   absl::Mutex mu_;
@@ -760,6 +783,14 @@ ControlResponse HandleControl(Platform& platform, const ControlRequest& req) {
   if (target == "/request") {
     absl::StatusOr<Order> order = ParseOrder(args);
     return order.ok() ? Answer(req, platform.Request(*order)) : Refuse(req, order.status());
+  }
+  if (target == "/silence") {
+    const json::Value* auth = args.Find("auth");
+    const json::Value* bind = args.Find("bind");
+    if ((auth && !auth->is_bool()) || (bind && !bind->is_bool())) {
+      return Refuse(req, absl::InvalidArgumentError("auth, bind: expected true or false"));
+    }
+    return Answer(req, platform.Silence(auth && auth->boolean(), bind && bind->boolean()));
   }
   if (target == "/answers") {
     absl::StatusOr<std::string> status = args.Bytes("status", "SUCCESS");

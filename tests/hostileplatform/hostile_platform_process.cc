@@ -43,6 +43,11 @@ absl::StatusOr<json::Value> HostilePlatformProcess::Raw(const std::string& hex, 
           {{"hex", json::Value::String(hex)}, {"repeat", json::Value::Number(repeat)}})),
       absl::Seconds(70));
 }
+absl::StatusOr<json::Value> HostilePlatformProcess::Silence(bool auth, bool bind) {
+  return control_.Request("POST", "/silence",
+                          absl::StrCat(R"({"auth": )", auth ? "true" : "false", R"(, "bind": )",
+                                       bind ? "true" : "false", "}"));
+}
 absl::StatusOr<json::Value> HostilePlatformProcess::Answers(const std::string& status,
                                                             int reason_bytes) {
   return control_.Request("POST", "/answers",

@@ -31,6 +31,7 @@ class HostilePlatformProcess {
   // name the control request (and hold its answer when it was not JSON).
   absl::StatusOr<::edge::json::Value> ChunkFlood(const ::edge::json::Value& args);
   absl::StatusOr<::edge::json::Value> Request(const ::edge::json::Value& args);
+  absl::StatusOr<::edge::json::Value> Silence(bool auth, bool bind);
   absl::StatusOr<::edge::json::Value> Answers(const std::string& status, int reason_bytes);
   absl::StatusOr<::edge::json::Value> Raw(const std::string& hex, int repeat = 1);
   absl::StatusOr<::edge::json::Value> Records();

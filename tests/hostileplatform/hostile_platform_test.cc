@@ -397,6 +397,62 @@ TEST_F(HostileNameTest, NamesThatAreNotUtf8AreRefusedAndTheAutoBindThingStaysSer
   EXPECT_TRUE(stack_.restd()->Running());
 }
 
+// A platform that accepts the WebSocket and never answers AUTH kept edged in CONNECTING
+// forever; one that never answers BIND took edged online with nothing bound. Each request
+// kind has a deadline (msg_timeout): an AUTH or BIND past it drops the connection, and edged
+// connects again after the retry delay.
+TEST_F(HostilePlatformTest, AnAuthOrABindNeverAnsweredDropsTheConnectionAndEdgedTriesAgain) {
+  StartStack(false, "  msg_timeout: 1000\n  connect_retry_interval: 200\n  max_connect_delay: 100\n");
+  LocalThing valve(stub_.get(), "Valve7");
+  ASSERT_TRUE(WaitBound("Valve7"));
+  auto edged_status = [&] {
+    grpc::ClientContext context;
+    v1::StatusResponse status;
+    EXPECT_TRUE(stub_->Status(&context, v1::StatusRequest(), &status).ok());
+    return status;
+  };
+  struct Stall {
+    const char* what;
+    bool auth, bind;
+    const char* logged;
+  };
+  for (const Stall& stall : {Stall{"AUTH never answered", true, false, "no answer to AUTH from "},
+                             Stall{"BIND never answered", false, true, "no answer to BIND from "}}) {
+    SCOPED_TRACE(stall.what);
+    ASSERT_TRUE(platform_->Silence(stall.auth, stall.bind).ok());
+    double before = Connections();
+    absl::Time start = absl::Now();
+    // An empty message is a protocol error: edged connects again, into the stall (if it is
+    // already between connections, it gets there by itself).
+    ASSERT_TRUE(platform_->Raw("").ok());
+    bool went_online = false;
+    std::string said;  // edged's last error that names the stall (each attempt is DEBUG).
+    // Two more connections: a stalled one was dropped at its deadline, and edged came back.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          v1::StatusResponse status = edged_status();
+          went_online = went_online || status.state() == v1::StatusResponse::CONNECTED;
+          if (absl::StrContains(status.last_error(), stall.logged)) said = status.last_error();
+          return Connections() >= before + 2 && !said.empty();
+        },
+        absl::Seconds(20)))
+        << stack_.edged()->Log();
+    absl::Duration took = absl::Now() - start;
+    std::cerr << stall.what << ": two connections in " << took << "\n";
+    // msg_timeout (1 s) plus two retry delays (at most 0.3 s each, 0.9 s once backed off),
+    // with room for a slow machine.
+    EXPECT_LT(took, absl::Seconds(8));
+    EXPECT_TRUE(absl::StrContains(said, "within ws_connection.msg_timeout (1000 ms)")) << said;
+    if (stall.bind) EXPECT_FALSE(went_online) << "online with nothing bound";
+  }
+  // The platform answers again: edged binds and serves.
+  ASSERT_TRUE(platform_->Silence(false, false).ok());
+  ASSERT_TRUE(WaitBound("Valve7"));
+  json::Value answer = Ask("Valve7", "Properties", "GET", "Temperature");
+  EXPECT_EQ(StatusOf(answer), "SUCCESS") << Brief(answer);
+  EXPECT_TRUE(stack_.edged()->Running());
+}
+
 // Report item 6: an edged error text over 8 KB (a 10 KB reason from the platform, a
 // 4,000-character Thing name) made restd drop its whole gRPC connection to edged, the Serve
 // stream included: 363 of 374 platform calls failed in 10 s. Error texts are bounded before

@@ -6,6 +6,10 @@
 //
 //   platformsim --listen 127.0.0.1:0 --cert cert.pem --key key.pem --app-key KEY \
 //               --control 127.0.0.1:0 --ready-file ports.json [--journal records.jsonl]
+//               [--require-appkey-header]
+//
+// With --require-appkey-header the WebSocket upgrade itself must carry a known app key in
+// its `appKey` header (else HTTP 401), as a platform that authenticates the upgrade does.
 //
 // The control interface is HTTP on loopback:
 //   GET  /records               every record so far, as a JSON array
@@ -69,6 +73,9 @@ struct Options {
   std::set<std::string> app_keys;
   size_t chunk_size = 8192;
   size_t max_msg_size = 1048576;
+  // Refuse a WebSocket upgrade whose appKey header is not a known app key, with HTTP 401,
+  // as a platform that authenticates the upgrade itself does.
+  bool require_appkey_header = false;
 };
 
 json::Value Str(std::string s) { return json::Value::String(std::move(s)); }
@@ -88,6 +95,7 @@ class EdgeConn : public std::enable_shared_from_this<EdgeConn> {
       : platform_(platform), ws_(std::move(socket), ctx), id_(id),
         reassembler_(alwayson::Limits{1048576}) {}
   void Start();
+  void Upgrade();
   void Send(const Message& m);
   void Close();
   uint64_t id() const { return id_; }
@@ -105,6 +113,8 @@ class EdgeConn : public std::enable_shared_from_this<EdgeConn> {
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
   uint64_t id_;
   beast::flat_buffer buffer_;
+  http::request<http::string_body> upgrade_;
+  http::response<http::string_body> refusal_;
   std::deque<std::string> queue_;
   bool writing_ = false;
   bool closed_ = false;
@@ -451,13 +461,45 @@ void EdgeConn::Start() {
     self->ws_.set_option(pmd);
     self->ws_.read_message_max(self->platform_->options().max_msg_size + 64);
     self->ws_.binary(true);
-    self->ws_.async_accept([self](beast::error_code ec) {
+    self->Upgrade();
+  });
+}
+
+// Reads the upgrade request first, so that its appKey header can be judged before the
+// WebSocket is accepted.
+void EdgeConn::Upgrade() {
+  beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
+  http::async_read(ws_.next_layer(), buffer_, upgrade_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    if (ec) {
+      LogWarning(absl::StrCat("edge connection ", self->id_, ": no upgrade request: ", ec.message()));
+      self->platform_->Gone(self->id_);
+      return;
+    }
+    beast::get_lowest_layer(self->ws_).expires_never();
+    std::string key(self->upgrade_["appKey"]);
+    std::string frame(self->upgrade_["Max-Frame-Size"]);
+    if (self->platform_->options().require_appkey_header &&
+        self->platform_->options().app_keys.count(key) == 0) {
+      LogWarning(absl::StrCat("edge connection ", self->id_, ": upgrade refused, ",
+                              key.empty() ? "no appKey header" : "unknown appKey header"));
+      self->refusal_ = http::response<http::string_body>(http::status::unauthorized, self->upgrade_.version());
+      self->refusal_.set(http::field::content_type, "text/plain");
+      self->refusal_.body() = "unknown appKey\n";
+      self->refusal_.keep_alive(false);
+      self->refusal_.prepare_payload();
+      http::async_write(self->ws_.next_layer(), self->refusal_, [self](beast::error_code, size_t) {
+        self->Finish();
+      });
+      return;
+    }
+    self->ws_.async_accept(self->upgrade_, [self, frame](beast::error_code ec) {
       if (ec) {
         LogWarning(absl::StrCat("edge connection ", self->id_, ": WebSocket upgrade failed: ", ec.message()));
         self->platform_->Gone(self->id_);
         return;
       }
-      LogInfo(absl::StrCat("edge connection ", self->id_, " open"));
+      LogInfo(absl::StrCat("edge connection ", self->id_, " open (Max-Frame-Size ",
+                           frame.empty() ? "not sent" : LogSafe(frame, 32), ")"));
       self->Read();
     });
   });
@@ -485,7 +527,10 @@ void EdgeConn::Read() {
       }
       whole = std::move(**done);
     }
-    auto m = alwayson::DecodeMessage(whole, alwayson::Limits{self->platform_->options().max_msg_size});
+    alwayson::Limits limits{self->platform_->options().max_msg_size};
+    // The vendor's client pads an error response with zero bytes after its body.
+    limits.allow_response_zero_padding = true;
+    auto m = alwayson::DecodeMessage(whole, limits);
     if (!m.ok()) {
       LogWarning(absl::StrCat("edge connection ", self->id_, ": bad message: ", m.status().message()));
       self->Close();
@@ -530,7 +575,10 @@ void EdgeConn::Close() {
   Flush();
 }
 
+// Closes the socket; its pending calls fail (CONNECTION_LOST) and it no longer counts as a
+// connection, at once.
 void EdgeConn::Finish() {
+  platform_->Gone(id_);
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
   beast::get_lowest_layer(ws_).socket().close(ignored);
@@ -581,6 +629,7 @@ int Main(int argc, char** argv) {
     else if (a == "--ready-file") options.ready_file = value();
     else if (a == "--journal") options.journal = value();
     else if (a == "--chunk-size") options.chunk_size = std::stoul(value());
+    else if (a == "--require-appkey-header") options.require_appkey_header = true;
     else {
       std::cerr << "platformsim: unknown argument \"" << a << "\"\n";
       return 2;

@@ -19,6 +19,9 @@ absl::StatusOr<std::unique_ptr<PlatformSimProcess>> PlatformSimProcess::Start(
     argv.push_back("--journal");
     argv.push_back(options.journal);
   }
+  if (options.require_appkey_header) {
+    argv.push_back("--require-appkey-header");
+  }
   auto process = Subprocess::Start(argv, absl::StrCat(dir, "/", options.name, ".log"));
   if (!process.ok()) return process.status();
   std::unique_ptr<PlatformSimProcess> sim(new PlatformSimProcess());

@@ -23,6 +23,7 @@ struct PlatformSimOptions {
   int ws_port = 0;       // 0: any free port.
   std::string journal;   // Optional: records survive a restart.
   std::string name = "platformsim";  // Log file name in the directory.
+  bool require_appkey_header = false;  // --require-appkey-header
 };
 
 class PlatformSimProcess {

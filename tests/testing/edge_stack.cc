@@ -106,8 +106,10 @@ void EdgeStack::WriteFile(const std::string& name, const std::string& content, i
 }
 
 absl::Status EdgeStack::StartSim(const std::string& cert, const std::string& key,
-                                 const std::string& app_key, int port) {
+                                 const std::string& app_key, int port,
+                                 bool require_appkey_header) {
   PlatformSimOptions o;
+  o.require_appkey_header = require_appkey_header;
   o.cert = dir_ + "/" + cert;
   o.key = dir_ + "/" + key;
   o.app_key = app_key;
@@ -135,7 +137,10 @@ absl::Status EdgeStack::WriteConfig(const StackConfig& c) {
                 "offline_msg_store:\n  directory: ", dir_, "/offline\n",
                 c.store_kb ? absl::StrCat("  max_size: ", c.store_kb, "\n") : "",
                 "trustd:\n  socket: ", trustd_socket(), "\n  master_key_file: master.key\n",
-                "edged:\n  socket: ", edged_socket(), "\n", c.extra));
+                // Backoff capped at 5 s: a test's outage of a minute must not leave edged
+                // waiting minutes after the platform is back.
+                "edged:\n  socket: ", edged_socket(), "\n  max_reconnect_delay: 5000\n",
+                c.extra));
   return absl::OkStatus();
 }
 

@@ -63,10 +63,13 @@ class EdgeStack {
   // Writes dir/name atomically (temporary file and rename), as operators' tooling does.
   void WriteFile(const std::string& name, const std::string& content, int mode = 0644) const;
 
-  // The simulator, serving dir/cert and dir/key; `port` 0 for any.
+  // The simulator, serving dir/cert and dir/key; `port` 0 for any. It refuses a WebSocket
+  // upgrade without `app_key` in its appKey header unless `require_appkey_header` is false
+  // (then only the AUTH message is judged).
   absl::Status StartSim(const std::string& cert = "platform.pem",
                         const std::string& key = "platform.key",
-                        const std::string& app_key = kStackAppKey, int port = 0);
+                        const std::string& app_key = kStackAppKey, int port = 0,
+                        bool require_appkey_header = true);
   absl::Status WriteConfig(const StackConfig& config);
   absl::Status StartTrustd();
   // edged, logging to dir/`log_name`.

@@ -1,0 +1,166 @@
+#include "edged/ws_connection.h"
+
+#include <openssl/ssl.h>
+
+#include <type_traits>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace edge::edged {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+template <class Next>
+class Connection : public WsConnection, public std::enable_shared_from_this<Connection<Next>> {
+ public:
+  template <class... Args>
+  explicit Connection(std::unique_ptr<asio::ssl::context> ctx, Args&&... args)
+      : ctx_(std::move(ctx)), ws_(std::forward<Args>(args)...) {}
+
+  void Connect(const tcp::resolver::results_type& endpoints, std::chrono::milliseconds timeout,
+               Handler h) override {
+    Lowest().expires_after(timeout);
+    Lowest().async_connect(endpoints, [self = this->shared_from_this(), h = std::move(h)](
+                                          beast::error_code ec, const tcp::endpoint&) {
+      beast::error_code ignored;
+      if (!ec) self->Lowest().socket().set_option(tcp::no_delay(true), ignored);
+      h(ec);
+    });
+  }
+
+  SSL* ssl() override {
+    if constexpr (std::is_same_v<Next, beast::tcp_stream>) {
+      return nullptr;
+    } else {
+      return ws_.next_layer().native_handle();
+    }
+  }
+
+  void TlsHandshake(Handler h) override {
+    if constexpr (std::is_same_v<Next, beast::tcp_stream>) {
+      h({});
+    } else {
+      ws_.next_layer().async_handshake(asio::ssl::stream_base::client,
+                                       [self = this->shared_from_this(), h = std::move(h)](
+                                           beast::error_code ec) { h(ec); });
+    }
+  }
+
+  void Upgrade(const UpgradeRequest& request, UpgradeHandler h) override {
+    Lowest().expires_never();
+    ws_.set_option(
+        websocket::stream_base::timeout{request.timeout, websocket::stream_base::none(), false});
+    if (request.deflate) {
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      ws_.set_option(pmd);
+    }
+    // A chunk is at most the peer's chunk size; whole messages are bounded by max_msg_size.
+    // Beast applies the limit to the inflated size, so deflate cannot get past it either.
+    ws_.read_message_max(request.read_max);
+    ws_.set_option(websocket::stream_base::decorator(
+        [key = request.app_key, frame = request.max_frame_size](websocket::request_type& req) {
+          req.set(http::field::user_agent, "edged");
+          req.set("appKey", key);
+          req.set("Max-Frame-Size", std::to_string(frame));
+        }));
+    ws_.binary(true);
+    ws_.async_handshake(response_, request.host, "/Thingworx/WS",
+                        [self = this->shared_from_this(), h = std::move(h)](beast::error_code ec) {
+                          h(ec, static_cast<int>(self->response_.result_int()));
+                        });
+  }
+
+  void Send(std::string message) override {
+    queue_.push_back(std::move(message));
+    Flush();
+  }
+
+  void ReadLoop(ReadHandler h) override {
+    ws_.async_read(buffer_, [self = this->shared_from_this(), h = std::move(h)](
+                                beast::error_code ec, size_t) mutable {
+      if (ec) {
+        h(ec, std::string());
+        return;
+      }
+      std::string bytes = beast::buffers_to_string(self->buffer_.data());
+      self->buffer_.consume(self->buffer_.size());
+      h({}, std::move(bytes));
+      if (!self->closed_) self->ReadLoop(std::move(h));
+    });
+  }
+
+  void Ping() override { ws_.async_ping({}, [](beast::error_code) {}); }
+
+  void OnPong(std::function<void()> f) override {
+    ws_.control_callback([f = std::move(f)](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) f();
+    });
+  }
+
+  std::string CloseReason() override {
+    const websocket::close_reason& r = ws_.reason();
+    if (r.code == websocket::close_code::none) return "";
+    return absl::StrCat("closed by the platform (", static_cast<int>(r.code),
+                        r.reason.empty() ? "" : " ", std::string(r.reason.data(), r.reason.size()),
+                        ")");
+  }
+
+  void Close() override {
+    closed_ = true;
+    beast::error_code ignored;
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().socket().close(ignored);
+  }
+
+ private:
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(ws_); }
+
+  void Flush() {
+    if (writing_ || queue_.empty() || closed_) return;
+    writing_ = true;
+    ws_.async_write(asio::buffer(queue_.front()),
+                    [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                      self->writing_ = false;
+                      if (ec) {
+                        self->Close();  // The read side reports it.
+                        return;
+                      }
+                      self->queue_.pop_front();
+                      self->Flush();
+                    });
+  }
+
+  std::unique_ptr<asio::ssl::context> ctx_;  // Outlives the stream that uses it.
+  websocket::stream<Next> ws_;
+  websocket::response_type response_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<WsConnection> NewWsConnection(asio::io_context& io, SSL_CTX* ctx) {
+  if (ctx == nullptr) {
+    return std::make_shared<Connection<beast::tcp_stream>>(nullptr, io);
+  }
+  SSL_CTX_up_ref(ctx);  // The asio context takes this reference.
+  auto asio_ctx = std::make_unique<asio::ssl::context>(ctx);
+  auto* raw = asio_ctx.get();
+  return std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(std::move(asio_ctx),
+                                                                            io, *raw);
+}
+
+}  // namespace edge::edged
