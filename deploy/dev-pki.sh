@@ -48,7 +48,8 @@ issue() {  # issue LEAF: one of the leaves below
   case "$1" in
     platform) leaf platform serverAuth "DNS:platform.local,DNS:localhost,IP:127.0.0.1" platform.local ;;
     restd) leaf restd serverAuth "DNS:localhost,IP:127.0.0.1" localhost ;;
-    edge) leaf edge serverAuth "DNS:localhost,IP:127.0.0.1" edge-endpoint ;;
+    # The common name is one of the SAN values (CA/B Forum BR 7.1.4.3; trustd refuses others).
+    edge) leaf edge serverAuth "DNS:localhost,IP:127.0.0.1" localhost ;;
     client) leaf client clientAuth "DNS:demo-client" demo-client ;;
     *) echo "dev-pki: no leaf \"$1\" (platform, restd, edge, client)" >&2; exit 2 ;;
   esac

@@ -3,12 +3,14 @@
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/fingerprint.h"
+#include "services/trust/path_builder.h"
 #include "services/trust/strict_checks.h"
 
 namespace edge::trust {
@@ -80,7 +82,12 @@ CertificateSummary Summarize(X509* cert) {
   return s;
 }
 
+bool IsCrlError(int err);
+
 Reason ReasonForOpenSslError(int err) {
+  // RFC 5280 6.3: with CRLs configured, a certificate whose status no usable CRL gives is
+  // neither good nor revoked.
+  if (IsCrlError(err)) return Reason::kRevocationUnknown;
   switch (err) {
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -91,11 +98,11 @@ Reason ReasonForOpenSslError(int err) {
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
       return Reason::kSelfSignedInChain;
     case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_CRL_HAS_EXPIRED:
       return Reason::kExpired;
     case X509_V_ERR_CERT_NOT_YET_VALID:
-    case X509_V_ERR_CRL_NOT_YET_VALID:
       return Reason::kNotYetValid;
+    case X509_V_ERR_NO_EXPLICIT_POLICY:
+      return Reason::kPolicyViolation;
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return Reason::kNameMismatch;
@@ -186,6 +193,448 @@ std::string FormatDate(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
 }
 
+// Signature checks one decision may spend on candidate paths (each path costs one per
+// certificate below its anchor, twice that when CRLs are checked): a hostile bag of
+// certificates cannot make a decision expensive.
+constexpr int kMaxSignatureChecks = 100;
+// Issuer candidates the path builder may examine per decision.
+constexpr int kMaxPathBuildingSteps = 1000;
+
+// One step's refusal.
+struct Failure {
+  Reason reason = Reason::kInvalidChain;
+  std::string detail;
+  X509* cert = nullptr;  // The certificate it is about (borrowed); null: the leaf.
+  std::string hint;
+  int openssl_error = 0;
+  // The same whichever path is tried (a rule about the leaf alone): no other path is tried.
+  bool every_path = false;
+};
+
+// One candidate path, checked.
+struct PathOutcome {
+  std::vector<X509*> chain;  // Leaf first, as verified (or built as far as it was).
+  std::optional<Failure> failure;
+  std::vector<std::string> warnings;
+  int bad_edge = -1;  // chain[bad_edge]'s signature does not verify under the next's key.
+};
+
+bool IsCrlError(int err) {
+  switch (err) {
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+    case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+    case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+    case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+    case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+    case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+    case X509_V_ERR_DIFFERENT_CRL_SCOPE:
+    case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The hint for a refusal OpenSSL's verification found.
+std::string HintForOpenSslFailure(Reason reason, X509* bad, const PurposePolicy& pp,
+                                  bool server, const std::string& error_text) {
+  std::string subject = Subject(bad);
+  std::string issuer = Issuer(bad);
+  switch (reason) {
+    case Reason::kUnknownIssuer:
+      return absl::StrCat("add the certificate of \"", issuer, "\" (the issuer of \"", subject,
+                          "\") to ", pp.store->source,
+                          ", or have the peer send its intermediate certificates");
+    case Reason::kSelfSignedLeaf:
+      return absl::StrCat("the peer's certificate \"", subject, "\" is self-signed: add it to ",
+                          pp.store->source,
+                          ", or set certificates.allow_self_signed (insecure)");
+    case Reason::kSelfSignedInChain:
+      return absl::StrCat("the chain ends at \"", subject,
+                          "\", which is not trusted: add it to ", pp.store->source,
+                          " if you trust it");
+    case Reason::kExpired:
+      return absl::StrCat("\"", subject, "\" expired on ",
+                          FormatDate(Asn1TimeToTime(X509_get0_notAfter(bad))),
+                          ": renew it on the peer (or check this machine's clock)");
+    case Reason::kNotYetValid:
+      return absl::StrCat("\"", subject, "\" is valid only from ",
+                          FormatDate(Asn1TimeToTime(X509_get0_notBefore(bad))),
+                          ": check this machine's clock");
+    case Reason::kRevoked:
+      return absl::StrCat("\"", subject, "\" is revoked by a CRL in ", pp.store->source,
+                          ": the peer needs a new certificate");
+    case Reason::kRevocationUnknown:
+      return absl::StrCat("CRLs are configured for ", pp.store->source,
+                          " but none usable says whether \"", subject,
+                          "\" is revoked: add a current CRL signed by \"", issuer,
+                          "\" (with a CRLNumber, RFC 5280 5.2.3), or remove that trust "
+                          "store's CRL files to stop checking revocation");
+    case Reason::kWrongUsage:
+      return absl::StrCat("\"", subject, "\" may not be used as a TLS ",
+                          server ? "server" : "client",
+                          " certificate: reissue it with extendedKeyUsage ",
+                          server ? "serverAuth" : "clientAuth");
+    case Reason::kPathLengthExceeded:
+      return "the chain is longer than a CA's pathLenConstraint or the depth limit allows";
+    case Reason::kNameConstraintViolation:
+      return "a CA in the chain is not allowed to issue for the peer's names";
+    case Reason::kPolicyViolation:
+      return "the chain has no certificate policy that every CA in it allows, and one of them "
+             "requires an explicit policy (RFC 5280 6.1): reissue the certificates with the "
+             "policies their CAs require";
+    default:
+      return absl::StrCat("the certificate \"", subject, "\" is not acceptable (", error_text,
+                          ")");
+  }
+}
+
+// Errors the policy tolerates, and what the tolerance was used for.
+struct Tolerance {
+  bool allow_self_signed;
+  bool self_signed_used = false;
+};
+
+// RFC 5280 section 6 by OpenSSL: signatures, validity, basic constraints and path length
+// (self-issued certificates not counted), key usage, name constraints, certificate policies
+// (initial policy set anyPolicy; explicit policy, mapping and inhibit anyPolicy as the CA
+// certificates require), unknown critical extensions, the purpose's EKU, and revocation
+// (every certificate below the anchor, when CRLs are configured; RFC 5280 6.3).
+int VerifyCallback(int ok, X509_STORE_CTX* c) {
+  if (ok) return 1;
+  auto* t = static_cast<Tolerance*>(X509_STORE_CTX_get_app_data(c));
+  int err = X509_STORE_CTX_get_error(c);
+  // A trust anchor's revocation status is not checked (RFC 5280 6.3: revocation is part of
+  // validating the path's certificates; the anchor is trusted as configured).
+  if (err == X509_V_ERR_UNABLE_TO_GET_CRL) {
+    STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(c);
+    if (chain != nullptr && X509_STORE_CTX_get_error_depth(c) == sk_X509_num(chain) - 1) {
+      return 1;
+    }
+    return 0;
+  }
+  // RFC 5280 4.2.1.3 makes keyUsage in CA certificates a SHOULD; X509_STRICT a MUST.
+  if (err == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE) return 1;
+  // The validity period includes notAfter itself (RFC 5280 4.1.2.5); OpenSSL 3.0 treats
+  // that last second as expired.
+  if (err == X509_V_ERR_CERT_HAS_EXPIRED) {
+    X509* cert = X509_STORE_CTX_get_current_cert(c);
+    int days = 0, secs = 0;
+    time_t at = X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(c));
+    ASN1_TIME* now = ASN1_TIME_set(nullptr, at);
+    bool exact = cert != nullptr && now != nullptr &&
+                 ASN1_TIME_diff(&days, &secs, X509_get0_notAfter(cert), now) == 1 &&
+                 days == 0 && secs == 0;
+    ASN1_TIME_free(now);
+    if (exact) return 1;
+  }
+  if (err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT && t->allow_self_signed) {
+    t->self_signed_used = true;
+    return 1;
+  }
+  return 0;
+}
+
+// Step 1 of a path: OpenSSL's RFC 5280 verification. With `anchor` set, of exactly the
+// path leaf, `intermediates`, anchor; else OpenSSL builds a path itself from the store and
+// `intermediates` (the diagnosis when no candidate path exists).
+PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool server,
+                              absl::Time now, X509* leaf,
+                              const std::vector<X509*>& intermediates, X509* anchor,
+                              int depth) {
+  PathOutcome out;
+  UniqueX509Stack untrusted(sk_X509_new_null());
+  for (X509* c : intermediates) {
+    X509_up_ref(c);
+    sk_X509_push(untrusted.get(), c);
+  }
+  UniqueX509Stack trusted;
+  UniqueX509StoreCtx ctx(X509_STORE_CTX_new());
+  if (X509_STORE_CTX_init(ctx.get(), store, leaf, untrusted.get()) != 1) {
+    out.failure = Failure{Reason::kInvalidChain,
+                          std::string(OpenSslError("X509_STORE_CTX_init").message())};
+    return out;
+  }
+  if (anchor != nullptr) {
+    trusted.reset(sk_X509_new_null());
+    X509_up_ref(anchor);
+    sk_X509_push(trusted.get(), anchor);
+    X509_STORE_CTX_set0_trusted_stack(ctx.get(), trusted.get());
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  unsigned long flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN |
+                        X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_POLICY_CHECK;
+  if (!pp.store->crls.empty()) {
+    flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+             X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
+  }
+  X509_VERIFY_PARAM_set_flags(param, flags);
+  // RFC 5280 6.1.1 (c): user-initial-policy-set = {anyPolicy}. OpenSSL takes an empty set
+  // as "no policy acceptable" once a CA requires an explicit policy.
+  X509_VERIFY_PARAM_add0_policy(param, OBJ_dup(OBJ_nid2obj(NID_any_policy)));
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
+  X509_VERIFY_PARAM_set_purpose(param, server ? X509_PURPOSE_SSL_SERVER
+                                              : X509_PURPOSE_SSL_CLIENT);
+  X509_VERIFY_PARAM_set_depth(param, depth);
+  Tolerance tolerance{pp.allow_self_signed};
+  X509_STORE_CTX_set_app_data(ctx.get(), &tolerance);
+  X509_STORE_CTX_set_verify_cb(ctx.get(), VerifyCallback);
+
+  int ok = X509_verify_cert(ctx.get());
+  UniqueX509Stack verified(X509_STORE_CTX_get1_chain(ctx.get()));
+  // The chain holds references of its own; the certificates outlive this call because
+  // they are the caller's (the presented ones and the store's anchors).
+  for (int i = 0; verified && i < sk_X509_num(verified.get()); ++i) {
+    X509* c = sk_X509_value(verified.get(), i);
+    out.chain.push_back(c);
+  }
+  if (ok == 1) {
+    if (tolerance.self_signed_used) {
+      out.warnings.push_back(absl::StrCat("accepted the self-signed certificate \"",
+                                          Subject(leaf),
+                                          "\" (certificates.allow_self_signed)"));
+    }
+    return out;
+  }
+  int err = X509_STORE_CTX_get_error(ctx.get());
+  X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
+  if (bad == nullptr) bad = leaf;
+  ClearOpenSslErrors();
+  Reason reason = ReasonForOpenSslError(err);
+  if (err == X509_V_ERR_CERT_SIGNATURE_FAILURE) {
+    out.bad_edge = X509_STORE_CTX_get_error_depth(ctx.get());
+  }
+  std::string text = X509_verify_cert_error_string(err);
+  Failure f;
+  f.reason = reason;
+  f.openssl_error = err;
+  f.cert = bad;
+  f.detail = absl::StrCat("\"", Subject(bad), "\": ", text);
+  f.hint = HintForOpenSslFailure(reason, bad, pp, server, text);
+  out.failure = std::move(f);
+  return out;
+}
+
+// Step 2: the web-PKI profile (strict_checks.h).
+std::optional<Failure> CheckWebPkiProfile(const std::vector<X509*>& chain, bool server,
+                                          const PurposePolicy& pp,
+                                          std::vector<std::string>* warnings) {
+  auto f = CheckStrictPolicy(chain, server, pp.strict, warnings);
+  if (!f) return std::nullopt;
+  std::string hint =
+      f->relaxation.empty()
+          ? "reissue the certificate so that it meets the rule"
+          : absl::StrCat("reissue the certificate, or set ", f->relaxation,
+                         ": true to accept it (insecure)");
+  return Failure{f->reason, absl::StrCat("\"", Subject(f->cert), "\": ", f->detail), f->cert,
+                 hint};
+}
+
+// Step 3: the expected host name or IP address is the leaf's (RFC 6125; SAN only unless
+// allow_missing_san).
+std::optional<Failure> CheckExpectedName(X509* leaf, const PurposePolicy& pp,
+                                         absl::string_view expected_name,
+                                         std::vector<std::string>* warnings) {
+  if (!pp.check_name) {
+    warnings->push_back("host name not checked (certificates.disable_hostname_validation)");
+    return std::nullopt;
+  }
+  if (expected_name.empty()) return std::nullopt;
+  std::string name = absl::AsciiStrToLower(expected_name);
+  int match;
+  int code;
+  if (IsIpLiteral(name)) {
+    match = X509_check_ip_asc(leaf, name.c_str(), 0);
+    code = X509_V_ERR_IP_ADDRESS_MISMATCH;
+  } else {
+    unsigned int host_flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+    if (!pp.strict.allow_missing_san) host_flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+    match = X509_check_host(leaf, name.data(), name.size(), host_flags, nullptr);
+    code = X509_V_ERR_HOSTNAME_MISMATCH;
+  }
+  ClearOpenSslErrors();
+  if (match == 1) return std::nullopt;
+  Failure f{Reason::kNameMismatch,
+            absl::StrCat("expected \"", expected_name, "\", the certificate is for ",
+                         SanList(leaf)),
+            leaf,
+            absl::StrCat("connect to a name the certificate holds, or reissue it with "
+                         "subjectAltName DNS:",
+                         expected_name,
+                         " (certificates.disable_hostname_validation turns this check off: "
+                         "insecure)"),
+            code, true};
+  return f;
+}
+
+// Step 4: certificates.validation_criteria on the leaf and its issuer.
+std::optional<Failure> CheckValidationCriteria(const std::vector<X509*>& chain,
+                                               const PurposePolicy& pp) {
+  if (pp.criteria.empty()) return std::nullopt;
+  X509* leaf = chain.front();
+  X509* ca = chain.size() > 1 ? chain[1] : leaf;
+  struct Rule {
+    const std::optional<std::string>& want;
+    X509* cert;
+    int nid;
+    const char* key;
+  };
+  const ValidationCriteria& c = pp.criteria;
+  for (const Rule& r : {Rule{c.cert_common_name, leaf, NID_commonName, "Cert_Common_Name"},
+                        Rule{c.cert_organization, leaf, NID_organizationName,
+                             "Cert_Organization"},
+                        Rule{c.cert_organizational_unit, leaf, NID_organizationalUnitName,
+                             "Cert_Organizational_Name"},
+                        Rule{c.ca_cert_common_name, ca, NID_commonName, "CA_Cert_Common_Name"},
+                        Rule{c.ca_cert_organization, ca, NID_organizationName,
+                             "CA_Cert_Organization"},
+                        Rule{c.ca_cert_organizational_unit, ca, NID_organizationalUnitName,
+                             "CA_Cert_Organizational_Name"}}) {
+    if (!r.want) continue;
+    std::string have = NameField(r.cert, r.nid);
+    if (have == *r.want) continue;
+    return Failure{Reason::kCriteriaMismatch,
+                   absl::StrCat("certificates.validation_criteria.", r.key, " expects \"",
+                                *r.want, "\", \"", Subject(r.cert), "\" has \"",
+                                TruncateUtf8(have, kMaxNameBytes), "\""),
+                   r.cert,
+                   absl::StrCat("correct certificates.validation_criteria.", r.key,
+                                " or connect to the intended server")};
+  }
+  return std::nullopt;
+}
+
+// Step 5: the leaf's fingerprint is in certificates.fingerprint_allowlist, when one is set.
+std::optional<Failure> CheckLeafAllowlist(X509* leaf, const std::string& leaf_sha256,
+                                          const PurposePolicy& pp) {
+  if (pp.leaf_allowlist.empty()) return std::nullopt;
+  std::string leaf_hex = NormalizeFingerprint(leaf_sha256);
+  for (const std::string& fp : pp.leaf_allowlist) {
+    if (fp == leaf_hex) return std::nullopt;
+  }
+  Failure f{Reason::kNotAllowlisted,
+            absl::StrCat("the leaf's SHA-256 fingerprint ", leaf_sha256, " is not in ",
+                         pp.leaf_allowlist_field),
+            leaf,
+            absl::StrCat("if this endpoint is the one you trust, add ", leaf_sha256, " to ",
+                         pp.leaf_allowlist_field)};
+  f.every_path = true;
+  return f;
+}
+
+// Step 6: some certificate or key of the path matches a trustd pin, when pins are set.
+std::optional<Failure> CheckPins(const std::vector<X509*>& chain, const PurposePolicy& pp,
+                                 Purpose purpose, const std::string& leaf_sha256) {
+  if (pp.pins.empty()) return std::nullopt;
+  for (X509* c : chain) {
+    std::string cert_hex = NormalizeFingerprint(Sha256Fingerprint(c));
+    std::string spki_hex = NormalizeFingerprint(SpkiSha256Fingerprint(c));
+    for (const std::string& pin : pp.pins) {
+      if (pin == cert_hex || pin == spki_hex) return std::nullopt;
+    }
+  }
+  return Failure{Reason::kPinMismatch,
+                 "no certificate or public key in the verified chain matches a pin in "
+                 "trustd.pins." + std::string(PurposeName(purpose)),
+                 chain.front(),
+                 absl::StrCat("pin the root or the key (SPKI SHA-256) so renewals keep "
+                              "matching; the leaf is ", leaf_sha256)};
+}
+
+// Steps 2 to 6 on a path that OpenSSL verified.
+void CheckVerifiedPath(const PurposePolicy& pp, Purpose purpose, bool server,
+                       absl::string_view expected_name, const std::string& leaf_sha256,
+                       PathOutcome* out) {
+  const std::vector<X509*>& chain = out->chain;
+  X509* leaf = chain.front();
+  std::optional<Failure> f = CheckWebPkiProfile(chain, server, pp, &out->warnings);
+  if (!f) f = CheckExpectedName(leaf, pp, expected_name, &out->warnings);
+  if (!f) f = CheckValidationCriteria(chain, pp);
+  if (!f) f = CheckLeafAllowlist(leaf, leaf_sha256, pp);
+  if (!f) f = CheckPins(chain, pp, purpose, leaf_sha256);
+  out->failure = std::move(f);
+}
+
+// The first candidate path that passes every step; else the first path's failure (or,
+// when no candidate reaches an anchor, OpenSSL's diagnosis of the chain as presented).
+PathOutcome FindValidPath(X509_STORE* store, const std::vector<X509*>& presented,
+                          const PurposePolicy& pp, Purpose purpose,
+                          absl::string_view expected_name, absl::Time now,
+                          const std::string& leaf_sha256) {
+  const bool server = purpose != Purpose::kClient;
+  X509* leaf = presented.front();
+  std::vector<X509*> anchors;
+  for (const UniqueX509& a : pp.store->anchors) anchors.push_back(a.get());
+  std::vector<X509*> intermediates(presented.begin() + 1, presented.end());
+  int max_depth = pp.max_depth >= 0 ? std::min(pp.max_depth, kMaxPathIntermediates)
+                                    : kMaxPathIntermediates;
+  PathBuilder::Limits limits;
+  limits.max_intermediates = kMaxPathIntermediates;
+  limits.max_logical_intermediates = max_depth;
+  limits.max_steps = kMaxPathBuildingSteps;
+  PathBuilder builder(anchors, intermediates, limits);
+
+  const int cost_factor = pp.store->crls.empty() ? 1 : 2;
+  int signatures = 0;
+  std::optional<PathOutcome> first_failure;
+  std::optional<PathOutcome> accepted;
+  builder.ForEachPath(leaf, now, [&](const std::vector<X509*>& path) {
+    int cost = std::max<int>(1, static_cast<int>(path.size()) - 1) * cost_factor;
+    if (signatures + cost > kMaxSignatureChecks) return PathVerdict::Stop();
+    signatures += cost;
+    std::vector<X509*> middle;
+    if (path.size() > 2) middle.assign(path.begin() + 1, path.end() - 1);
+    PathOutcome outcome = VerifyWithOpenSsl(store, pp, server, now, path.front(), middle,
+                                            path.back(), kMaxPathIntermediates);
+    if (!outcome.failure) {
+      CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, &outcome);
+    }
+    if (!outcome.failure) {
+      accepted = std::move(outcome);
+      return PathVerdict::Accept();
+    }
+    int bad_edge = outcome.bad_edge;
+    bool every_path = outcome.failure->every_path;
+    if (!first_failure) first_failure = std::move(outcome);
+    return every_path ? PathVerdict::Stop() : PathVerdict::Next(bad_edge);
+  });
+  if (accepted) return std::move(*accepted);
+  if (first_failure) return std::move(*first_failure);
+
+  // No candidate path reaches an anchor: OpenSSL's own path building says why (unknown
+  // issuer, self-signed, too long), or accepts what the policy tolerates (a self-signed
+  // leaf under allow_self_signed).
+  PathOutcome outcome =
+      VerifyWithOpenSsl(store, pp, server, now, leaf, intermediates, nullptr, max_depth);
+  if (!outcome.failure) {
+    CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, &outcome);
+  }
+  return outcome;
+}
+
+// Why a configured CRL cannot be used, if it cannot: RFC 5280 5.2.3, "conforming CRL
+// issuers MUST include" the CRLNumber extension, and it is non-critical. OpenSSL uses a
+// CRL without one; this engine does not, so certificates it would cover have an unknown
+// status.
+std::optional<std::string> CrlProblem(X509_CRL* crl) {
+  int idx = X509_CRL_get_ext_by_NID(crl, NID_crl_number, -1);
+  std::string issuer = BoundedName(X509_CRL_get_issuer(crl));
+  if (idx < 0) {
+    return absl::StrCat("the CRL of \"", issuer,
+                        "\" has no CRLNumber extension (RFC 5280 5.2.3) and was not used");
+  }
+  if (X509_EXTENSION_get_critical(X509_CRL_get_ext(crl, idx))) {
+    return absl::StrCat("the CRL of \"", issuer,
+                        "\" has a critical CRLNumber extension (RFC 5280 5.2.3: "
+                        "non-critical) and was not used");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool ValidationCriteria::empty() const {
@@ -205,6 +654,10 @@ absl::StatusOr<std::unique_ptr<ChainValidator>> ChainValidator::Create(TrustPoli
       if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) ClearOpenSslErrors();
     }
     for (const UniqueX509Crl& crl : pp.store->crls) {
+      if (auto problem = CrlProblem(crl.get())) {
+        validator->unusable_crls_[purpose].push_back(*problem);
+        continue;
+      }
       if (X509_STORE_add_crl(store.get(), crl.get()) != 1) ClearOpenSslErrors();
     }
     validator->stores_[purpose] = std::move(store);
@@ -264,7 +717,6 @@ Decision ChainValidator::Decide(const std::vector<X509*>& presented, Purpose pur
   for (size_t i = 0; i < presented.size() && i < kMaxUnbuiltSummaryCertificates; ++i) {
     d.chain.push_back(Summarize(presented[i]));
   }
-
   if (!pp.validate) {
     d.allowed = true;
     d.reason = Reason::kOk;
@@ -273,266 +725,32 @@ Decision ChainValidator::Decide(const std::vector<X509*>& presented, Purpose pur
     return d;
   }
 
-  const bool server = purpose != Purpose::kClient;
-  UniqueX509Stack untrusted(sk_X509_new_null());
-  for (size_t i = 1; i < presented.size(); ++i) {
-    X509_up_ref(presented[i]);
-    sk_X509_push(untrusted.get(), presented[i]);
+  PathOutcome outcome = FindValidPath(stores_.at(purpose).get(), presented, pp, purpose,
+                                      expected_name, now, d.leaf_sha256);
+  if (!outcome.chain.empty()) {
+    d.chain.clear();
+    for (X509* c : outcome.chain) d.chain.push_back(Summarize(c));
   }
-  UniqueX509StoreCtx ctx(X509_STORE_CTX_new());
-  if (X509_STORE_CTX_init(ctx.get(), stores_.at(purpose).get(), leaf, untrusted.get()) != 1) {
-    d.reason = Reason::kInvalidChain;
-    d.detail = std::string(OpenSslError("X509_STORE_CTX_init").message());
-    return d;
-  }
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  unsigned long flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN |
-                        X509_V_FLAG_TRUSTED_FIRST;
-  if (!pp.store->crls.empty()) flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
-  X509_VERIFY_PARAM_set_flags(param, flags);
-  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
-  X509_VERIFY_PARAM_set_purpose(param, server ? X509_PURPOSE_SSL_SERVER
-                                              : X509_PURPOSE_SSL_CLIENT);
-  X509_VERIFY_PARAM_set_depth(param, pp.max_depth >= 0
-                                         ? std::min(pp.max_depth, kMaxPathIntermediates)
-                                         : kMaxPathIntermediates);
-
-  // Errors the policy tolerates: a self-signed leaf when allow_self_signed is set, and a
-  // CA level that has no configured CRL (CRLs are checked where they are configured).
-  struct Tolerance {
-    bool allow_self_signed;
-    bool self_signed_used = false;
-  } tolerance{pp.allow_self_signed};
-  X509_STORE_CTX_set_app_data(ctx.get(), &tolerance);
-  X509_STORE_CTX_set_verify_cb(ctx.get(), [](int ok, X509_STORE_CTX* c) -> int {
-    if (ok) return 1;
-    auto* t = static_cast<Tolerance*>(X509_STORE_CTX_get_app_data(c));
-    int err = X509_STORE_CTX_get_error(c);
-    if (err == X509_V_ERR_UNABLE_TO_GET_CRL) return 1;
-    // RFC 5280 4.2.1.3 makes keyUsage in CA certificates a SHOULD; X509_STRICT a MUST.
-    if (err == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE) return 1;
-    // The validity period includes notAfter itself (RFC 5280 4.1.2.5); OpenSSL 3.0
-    // treats that last second as expired.
-    if (err == X509_V_ERR_CERT_HAS_EXPIRED) {
-      X509* cert = X509_STORE_CTX_get_current_cert(c);
-      int days = 0, secs = 0;
-      time_t at = X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(c));
-      ASN1_TIME* now = ASN1_TIME_set(nullptr, at);
-      bool exact = cert != nullptr && now != nullptr &&
-                   ASN1_TIME_diff(&days, &secs, X509_get0_notAfter(cert), now) == 1 &&
-                   days == 0 && secs == 0;
-      ASN1_TIME_free(now);
-      if (exact) return 1;
-    }
-    if (err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT && t->allow_self_signed) {
-      t->self_signed_used = true;
-      return 1;
-    }
-    return 0;
-  });
-
-  int ok = X509_verify_cert(ctx.get());
-  std::vector<X509*> verified;
-  UniqueX509Stack verified_owner(X509_STORE_CTX_get1_chain(ctx.get()));
-  if (verified_owner) {
-    for (int i = 0; i < sk_X509_num(verified_owner.get()); ++i) {
-      verified.push_back(sk_X509_value(verified_owner.get(), i));
-    }
-  }
-
-  auto fail = [&](Reason reason, std::string detail, X509* cert, std::string hint) {
+  if (outcome.failure) {
+    Failure& f = *outcome.failure;
+    X509* cert = f.cert != nullptr ? f.cert : leaf;
     d.allowed = false;
-    d.reason = reason;
-    d.detail = std::move(detail);
-    if (cert != nullptr) {
-      d.failing_subject = Subject(cert);
-      d.failing_issuer = Issuer(cert);
+    d.reason = f.reason;
+    d.detail = std::move(f.detail);
+    d.hint = std::move(f.hint);
+    d.failing_subject = Subject(cert);
+    d.failing_issuer = Issuer(cert);
+    d.openssl_error = f.openssl_error;
+    if (f.openssl_error != 0) d.openssl_error_text = X509_verify_cert_error_string(f.openssl_error);
+    auto unusable = unusable_crls_.find(purpose);
+    if (d.reason == Reason::kRevocationUnknown && unusable != unusable_crls_.end()) {
+      absl::StrAppend(&d.detail, "; ", absl::StrJoin(unusable->second, "; "));
     }
-    d.hint = std::move(hint);
     return d;
-  };
-
-  if (ok != 1) {
-    int err = X509_STORE_CTX_get_error(ctx.get());
-    X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
-    if (bad == nullptr) bad = leaf;
-    ClearOpenSslErrors();
-    d.openssl_error = err;
-    d.openssl_error_text = X509_verify_cert_error_string(err);
-    Reason reason = ReasonForOpenSslError(err);
-    std::string subject = Subject(bad);
-    std::string issuer = Issuer(bad);
-    std::string hint;
-    switch (reason) {
-      case Reason::kUnknownIssuer:
-        hint = absl::StrCat("add the certificate of \"", issuer, "\" (the issuer of \"",
-                            subject, "\") to ", pp.store->source,
-                            ", or have the peer send its intermediate certificates");
-        break;
-      case Reason::kSelfSignedLeaf:
-        hint = absl::StrCat("the peer's certificate \"", subject,
-                            "\" is self-signed: add it to ", pp.store->source,
-                            ", or set certificates.allow_self_signed (insecure)");
-        break;
-      case Reason::kSelfSignedInChain:
-        hint = absl::StrCat("the chain ends at \"", subject, "\", which is not trusted: add it to ",
-                            pp.store->source, " if you trust it");
-        break;
-      case Reason::kExpired:
-        hint = absl::StrCat("\"", subject, "\" expired on ",
-                            FormatDate(Asn1TimeToTime(X509_get0_notAfter(bad))),
-                            ": renew it on the peer (or check this machine's clock)");
-        break;
-      case Reason::kNotYetValid:
-        hint = absl::StrCat("\"", subject, "\" is valid only from ",
-                            FormatDate(Asn1TimeToTime(X509_get0_notBefore(bad))),
-                            ": check this machine's clock");
-        break;
-      case Reason::kRevoked:
-        hint = absl::StrCat("\"", subject, "\" is revoked by a CRL in ", pp.store->source,
-                            ": the peer needs a new certificate");
-        break;
-      case Reason::kWrongUsage:
-        hint = absl::StrCat("\"", subject, "\" may not be used as a TLS ",
-                            server ? "server" : "client",
-                            " certificate: reissue it with extendedKeyUsage ",
-                            server ? "serverAuth" : "clientAuth");
-        break;
-      case Reason::kPathLengthExceeded:
-        hint = "the chain is longer than a CA's pathLenConstraint or the depth limit allows";
-        break;
-      case Reason::kNameConstraintViolation:
-        hint = "a CA in the chain is not allowed to issue for the peer's names";
-        break;
-      default:
-        hint = absl::StrCat("the certificate \"", subject, "\" is not acceptable (",
-                            d.openssl_error_text, ")");
-    }
-    // The path as far as it was built (for UNKNOWN_ISSUER: up to the certificate whose
-    // issuer is missing), not the certificates that did not chain.
-    if (!verified.empty()) {
-      d.chain.clear();
-      for (X509* c : verified) d.chain.push_back(Summarize(c));
-    }
-    return fail(reason, absl::StrCat("\"", subject, "\": ", d.openssl_error_text), bad, hint);
   }
-
-  d.chain.clear();
-  for (X509* c : verified) d.chain.push_back(Summarize(c));
-  if (tolerance.self_signed_used) {
-    d.warnings.push_back(absl::StrCat("accepted the self-signed certificate \"",
-                                      Subject(leaf),
-                                      "\" (certificates.allow_self_signed)"));
-  }
-
-  if (auto f = CheckStrictPolicy(verified, server, pp.strict, &d.warnings)) {
-    std::string hint =
-        f->relaxation.empty()
-            ? "reissue the certificate so that it meets the rule"
-            : absl::StrCat("reissue the certificate, or set ", f->relaxation,
-                           ": true to accept it (insecure)");
-    return fail(f->reason, absl::StrCat("\"", Subject(f->cert),
-                                        "\": ", f->detail),
-                f->cert, hint);
-  }
-
-  if (pp.check_name && !expected_name.empty()) {
-    std::string name = absl::AsciiStrToLower(expected_name);
-    int match;
-    if (IsIpLiteral(name)) {
-      match = X509_check_ip_asc(leaf, name.c_str(), 0);
-      d.openssl_error = X509_V_ERR_IP_ADDRESS_MISMATCH;
-    } else {
-      unsigned int host_flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
-      if (!pp.strict.allow_missing_san) host_flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
-      match = X509_check_host(leaf, name.data(), name.size(), host_flags, nullptr);
-      d.openssl_error = X509_V_ERR_HOSTNAME_MISMATCH;
-    }
-    ClearOpenSslErrors();
-    if (match != 1) {
-      d.openssl_error_text = X509_verify_cert_error_string(d.openssl_error);
-      return fail(Reason::kNameMismatch,
-                  absl::StrCat("expected \"", expected_name, "\", the certificate is for ",
-                               SanList(leaf)),
-                  leaf,
-                  absl::StrCat("connect to a name the certificate holds, or reissue it with "
-                               "subjectAltName DNS:",
-                               expected_name,
-                               " (certificates.disable_hostname_validation turns this "
-                               "check off: insecure)"));
-    }
-    d.openssl_error = 0;
-  } else if (!pp.check_name) {
-    d.warnings.push_back("host name not checked (certificates.disable_hostname_validation)");
-  }
-
-  if (!pp.criteria.empty()) {
-    X509* ca = verified.size() > 1 ? verified[1] : leaf;
-    struct Rule {
-      const std::optional<std::string>& want;
-      X509* cert;
-      int nid;
-      const char* key;
-    };
-    const ValidationCriteria& c = pp.criteria;
-    for (const Rule& r : {Rule{c.cert_common_name, leaf, NID_commonName, "Cert_Common_Name"},
-                          Rule{c.cert_organization, leaf, NID_organizationName,
-                               "Cert_Organization"},
-                          Rule{c.cert_organizational_unit, leaf, NID_organizationalUnitName,
-                               "Cert_Organizational_Name"},
-                          Rule{c.ca_cert_common_name, ca, NID_commonName, "CA_Cert_Common_Name"},
-                          Rule{c.ca_cert_organization, ca, NID_organizationName,
-                               "CA_Cert_Organization"},
-                          Rule{c.ca_cert_organizational_unit, ca, NID_organizationalUnitName,
-                               "CA_Cert_Organizational_Name"}}) {
-      if (!r.want) continue;
-      std::string have = NameField(r.cert, r.nid);
-      if (have != *r.want) {
-        return fail(Reason::kCriteriaMismatch,
-                    absl::StrCat("certificates.validation_criteria.", r.key, " expects \"",
-                                 *r.want, "\", \"", Subject(r.cert), "\" has \"",
-                                 TruncateUtf8(have, kMaxNameBytes), "\""),
-                    r.cert,
-                    absl::StrCat("correct certificates.validation_criteria.", r.key,
-                                 " or connect to the intended server"));
-      }
-    }
-  }
-
-  if (!pp.leaf_allowlist.empty()) {
-    std::string leaf_hex = NormalizeFingerprint(d.leaf_sha256);
-    bool listed = false;
-    for (const std::string& fp : pp.leaf_allowlist) listed = listed || fp == leaf_hex;
-    if (!listed) {
-      return fail(Reason::kNotAllowlisted,
-                  absl::StrCat("the leaf's SHA-256 fingerprint ", d.leaf_sha256, " is not in ",
-                               pp.leaf_allowlist_field),
-                  leaf,
-                  absl::StrCat("if this endpoint is the one you trust, add ", d.leaf_sha256,
-                               " to ", pp.leaf_allowlist_field));
-    }
-  }
-
-  if (!pp.pins.empty()) {
-    bool pinned = false;
-    for (X509* c : verified) {
-      std::string cert_hex = NormalizeFingerprint(Sha256Fingerprint(c));
-      std::string spki_hex = NormalizeFingerprint(SpkiSha256Fingerprint(c));
-      for (const std::string& pin : pp.pins) pinned = pinned || pin == cert_hex || pin == spki_hex;
-    }
-    if (!pinned) {
-      return fail(Reason::kPinMismatch,
-                  "no certificate or public key in the verified chain matches "
-                  "a pin in trustd.pins." + std::string(PurposeName(purpose)),
-                  leaf,
-                  absl::StrCat("pin the root or the key (SPKI SHA-256) so renewals keep "
-                               "matching; the leaf is ", d.leaf_sha256));
-    }
-  }
-
   d.allowed = true;
   d.reason = Reason::kOk;
-  d.hint.clear();
+  d.warnings = std::move(outcome.warnings);
   return d;
 }
 

@@ -5,11 +5,18 @@
 //   Decision d = (*validator)->Validate({leaf_der, ica_der}, Purpose::kPlatform,
 //                                       "platform.example", absl::Now());
 //
-// Order of checks, first failure wins: parse -> path building and RFC 5280 verification
-// with OpenSSL (X509_STRICT, CRLs when configured, name constraints, purpose) -> the strict
-// web-PKI policy (EKU, SAN, keys, signatures, serials, versions, wildcard-aware name
-// constraints on the leaf) -> host name or IP -> validation_criteria -> leaf allowlist ->
-// pins. Thread-safe: Validate may be called concurrently.
+// The pipeline: parse -> build candidate paths from the leaf to a configured anchor through
+// the peer's other certificates (path_builder.h: issuer name and key identifiers, anchors
+// first, bounded) -> for each path until one passes every step: (1) RFC 5280 section 6 with
+// OpenSSL on exactly that path (X509_STRICT, policy processing, name constraints, path
+// length, purpose, and revocation of every certificate below the anchor when CRLs are
+// configured: no usable CRL is REVOCATION_UNKNOWN), (2) the web-PKI profile
+// (strict_checks.h), (3) host name or IP, (4) validation_criteria, (5) leaf allowlist, (6)
+// pins. A path that fails is abandoned for the next; the decision is the first path that
+// passes, else the first path's failure (a leaf-only failure ends the search). When no
+// candidate reaches an anchor, OpenSSL's own path building gives the diagnosis (unknown
+// issuer, self-signed). At most 100 signature checks per decision.
+// Thread-safe: Validate may be called concurrently.
 #ifndef SERVICES_TRUST_CHAIN_VALIDATOR_H_
 #define SERVICES_TRUST_CHAIN_VALIDATOR_H_
 
@@ -57,6 +64,8 @@ class ChainValidator {
 
   TrustPolicy policy_;
   std::map<Purpose, UniqueX509Store> stores_;
+  // Per purpose, why configured CRLs were left out of its store (one sentence each).
+  std::map<Purpose, std::vector<std::string>> unusable_crls_;
 };
 
 }  // namespace edge::trust

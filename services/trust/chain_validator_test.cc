@@ -12,6 +12,7 @@ namespace edge::trust {
 namespace {
 
 using ::edge::testing::CertSpec;
+using ::edge::testing::CrlSpec;
 using ::edge::testing::KeyType;
 using ::edge::testing::SigHash;
 using ::edge::testing::TestCert;
@@ -340,12 +341,51 @@ TEST_F(ChainValidatorTest, RefusesTheWrongExtendedKeyUsage) {
 TEST_F(ChainValidatorTest, RefusesACertificateOnAConfiguredCrl) {
   TestCert revoked = pki_.Issue(ica_, CertSpec::Server("platform.example"));
   PurposePolicy pp = Policy();
-  pp.store = Store({&root_}, {pki_.CrlPem(ica_, {&revoked})});
+  pp.store = Store({&root_}, {pki_.CrlPem(ica_, {&revoked}), pki_.CrlPem(root_, {})});
   Decision d = Validate(pp, {&revoked, &ica_}, "platform.example");
   EXPECT_EQ(d.reason, Reason::kRevoked);
   EXPECT_EQ(d.openssl_error, 23);
-  // Others from the same CA pass; the root's level has no CRL and is not checked.
+  // Others from the same CA pass; the root, the trust anchor, needs no CRL.
   EXPECT_TRUE(Validate(pp, {&leaf_, &ica_}, "platform.example").allowed);
+}
+
+// RFC 5280 6.3: with CRLs configured, a certificate whose status no usable CRL gives is
+// refused (REVOCATION_UNKNOWN), never taken as good.
+TEST_F(ChainValidatorTest, RefusesACertificateWhoseRevocationStatusCannotBeEstablished) {
+  CertSpec stranger_spec = CertSpec::Ca("Test Intermediate");  // Same name, another key.
+  stranger_spec.key_index = 7;
+  TestCert stranger = pki_.SelfSigned(stranger_spec);
+  CrlSpec expired;
+  expired.this_update = absl::Now() - absl::Hours(24 * 30);
+  CrlSpec no_number;
+  no_number.crl_number = false;
+  CrlSpec wrong_key;
+  wrong_key.signing_key = stranger.key();
+  struct Case {
+    const char* name;
+    std::vector<std::string> crls;  // Besides the root's own, which covers the ICA.
+    const char* detail_has;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"no CRL from the leaf's issuer", {}, "unable to get certificate CRL"},
+           {"an expired CRL", {pki_.CrlPem(ica_, {}, expired)}, "CRL has expired"},
+           {"a CRL without CRLNumber", {pki_.CrlPem(ica_, {}, no_number)},
+            "has no CRLNumber extension (RFC 5280 5.2.3) and was not used"},
+           {"a CRL signed by the wrong key", {pki_.CrlPem(ica_, {}, wrong_key)},
+            "CRL signature failure"},
+       }) {
+    SCOPED_TRACE(c.name);
+    std::vector<std::string> crls = c.crls;
+    crls.push_back(pki_.CrlPem(root_, {}));
+    PurposePolicy pp = Policy();
+    pp.store = Store({&root_}, crls);
+    Decision d = Validate(pp, {&leaf_, &ica_}, "platform.example");
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.reason, Reason::kRevocationUnknown);
+    EXPECT_TRUE(absl::StrContains(d.detail, c.detail_has)) << d.detail;
+    EXPECT_TRUE(absl::StrContains(d.hint, "add a current CRL signed by \"CN=Test Intermediate\""))
+        << d.hint;
+  }
 }
 
 TEST_F(ChainValidatorTest, AppliesValidationCriteria) {

@@ -41,6 +41,7 @@ absl::string_view ReasonName(Reason reason) {
     case Reason::kWeakKey: return "WEAK_KEY";
     case Reason::kWrongUsage: return "WRONG_USAGE";
     case Reason::kRevoked: return "REVOKED";
+    case Reason::kRevocationUnknown: return "REVOCATION_UNKNOWN";
     case Reason::kCriteriaMismatch: return "CRITERIA_MISMATCH";
     case Reason::kMalformedCertificate: return "MALFORMED_CERTIFICATE";
     case Reason::kNameConstraintViolation: return "NAME_CONSTRAINT_VIOLATION";

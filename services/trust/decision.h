@@ -46,6 +46,8 @@ enum class Reason {
   kWeakKey,                // RSA under 2048 bits, odd RSA size, DSA, unusual curve.
   kWrongUsage,             // EKU/keyUsage does not allow the purpose (26).
   kRevoked,                // On a configured CRL (23).
+  kRevocationUnknown,      // CRLs are configured but a certificate's status cannot be
+                           // established: no usable CRL from its issuer (3, 12, 8, 44...).
   kCriteriaMismatch,       // certificates.validation_criteria not met.
   kMalformedCertificate,   // Not DER, or violates RFC 5280 encoding rules.
   kNameConstraintViolation,// A CA's name constraints exclude the leaf's names (47, 48).

@@ -218,30 +218,39 @@ TestCert TestPki::Make(const CertSpec& spec, const TestCert* issuer) {
   Check(X509_set_pubkey(cert.get(), key) == 1, "X509_set_pubkey");
 
   if (spec.version >= 3) {
+    // Knobs that spec.extensions replaces.
+    auto replaced = [&spec](int nid) {
+      for (const auto& [name, value] : spec.extensions) {
+        if (OBJ_txt2nid(name.c_str()) == nid) return true;
+      }
+      return false;
+    };
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, issuer_cert, cert.get(), nullptr, nullptr, 0);
-    if (spec.basic_constraints) {
+    if (spec.basic_constraints && !replaced(NID_basic_constraints)) {
       std::string bc = spec.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE";
       if (spec.is_ca && spec.path_len >= 0) absl::StrAppend(&bc, ",pathlen:", spec.path_len);
       AddExt(cert.get(), &ctx, NID_basic_constraints, bc);
     }
-    if (spec.key_usage) {
+    if (spec.key_usage && !replaced(NID_key_usage)) {
       AddExt(cert.get(), &ctx, NID_key_usage,
              spec.is_ca ? "critical,keyCertSign,cRLSign"
                         : "critical,digitalSignature,keyEncipherment");
     }
-    if (!spec.ext_key_usage.empty()) {
+    if (!spec.ext_key_usage.empty() && !replaced(NID_ext_key_usage)) {
       AddExt(cert.get(), &ctx, NID_ext_key_usage, absl::StrJoin(spec.ext_key_usage, ","));
     }
     std::vector<std::string> sans;
     for (const auto& n : spec.dns_names) sans.push_back("DNS:" + n);
     for (const auto& ip : spec.ip_addresses) sans.push_back("IP:" + ip);
-    if (!sans.empty()) {
+    if (!sans.empty() && !replaced(NID_subject_alt_name)) {
       AddExt(cert.get(), &ctx, NID_subject_alt_name, absl::StrJoin(sans, ","));
     }
-    AddExt(cert.get(), &ctx, NID_subject_key_identifier, "hash");
-    if (issuer != nullptr) {
+    if (!replaced(NID_subject_key_identifier)) {
+      AddExt(cert.get(), &ctx, NID_subject_key_identifier, "hash");
+    }
+    if (issuer != nullptr && !replaced(NID_authority_key_identifier)) {
       // The issuer's key id; a self-signed root carries none.
       X509V3_set_ctx(&ctx, issuer_cert, cert.get(), nullptr, nullptr, 0);
       AddExt(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always");
@@ -249,7 +258,7 @@ TestCert TestPki::Make(const CertSpec& spec, const TestCert* issuer) {
     std::vector<std::string> nc;
     for (const auto& d : spec.permitted_dns) nc.push_back("permitted;DNS:" + d);
     for (const auto& d : spec.excluded_dns) nc.push_back("excluded;DNS:" + d);
-    if (!nc.empty()) {
+    if (!nc.empty() && !replaced(NID_name_constraints)) {
       AddExt(cert.get(), &ctx, NID_name_constraints, "critical," + absl::StrJoin(nc, ","));
     }
     if (!spec.crl_distribution_points.empty()) {
@@ -257,24 +266,64 @@ TestCert TestPki::Make(const CertSpec& spec, const TestCert* issuer) {
       for (const auto& u : spec.crl_distribution_points) uris.push_back("URI:" + u);
       AddExt(cert.get(), &ctx, NID_crl_distribution_points, absl::StrJoin(uris, ","));
     }
+    if (!spec.policies.empty()) {
+      CERTIFICATEPOLICIES* pols = sk_POLICYINFO_new_null();
+      for (const std::string& oid : spec.policies) {
+        POLICYINFO* info = POLICYINFO_new();
+        ASN1_OBJECT_free(info->policyid);
+        info->policyid = OBJ_txt2obj(oid.c_str(), 1);
+        Check(info->policyid != nullptr, "policy OID " + oid);
+        sk_POLICYINFO_push(pols, info);
+      }
+      Check(X509_add1_ext_i2d(cert.get(), NID_certificate_policies, pols, 0, 0) == 1,
+            "certificatePolicies");
+      CERTIFICATEPOLICIES_free(pols);
+    }
+    for (const auto& [name, value] : spec.extensions) {
+      // An empty value omits the extension (e.g. {"authorityKeyIdentifier", ""}).
+      if (value.empty()) continue;
+      int nid = OBJ_txt2nid(name.c_str());
+      Check(nid != NID_undef, "extension name " + name);
+      AddExt(cert.get(), &ctx, nid, value);
+    }
+    for (const CertSpec::RawExtension& raw : spec.raw_extensions) {
+      ASN1_OBJECT* oid = OBJ_txt2obj(raw.oid.c_str(), 1);
+      Check(oid != nullptr, "extension OID " + raw.oid);
+      ASN1_OCTET_STRING* value = ASN1_OCTET_STRING_new();
+      ASN1_OCTET_STRING_set(value, reinterpret_cast<const unsigned char*>(raw.der.data()),
+                            static_cast<int>(raw.der.size()));
+      X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid, raw.critical, value);
+      Check(ext != nullptr && X509_add_ext(cert.get(), ext, -1) == 1, "raw extension");
+      X509_EXTENSION_free(ext);
+      ASN1_OCTET_STRING_free(value);
+      ASN1_OBJECT_free(oid);
+    }
   }
 
   EVP_PKEY* signing_key = issuer != nullptr ? issuer->key() : key;
+  if (spec.signing_key_override != nullptr) signing_key = spec.signing_key_override;
   Check(X509_sign(cert.get(), signing_key, Digest(spec.signature_hash)) > 0, "X509_sign");
   return TestCert(std::move(cert), key);
 }
 
 std::string TestPki::CrlPem(const TestCert& ca, const std::vector<const TestCert*>& revoked,
                             std::optional<absl::Time> this_update) {
+  CrlSpec spec;
+  spec.this_update = this_update;
+  return CrlPem(ca, revoked, spec);
+}
+
+std::string TestPki::CrlPem(const TestCert& ca, const std::vector<const TestCert*>& revoked,
+                            const CrlSpec& spec) {
   UniqueX509Crl crl(X509_CRL_new());
   Check(X509_CRL_set_version(crl.get(), 1) == 1, "CRL version");
   Check(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert())) == 1,
         "CRL issuer");
-  absl::Time from = this_update.value_or(absl::Now() - absl::Hours(1));
+  absl::Time from = spec.this_update.value_or(absl::Now() - absl::Hours(1));
   ASN1_TIME* t = ASN1_TIME_new();
   SetTime(t, from);
   X509_CRL_set1_lastUpdate(crl.get(), t);
-  SetTime(t, from + absl::Hours(24 * 7));
+  SetTime(t, from + spec.validity);
   X509_CRL_set1_nextUpdate(crl.get(), t);
   for (const TestCert* r : revoked) {
     X509_REVOKED* entry = X509_REVOKED_new();
@@ -294,12 +343,15 @@ std::string TestPki::CrlPem(const TestCert& ca, const std::vector<const TestCert
   Check(aki != nullptr, "CRL AKI");
   X509_CRL_add_ext(crl.get(), aki, -1);
   X509_EXTENSION_free(aki);
-  ASN1_INTEGER* number = ASN1_INTEGER_new();
-  ASN1_INTEGER_set(number, 1);
-  X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number, 0, 0);
-  ASN1_INTEGER_free(number);
+  if (spec.crl_number) {
+    ASN1_INTEGER* number = ASN1_INTEGER_new();
+    ASN1_INTEGER_set(number, 1);
+    X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number, 0, 0);
+    ASN1_INTEGER_free(number);
+  }
 
-  Check(X509_CRL_sign(crl.get(), ca.key(), EVP_sha256()) > 0, "X509_CRL_sign");
+  EVP_PKEY* key = spec.signing_key != nullptr ? spec.signing_key : ca.key();
+  Check(X509_CRL_sign(crl.get(), key, EVP_sha256()) > 0, "X509_CRL_sign");
   UniqueBio bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509_CRL(bio.get(), crl.get());
   char* data = nullptr;

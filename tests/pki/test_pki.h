@@ -15,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -47,6 +48,24 @@ struct CertSpec {
   std::vector<std::string> permitted_dns; // Name constraints (CA only).
   std::vector<std::string> excluded_dns;
   std::vector<std::string> crl_distribution_points;
+  // certificatePolicies: policy OIDs in dotted text ("2.5.29.32.0" is anyPolicy).
+  std::vector<std::string> policies;
+  // More extensions in OpenSSL's configuration syntax (x509v3_config), added last:
+  // {"extendedKeyUsage", "critical,serverAuth"}, {"policyConstraints",
+  // "requireExplicitPolicy:0"}, {"authorityInfoAccess", "OCSP;URI:http://ocsp.test"}.
+  // One whose name is an extension the knobs above would add replaces it.
+  std::vector<std::pair<std::string, std::string>> extensions;
+  // Extensions as raw DER, for the malformed ones OpenSSL would not write: the OID in
+  // dotted text, criticality, and the DER of the extnValue's content.
+  struct RawExtension {
+    std::string oid;
+    bool critical = false;
+    std::string der;
+  };
+  std::vector<RawExtension> raw_extensions;
+  // The issuer signs with this key instead of its own (a certificate whose signature does
+  // not verify under its issuer's key). Borrowed; null: the issuer's key.
+  EVP_PKEY* signing_key_override = nullptr;
   // Adds OU entries of 60 characters to the subject, this many bytes of them (rounded up):
   // the oversized names of a hostile peer. 0: none.
   size_t subject_padding_bytes = 0;
@@ -54,6 +73,14 @@ struct CertSpec {
   static CertSpec Ca(std::string cn);
   static CertSpec Server(std::string dns_name);  // serverAuth, SAN = dns_name, CN = dns_name.
   static CertSpec Client(std::string cn);        // clientAuth, SAN = cn.
+};
+
+// What a CRL minted by TestPki::CrlPem looks like.
+struct CrlSpec {
+  std::optional<absl::Time> this_update;  // Default: now - 1h.
+  absl::Duration validity = absl::Hours(24 * 7);  // nextUpdate = thisUpdate + validity.
+  bool crl_number = true;                 // false: no CRLNumber extension (malformed).
+  EVP_PKEY* signing_key = nullptr;        // Borrowed; null: the CA's own key.
 };
 
 class TestCert {
@@ -93,6 +120,8 @@ class TestPki {
   // A CRL issued by `ca` that revokes `revoked`, valid from `this_update` for 7 days.
   std::string CrlPem(const TestCert& ca, const std::vector<const TestCert*>& revoked,
                      std::optional<absl::Time> this_update = std::nullopt);
+  std::string CrlPem(const TestCert& ca, const std::vector<const TestCert*>& revoked,
+                     const CrlSpec& spec);
 
   // Writes `content` to a new file in this PKI's temp directory with `mode`; returns its path.
   std::string WriteFile(const std::string& name, const std::string& content, int mode = 0644);

@@ -23,6 +23,7 @@ constexpr ReasonPair kReasons[] = {
     {Reason::kWeakKey, v1::WEAK_KEY},
     {Reason::kWrongUsage, v1::WRONG_USAGE},
     {Reason::kRevoked, v1::REVOKED},
+    {Reason::kRevocationUnknown, v1::REVOCATION_UNKNOWN},
     {Reason::kCriteriaMismatch, v1::CRITERIA_MISMATCH},
     {Reason::kMalformedCertificate, v1::MALFORMED_CERTIFICATE},
     {Reason::kNameConstraintViolation, v1::NAME_CONSTRAINT_VIOLATION},
