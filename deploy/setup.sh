@@ -12,6 +12,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libyaml-cpp-dev libssl-dev libboost1.81-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # The Public Suffix List: trustd refuses wildcards over a public suffix (*.co.uk).
+  publicsuffix
   # Real peers used by tests, benchmarks and the demo (node: the @grpc/grpc-js client).
   openssl curl ca-certificates strace nodejs
   # restd's TLS audit (tests) and its benchmark against nginx.

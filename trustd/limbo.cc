@@ -3,10 +3,13 @@
 #include <openssl/pem.h>
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "services/common/openssl_util.h"
@@ -41,9 +44,13 @@ absl::StatusOr<std::vector<UniqueX509>> Certs(const YAML::Node& list, absl::stri
   return certs;
 }
 
-CaseResult RunCase(const YAML::Node& tc) {
+CaseResult RunCase(const YAML::Node& tc, const LimboOptions& options) {
   CaseResult r;
   r.id = Str(tc["id"]);
+  const YAML::Node& conflicts = tc["conflicts_with"];
+  for (size_t i = 0; conflicts && conflicts.IsSequence() && i < conflicts.size(); ++i) {
+    r.conflicts_with.push_back(Str(conflicts[i]));
+  }
   r.validation_kind = Str(tc["validation_kind"]);
   r.expected = Str(tc["expected_result"]);
   auto skip = [&](std::string why) {
@@ -84,6 +91,7 @@ CaseResult RunCase(const YAML::Node& tc) {
 
   PurposePolicy pp;
   pp.store = store;
+  pp.strict = options.strict;
   const YAML::Node& depth = tc["max_chain_depth"];
   if (depth && !depth.IsNull()) pp.max_depth = depth.as<int>();
   TrustPolicy policy;
@@ -117,7 +125,8 @@ CaseResult RunCase(const YAML::Node& tc) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<LimboResult>> RunLimboCases(absl::string_view limbo_json) {
+absl::StatusOr<std::vector<LimboResult>> RunLimboCases(absl::string_view limbo_json,
+                                                       const LimboOptions& options) {
   YAML::Node root;
   try {
     root = YAML::Load(config::JsonToYaml(limbo_json));
@@ -132,7 +141,7 @@ absl::StatusOr<std::vector<LimboResult>> RunLimboCases(absl::string_view limbo_j
   for (const YAML::Node& tc : root["testcases"]) {
     LimboResult r;
     try {
-      r = RunCase(tc);
+      r = RunCase(tc, options);
     } catch (const YAML::Exception& e) {
       r.id = Str(tc["id"]);
       r.actual = "SKIPPED";
@@ -154,8 +163,38 @@ std::string RenderLimboResults(const std::vector<LimboResult>& results) {
                       absl::StrJoin(rows, ",\n"), "\n]}\n");
 }
 
-absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json) {
-  auto results = RunLimboCases(limbo_json);
+LimboTally TallyLimbo(const std::vector<LimboResult>& results) {
+  LimboTally t;
+  std::map<std::string, const LimboResult*> by_id;
+  for (const LimboResult& r : results) by_id[r.id] = &r;
+  std::set<std::string> counted;
+  for (const LimboResult& r : results) {
+    bool right = r.actual == r.expected;
+    if (!right && r.actual == "SUCCESS") t.wrongly_accepted.push_back(r.id);
+    if (!right && r.actual != "SUCCESS") t.wrongly_refused.push_back(r.id);
+    if (counted.count(r.id) != 0) continue;
+    counted.insert(r.id);
+    for (const std::string& other : r.conflicts_with) {
+      auto it = by_id.find(other);
+      if (it == by_id.end() || counted.count(other) != 0) continue;
+      counted.insert(other);
+      right = right || it->second->actual == it->second->expected;
+    }
+    ++t.cases;
+    if (right) ++t.right;
+  }
+  return t;
+}
+
+std::string RenderLimboTally(const LimboTally& t) {
+  return absl::StrCat("limbo: ", t.right, "/", t.cases, " right (",
+                      absl::StrFormat("%.1f", t.percent()), "%), ", t.wrongly_accepted.size(),
+                      " wrongly accepted, ", t.wrongly_refused.size(), " wrongly refused");
+}
+
+absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json,
+                                     const LimboOptions& options) {
+  auto results = RunLimboCases(limbo_json, options);
   if (!results.ok()) return results.status();
   return RenderLimboResults(*results);
 }

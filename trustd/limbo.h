@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/trust/policy.h"
 
 namespace edge::trustd {
 
@@ -18,10 +19,32 @@ struct LimboResult {
   std::string expected;         // SUCCESS or FAILURE, as the file says.
   std::string actual;           // SUCCESS, FAILURE or SKIPPED.
   std::string context;          // The Decision's summary, or why it was skipped.
+  // Ids of the cases this one contradicts by design (web-PKI vs RFC 5280 readings).
+  std::vector<std::string> conflicts_with;
+};
+
+struct LimboOptions {
+  // The strict policy every case runs under; the defaults are trustd's. `trustctl limbo
+  // --relax` sets relaxations by their trustd.policy names (ApplyRelaxation).
+  trust::StrictPolicy strict;
 };
 
 // Runs every test case of a limbo file. kInvalidArgument when the input is not one.
-absl::StatusOr<std::vector<LimboResult>> RunLimboCases(absl::string_view limbo_json);
+absl::StatusOr<std::vector<LimboResult>> RunLimboCases(absl::string_view limbo_json,
+                                                       const LimboOptions& options = {});
+
+// How a harness run scores. A case and the cases it conflicts with count as one, right when
+// any of them is right (a validator can only get one side of a conflict right).
+struct LimboTally {
+  int cases = 0;  // Cases, conflicting groups counted once.
+  int right = 0;
+  std::vector<std::string> wrongly_accepted;  // Expected FAILURE, got SUCCESS.
+  std::vector<std::string> wrongly_refused;   // Expected SUCCESS, got FAILURE (or SKIPPED).
+  double percent() const { return cases == 0 ? 0 : 100.0 * right / cases; }
+};
+LimboTally TallyLimbo(const std::vector<LimboResult>& results);
+// "limbo: 199/205 right (97.1%), 0 wrongly accepted, 9 wrongly refused".
+std::string RenderLimboTally(const LimboTally& tally);
 
 // The results JSON of the harness contract.
 std::string RenderLimboResults(const std::vector<LimboResult>& results);
@@ -29,7 +52,8 @@ std::string RenderLimboResults(const std::vector<LimboResult>& results);
 // Reads a limbo file ({"version": 1, "testcases": [...]}) and returns the results JSON
 // ({"version": 1, "harness": "edge-trustd", "results": [...]}). kInvalidArgument when the
 // input is not a limbo file; a single malformed test case is reported as SKIPPED with why.
-absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json);
+absl::StatusOr<std::string> RunLimbo(absl::string_view limbo_json,
+                                     const LimboOptions& options = {});
 
 }  // namespace edge::trustd
 

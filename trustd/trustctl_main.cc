@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "services/common/file_util.h"
 #include "services/common/openssl_util.h"
@@ -20,6 +21,7 @@
 #include "services/trust/policy_from_config.h"
 #include "services/trust/sealed_secret.h"
 #include "services/trustd_client/trustd_client.h"
+#include "services/trust/policy.h"
 #include "trustd/limbo.h"
 #include "trustd/trust_state.h"
 
@@ -42,8 +44,10 @@ commands:
       "sha256 Fingerprint=AA:BB:..." per certificate, as openssl x509 -fingerprint -sha256
   health
       with --socket: print trustd's health ("SERVING") and exit 0 when it serves
-  limbo
-      x509-limbo harness: a limbo JSON file on stdin, the results JSON on stdout
+  limbo [--relax NAME[,NAME...]]
+      x509-limbo harness: a limbo JSON file on stdin, the results JSON on stdout, the
+      score on stderr; --relax runs it with trustd.policy relaxations (allow_missing_eku,
+      allow_missing_san, ...), e.g. for RFC 5280 suites without web-PKI fields
 
 --socket PATH   talk to trustd on its Unix socket instead of reading files locally
 )";
@@ -239,11 +243,21 @@ int Health(const std::string& socket) {
   return *status == "SERVING" ? 0 : 1;
 }
 
-int Limbo() {
+int Limbo(const Args& args) {
+  edge::trustd::LimboOptions options;
+  auto relax = args.flags.find("relax");
+  if (relax != args.flags.end()) {
+    for (absl::string_view name : absl::StrSplit(relax->second, ',', absl::SkipEmpty())) {
+      absl::Status s = edge::trust::ApplyRelaxation(name, &options.strict);
+      if (!s.ok()) return Fail(absl::StrCat("limbo --relax: ", s.message()));
+    }
+  }
+  if (!args.positional.empty()) return Fail("limbo: reads the limbo file on standard input");
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  auto out = edge::trustd::RunLimbo(input);
-  if (!out.ok()) return Fail(absl::StrCat("limbo: ", out.status().message()));
-  std::cout << *out;
+  auto results = edge::trustd::RunLimboCases(input, options);
+  if (!results.ok()) return Fail(absl::StrCat("limbo: ", results.status().message()));
+  std::cout << edge::trustd::RenderLimboResults(*results);
+  std::cerr << edge::trustd::RenderLimboTally(edge::trustd::TallyLimbo(*results)) << "\n";
   return 0;
 }
 
@@ -287,7 +301,7 @@ int main(int argc, char** argv) {
     return ParseArgs(rest, {"config", "purpose", "name"}, &args) ? Verify(args, socket) : 2;
   }
   if (command == "health") return Health(socket);
-  if (command == "limbo") return Limbo();
+  if (command == "limbo") return ParseArgs(rest, {"relax"}, &args) ? Limbo(args) : 2;
   std::cerr << "trustctl: unknown command \"" << command << "\"\n" << kUsage;
   return 2;
 }

@@ -109,6 +109,13 @@ check "encrypt through trustd" grep -qE '^AES:' <<< "$sealed"
 kill "$trustd_pid"; wait "$trustd_pid" 2>/dev/null
 check "trustd logs no secret" bash -c "! grep -qE 'demo-app-key|dev-passphrase|rest-password|sealed-by-trustd' trustd.log"
 
+# limbo --relax: trustd.policy names only.
+empty_limbo='{"version": 1, "testcases": []}'
+"$trustctl" limbo --relax allow_everything <<< "$empty_limbo" > /dev/null 2> relax.err && failed=$((failed + 1))
+check "limbo --relax refuses an unknown name" contains relax.err 'unknown relaxation "allow_everything"; expected one of the trustd.policy names'
+check "limbo --relax takes trustd.policy names" bash -c "'$trustctl' limbo --relax allow_missing_eku,allow_missing_san <<< '$empty_limbo' > relax.json 2> relax-ok.err"
+check "limbo prints the score" contains relax-ok.err "limbo: 0/0 right"
+
 # No secret in anything trustctl printed.
 for secret in demo-app-key dev-passphrase rest-password not-the-passphrase; do
   if grep -rlF -- "$secret" ./*.err ./*.json fp.txt > /dev/null 2>&1; then

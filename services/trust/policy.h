@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "services/common/openssl_util.h"
 #include "services/trust/decision.h"
 
@@ -63,6 +65,14 @@ struct PurposePolicy {
   StrictPolicy strict;
   int max_depth = -1;                   // Intermediates allowed; -1: 18, ChainValidator's cap.
 };
+
+// The trustd.policy names of StrictPolicy's relaxations, in declaration order
+// ("allow_sha1_signatures", "allow_missing_eku", ...).
+std::vector<std::string> RelaxationNames();
+
+// Sets the relaxation called `name` (a trustd.policy key) in `policy`. kInvalidArgument,
+// listing the valid names, when `name` is none of them.
+absl::Status ApplyRelaxation(absl::string_view name, StrictPolicy* policy);
 
 struct TrustPolicy {
   uint64_t generation = 0;  // Bumped by trustd whenever the policy changes.
