@@ -492,3 +492,130 @@ TEST(DecisionTest, SerializesToOneJsonObject) {
 
 }  // namespace
 }  // namespace edge::trust
+
+// Path building: the tests below need a second path, or bound the search.
+namespace edge::trust {
+namespace {
+
+using ::edge::testing::CertSpec;
+using ::edge::testing::TestCert;
+using ::edge::testing::TestPki;
+
+CertSpec CaSpec(const std::string& cn, int key_index) {
+  CertSpec spec = CertSpec::Ca(cn);
+  spec.key_index = key_index;
+  return spec;
+}
+
+class PathBuildingTest : public ::testing::Test {
+ protected:
+  Decision Validate(std::vector<const TestCert*> anchors, std::vector<const TestCert*> chain,
+                    int max_depth = -1) {
+    auto store = std::make_shared<TrustStore>();
+    store->source = "certificates.cert_chain (ca.pem)";
+    for (const TestCert* a : anchors) store->anchors.emplace_back(X509_dup(a->cert()));
+    PurposePolicy pp;
+    pp.store = store;
+    pp.max_depth = max_depth;
+    TrustPolicy policy;
+    policy.purposes[Purpose::kPlatform] = pp;
+    auto validator = ChainValidator::Create(std::move(policy));
+    EXPECT_TRUE(validator.ok());
+    std::vector<std::string> der;
+    for (const TestCert* c : chain) der.push_back(c->Der());
+    return (*validator)->Validate(der, Purpose::kPlatform, "platform.example", absl::Now());
+  }
+  TestPki pki_;
+};
+
+TEST_F(PathBuildingTest, AcceptsAnAlternateIntermediateWhenTheFirstPathBreaksANameConstraint) {
+  TestCert root_a = pki_.SelfSigned(CaSpec("Root A", 1));
+  TestCert root_b = pki_.SelfSigned(CaSpec("Root B", 2));
+  CertSpec constrained = CaSpec("Constrained CA", 3);
+  constrained.excluded_dns = {"platform.example"};
+  TestCert ica_a = pki_.Issue(root_a, constrained);
+  // One logical intermediate (name and key), certified under both roots.
+  TestCert shared_under_a = pki_.Issue(ica_a, CaSpec("Shared CA", 4));
+  TestCert shared_under_b = pki_.Issue(root_b, CaSpec("Shared CA", 4));
+  TestCert leaf = pki_.Issue(shared_under_a, CertSpec::Server("platform.example"));
+
+  Decision d = Validate({&root_a, &root_b}, {&leaf, &shared_under_a, &ica_a, &shared_under_b});
+  EXPECT_TRUE(d.allowed) << d.Summary();
+  ASSERT_EQ(d.chain.size(), 3u);
+  EXPECT_EQ(d.chain[2].subject, "CN=Root B");
+
+  // Without the second certificate, the only path is refused for the constraint.
+  d = Validate({&root_a, &root_b}, {&leaf, &shared_under_a, &ica_a});
+  EXPECT_EQ(d.reason, Reason::kNameConstraintViolation) << d.Summary();
+}
+
+TEST_F(PathBuildingTest, AcceptsAChainValidOnlyThroughAKeyRolloverCrossCertificate) {
+  TestCert old_root = pki_.SelfSigned(CaSpec("Rolling Root", 1));
+  TestCert new_root = pki_.SelfSigned(CaSpec("Rolling Root", 2));
+  TestCert cross = pki_.Issue(old_root, CaSpec("Rolling Root", 2));
+  TestCert leaf = pki_.Issue(new_root, CertSpec::Server("platform.example"));
+  // The peer sends its new root first: OpenSSL's single path would end there, untrusted.
+  Decision d = Validate({&old_root}, {&leaf, &new_root, &cross});
+  EXPECT_TRUE(d.allowed) << d.Summary();
+  ASSERT_EQ(d.chain.size(), 3u);
+  EXPECT_EQ(d.chain[1].sha256, cross.Sha256());
+}
+
+TEST_F(PathBuildingTest, AbandonsAnExpiredIntermediateForAValidCertificateOfTheSameCa) {
+  TestCert root = pki_.Root("Root");
+  CertSpec expired = CaSpec("Issuing CA", 1);
+  expired.not_before = absl::Now() - absl::Hours(48);
+  expired.not_after = absl::Now() - absl::Hours(24);
+  TestCert ica_expired = pki_.Issue(root, expired);
+  TestCert ica = pki_.Issue(root, CaSpec("Issuing CA", 1));
+  TestCert leaf = pki_.Issue(ica, CertSpec::Server("platform.example"));
+  Decision d = Validate({&root}, {&leaf, &ica_expired, &ica});
+  EXPECT_TRUE(d.allowed) << d.Summary();
+  EXPECT_EQ(d.chain[1].sha256, ica.Sha256());
+  EXPECT_EQ(Validate({&root}, {&leaf, &ica_expired}).reason, Reason::kExpired);
+}
+
+TEST_F(PathBuildingTest, CountsSelfIssuedIntermediatesNotAgainstTheDepthLimit) {
+  TestCert root = pki_.Root("Root");
+  TestCert ica_old = pki_.Issue(root, CaSpec("Issuing CA", 1));
+  TestCert ica_new = pki_.Issue(ica_old, CaSpec("Issuing CA", 2));  // Key rollover.
+  TestCert leaf = pki_.Issue(ica_new, CertSpec::Server("platform.example"));
+  Decision d = Validate({&root}, {&leaf, &ica_new, &ica_old}, /*max_depth=*/1);
+  EXPECT_TRUE(d.allowed) << d.Summary();
+
+  TestCert sub = pki_.Issue(ica_old, CaSpec("Sub CA", 3));
+  TestCert leaf2 = pki_.Issue(sub, CertSpec::Server("platform.example"));
+  d = Validate({&root}, {&leaf2, &sub, &ica_old}, /*max_depth=*/1);
+  EXPECT_EQ(d.reason, Reason::kPathLengthExceeded) << d.Summary();
+  EXPECT_EQ(d.openssl_error, 22);
+}
+
+TEST_F(PathBuildingTest, BoundsTheWorkOnAHostileBagOfCertificates) {
+  // Ten CAs of one name, each certified by every other and all expired, under a trusted
+  // root of that name: thousands of paths reach the anchor and each fails.
+  TestCert root = pki_.SelfSigned(CaSpec("Loop", 1));
+  std::vector<TestCert> bag;
+  for (int i = 2; i <= 11; ++i) {
+    for (int j = 1; j <= 11; ++j) {
+      if (i == j) continue;
+      CertSpec spec = CaSpec("Loop", i);
+      spec.not_before = absl::Now() - absl::Hours(48);
+      spec.not_after = absl::Now() - absl::Hours(24);
+      TestCert issuer = j == 1 ? root : pki_.SelfSigned(CaSpec("Loop", j));
+      bag.push_back(pki_.Issue(issuer, spec));
+    }
+  }
+  TestCert issuer = pki_.SelfSigned(CaSpec("Loop", 2));
+  TestCert leaf = pki_.Issue(issuer, CertSpec::Server("platform.example"));
+  std::vector<const TestCert*> chain = {&leaf};
+  for (const TestCert& c : bag) chain.push_back(&c);
+  absl::Time start = absl::Now();
+  Decision d = Validate({&root}, chain);
+  absl::Duration took = absl::Now() - start;
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, Reason::kExpired) << d.Summary();
+  EXPECT_LT(took, absl::Seconds(2)) << took;
+}
+
+}  // namespace
+}  // namespace edge::trust
