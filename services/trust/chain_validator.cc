@@ -339,6 +339,27 @@ int VerifyCallback(int ok, X509_STORE_CTX* c) {
   return 0;
 }
 
+// The verification parameters of step 1: X509_STRICT, partial chains (an anchor need not be
+// self-signed), policy processing from anyPolicy, CRLs for every certificate when the trust
+// store has some (with extended scope and deltas), the purpose, time and depth.
+void ConfigureVerification(X509_VERIFY_PARAM* param, const PurposePolicy& pp, bool server,
+                           absl::Time now, int depth) {
+  unsigned long flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN |
+                        X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_POLICY_CHECK;
+  if (!pp.store->crls.empty()) {
+    flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+             X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
+  }
+  X509_VERIFY_PARAM_set_flags(param, flags);
+  // RFC 5280 6.1.1 (c): user-initial-policy-set = {anyPolicy}. OpenSSL takes an empty set
+  // as "no policy acceptable" once a CA requires an explicit policy.
+  X509_VERIFY_PARAM_add0_policy(param, OBJ_dup(OBJ_nid2obj(NID_any_policy)));
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
+  X509_VERIFY_PARAM_set_purpose(param, server ? X509_PURPOSE_SSL_SERVER
+                                              : X509_PURPOSE_SSL_CLIENT);
+  X509_VERIFY_PARAM_set_depth(param, depth);
+}
+
 // Step 1 of a path: OpenSSL's RFC 5280 verification. With `anchor` set, of exactly the
 // path leaf, `intermediates`, anchor; else OpenSSL builds a path itself from the store and
 // `intermediates` (the diagnosis when no candidate path exists).
@@ -365,21 +386,7 @@ PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool s
     sk_X509_push(trusted.get(), anchor);
     X509_STORE_CTX_set0_trusted_stack(ctx.get(), trusted.get());
   }
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  unsigned long flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN |
-                        X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_POLICY_CHECK;
-  if (!pp.store->crls.empty()) {
-    flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
-             X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
-  }
-  X509_VERIFY_PARAM_set_flags(param, flags);
-  // RFC 5280 6.1.1 (c): user-initial-policy-set = {anyPolicy}. OpenSSL takes an empty set
-  // as "no policy acceptable" once a CA requires an explicit policy.
-  X509_VERIFY_PARAM_add0_policy(param, OBJ_dup(OBJ_nid2obj(NID_any_policy)));
-  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
-  X509_VERIFY_PARAM_set_purpose(param, server ? X509_PURPOSE_SSL_SERVER
-                                              : X509_PURPOSE_SSL_CLIENT);
-  X509_VERIFY_PARAM_set_depth(param, depth);
+  ConfigureVerification(X509_STORE_CTX_get0_param(ctx.get()), pp, server, now, depth);
   Tolerance tolerance{pp.allow_self_signed};
   X509_STORE_CTX_set_app_data(ctx.get(), &tolerance);
   X509_STORE_CTX_set_verify_cb(ctx.get(), VerifyCallback);
