@@ -7,7 +7,8 @@
 //
 // Linking it replaces the global operator new and delete: every form libstdc++ has ends in
 // the two replaced here (array, nothrow and sized forms call them); aligned forms are not
-// counted. Thread-safe.
+// counted. Thread-safe. A test that links it must be linked statically (`linkstatic =
+// True`): a sanitizer's runtime, loaded first, would otherwise take operator new.
 #ifndef TESTS_TESTING_HEAP_COUNTER_H_
 #define TESTS_TESTING_HEAP_COUNTER_H_
 
