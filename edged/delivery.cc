@@ -86,28 +86,47 @@ void Delivery::OnOnline() {
   wake_ = true;
 }
 
-absl::StatusOr<Delivery::Outcome> Delivery::Queue(Code method,
+uint64_t Delivery::TakeTicket() { return next_ticket_++; }
+
+absl::StatusOr<Delivery::Outcome> Delivery::Queue(uint64_t ticket, Code method,
                                                   const alwayson::RequestBody& body) {
   absl::StatusOr<std::string> bytes =
       alwayson::EncodeMessage(Message::Request(method, 0, 0, body));
-  if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<uint64_t> seq = store_->Append(*bytes);
+  struct MyTurn {
+    const Delivery* d;
+    uint64_t ticket;
+    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return d->append_turn_ == ticket; }
+  } my_turn{this, ticket};
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&my_turn));
+  }
+  // Only this thread appends now; the store has its own lock.
+  absl::StatusOr<uint64_t> seq = bytes.ok() ? store_->Append(*bytes)
+                                            : absl::StatusOr<uint64_t>(bytes.status());
+  {
+    absl::MutexLock lock(&mu_);
+    ++append_turn_;
+    if (seq.ok()) wake_ = true;
+  }
   if (!seq.ok()) {
     LogError(absl::StrCat("refused the ", Describe(method, body), ": ", seq.status().message()));
     return seq.status();
   }
-  wake_ = true;
   return Outcome{true, std::nullopt, store_->size()};
 }
 
 absl::StatusOr<Delivery::Outcome> Delivery::Submit(Code method, alwayson::RequestBody body,
                                                    bool queueable) {
   queueable = queueable && store_ != nullptr;
+  std::optional<uint64_t> ticket;  // Set: the request goes into the store.
   {
     absl::MutexLock lock(&mu_);
     body.headers.emplace_back(kMessageIdHeader,
                               absl::StrFormat("%016x-%d", id_prefix_, ++next_id_));
-    bool direct = session_->online() && !replaying_ && (store_ == nullptr || store_->size() == 0);
+    bool appending = append_turn_ != next_ticket_;
+    bool direct = session_->online() && !replaying_ && !appending &&
+                  (store_ == nullptr || store_->size() == 0);
     if (!direct) {
       if (!queueable) {
         SessionStatus st = session_->status();
@@ -116,33 +135,40 @@ absl::StatusOr<Delivery::Outcome> Delivery::Submit(Code method, alwayson::Reques
             st.last_error.empty() ? "" : absl::StrCat(" (", st.last_error, ")"),
             store_ == nullptr ? " and offline_msg_store is disabled" : ""));
       }
-      return Queue(method, body);
+      ticket = TakeTicket();
     }
   }
-  auto result = std::make_shared<std::promise<absl::StatusOr<Outcome>>>();
-  std::future<absl::StatusOr<Outcome>> answer = result->get_future();
-  std::string what = Describe(method, body);
-  session_->Call(method, body, [this, result, method, body, queueable,
-                                what](absl::StatusOr<Message> r) {
-    if (r.ok()) {
-      if (r->header.code != Code::kSuccess) {
-        result->set_value(PlatformRefusal(*r, what));
+  if (!ticket) {
+    // The answer, or the call's failure when it is worth queueing (lost or timed out): the
+    // queueing then happens here, on the caller's thread, never on the session's.
+    struct Answer {
+      absl::StatusOr<Outcome> outcome;
+      bool lost = false;
+    };
+    auto result = std::make_shared<std::promise<Answer>>();
+    std::future<Answer> answer = result->get_future();
+    std::string what = Describe(method, body);
+    session_->Call(method, body, [result, queueable, what](absl::StatusOr<Message> r) {
+      if (r.ok()) {
+        if (r->header.code != Code::kSuccess) {
+          result->set_value(Answer{PlatformRefusal(*r, what)});
+          return;
+        }
+        Outcome out;
+        if (const auto* rb = std::get_if<alwayson::ResponseBody>(&r->body)) out.result = rb->content;
+        result->set_value(Answer{std::move(out)});
         return;
       }
-      Outcome out;
-      if (const auto* rb = std::get_if<alwayson::ResponseBody>(&r->body)) out.result = rb->content;
-      out.queue_depth = queue_depth();
-      result->set_value(std::move(out));
-      return;
-    }
-    if (queueable && Retryable(r.status())) {
-      absl::MutexLock lock(&mu_);
-      result->set_value(Queue(method, body));
-      return;
-    }
-    result->set_value(r.status());
-  });
-  return answer.get();
+      result->set_value(Answer{r.status(), queueable && Retryable(r.status())});
+    });
+    Answer a = answer.get();
+    // The store's size is read here: its lock may be held through an fsync.
+    if (a.outcome.ok()) a.outcome->queue_depth = queue_depth();
+    if (!a.lost) return std::move(a.outcome);
+    absl::MutexLock lock(&mu_);
+    ticket = TakeTicket();
+  }
+  return Queue(*ticket, method, body);
 }
 
 void Delivery::ReplayLoop() {

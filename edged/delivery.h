@@ -54,8 +54,13 @@ class Delivery {
   uint64_t queue_depth() const;
 
  private:
-  absl::StatusOr<Outcome> Queue(alwayson::Code method, const alwayson::RequestBody& body)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the next append ticket; the caller then calls Queue with it, without mu_.
+  uint64_t TakeTicket() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends (and fsyncs) the request to the store in ticket order, with mu_ released: a slow
+  // disk holds up only the writes queued behind it, never Submit's direct sends, the
+  // session's I/O thread or a read.
+  absl::StatusOr<Outcome> Queue(uint64_t ticket, alwayson::Code method,
+                                const alwayson::RequestBody& body) ABSL_LOCKS_EXCLUDED(mu_);
   void ReplayLoop();
 
   PlatformSession* session_;
@@ -66,6 +71,10 @@ class Delivery {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t id_prefix_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // Appends in flight keep direct sends off, so nothing sent directly overtakes a write
+  // that is still on its way into the store.
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t append_turn_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread replay_;
 };
 
