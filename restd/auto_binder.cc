@@ -1,5 +1,12 @@
 #include "restd/auto_binder.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -10,6 +17,7 @@
 #include "services/alwayson/entity_name.h"
 #include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
+#include "services/common/file_util.h"
 #include "services/common/log.h"
 
 namespace edge::restd {
@@ -66,9 +74,10 @@ AutoBinder::AutoBinder(std::shared_ptr<edged_client::EdgedClient> edge,
                        std::vector<config::AutoBind> endpoints,
                        std::shared_ptr<EndpointClient> client,
                        std::shared_ptr<trust::TrustdClient> trustd,
-                       absl::Duration health_interval)
+                       absl::Duration health_interval, std::string state_file)
     : edge_(std::move(edge)), client_(std::move(client)), trustd_(std::move(trustd)),
-      health_interval_(health_interval), workers_(std::make_unique<boost::asio::thread_pool>(8)) {
+      health_interval_(health_interval), state_file_(std::move(state_file)),
+      workers_(std::make_unique<boost::asio::thread_pool>(8)) {
   absl::MutexLock lock(&mu_);
   for (config::AutoBind& e : endpoints) {
     std::string name = e.name;
@@ -79,6 +88,25 @@ AutoBinder::AutoBinder(std::shared_ptr<edged_client::EdgedClient> edge,
 AutoBinder::~AutoBinder() { Stop(); }
 
 void AutoBinder::Start() {
+  absl::StatusOr<std::vector<std::string>> kept = LoadPersisted();
+  if (!kept.ok()) {
+    // Set aside, not overwritten by the next save: what it held can still be read.
+    std::string aside = state_file_ + ".unreadable";
+    bool moved = std::rename(state_file_.c_str(), aside.c_str()) == 0;
+    LogError(absl::StrCat("Things added with AddEdgeThing earlier are not served: ",
+                          kept.status().message(), moved ? absl::StrCat("; moved to ", aside) : ""));
+  } else if (!kept->empty()) {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& name : *kept) {
+      if (targets_.count(name) > 0) continue;  // Now an auto_bind Thing of the configuration.
+      config::AutoBind lsr;  // The defaults: http://localhost:8001/.
+      lsr.name = name;
+      targets_[name] = Target{lsr, true, false, true, true, ""};
+    }
+    LogInfo(absl::StrCat(kept->size(), " Thing", kept->size() == 1 ? "" : "s",
+                         " added with AddEdgeThing and \"persist\": true, served again: ",
+                         absl::StrJoin(*kept, ", ")));
+  }
   health_thread_ = std::thread([this] { HealthLoop(); });
   stream_thread_ = std::thread([this] { StreamLoop(); });
 }
@@ -95,23 +123,143 @@ void AutoBinder::Stop() {
   workers_->join();
 }
 
-absl::Status AutoBinder::Add(const std::string& name) {
+absl::StatusOr<std::vector<std::string>> AutoBinder::LoadPersisted() const {
+  std::vector<std::string> names;
+  if (state_file_.empty()) return names;
+  absl::StatusOr<std::string> text = ReadFile(state_file_, 16 << 20);
+  if (absl::IsNotFound(text.status())) return names;
+  if (!text.ok()) return text.status();
+  absl::StatusOr<json::Value> doc = json::Parse(*text);
+  const json::Value* things = doc.ok() && doc->is_object() ? doc->Find("things") : nullptr;
+  if (things == nullptr || !things->is_array()) {
+    return absl::DataLossError(absl::StrCat(state_file_, ": expected {\"things\": [{\"name\": ...}]}",
+                                            doc.ok() ? "" : absl::StrCat(" (", doc.status().message(), ")")));
+  }
+  for (size_t i = 0; i < things->array().size(); ++i) {
+    const json::Value& t = things->array()[i];
+    const json::Value* name = t.is_object() ? t.Find("name") : nullptr;
+    std::string field = absl::StrCat(state_file_, ": things[", i, "].name");
+    if (name == nullptr || !name->is_string()) {
+      return absl::DataLossError(absl::StrCat(field, ": expected a Thing name"));
+    }
+    if (absl::Status s = alwayson::CheckThingName(name->str(), field); !s.ok()) {
+      return absl::DataLossError(s.message());
+    }
+    names.push_back(name->str());
+  }
+  return names;
+}
+
+absl::Status AutoBinder::SavePersisted(const std::map<std::string, Target>& targets) const {
+  json::Array things;
+  for (const auto& [name, t] : targets) {
+    if (t.persist) things.push_back(json::Value::MakeObject({{"name", json::Value::String(name)}}));
+  }
+  std::string dir = state_file_.substr(0, state_file_.rfind('/'));
+  if (!dir.empty() && ::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat(dir, ": cannot create it (", std::strerror(errno),
+                                               "); set restd.state_directory to a directory "
+                                               "restd may write"));
+  }
+  absl::Status s = WriteFileAtomically(
+      state_file_, json::Write(json::Value::MakeObject({{"things", json::Value::MakeArray(std::move(things))}})),
+      0640);
+  if (!s.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        s.message(), "; set restd.state_directory to a directory restd may write"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AutoBinder::Add(const std::string& name, bool persist) {
   if (absl::Status s = alwayson::CheckThingName(name, "body.name"); !s.ok()) return s;
-  v1::ServeMessage reg;
+  absl::MutexLock save_lock(&save_mu_);
+  std::map<std::string, Target> snapshot;
+  std::optional<Target> before;  // What to put back when the file cannot be written.
   {
     absl::MutexLock lock(&mu_);
-    if (!targets_.count(name)) {
+    auto it = targets_.find(name);
+    if (it != targets_.end() && !it->second.added) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "body.name: ", name, " is an auto_bind Thing of the configuration; it is served already"));
+    }
+    if (persist && state_file_.empty()) {
+      return absl::FailedPreconditionError("body.persist: restd has no state directory to keep it in");
+    }
+    if (it == targets_.end()) {
       config::AutoBind lsr;  // The defaults: http://localhost:8001/.
       lsr.name = name;
-      targets_[name] = Target{lsr, true, false};
-      LogInfo(absl::StrCat("AddEdgeThing: ", name, " is served by ", EndpointUrl(lsr)));
+      it = targets_.emplace(name, Target{lsr, true, false, true, persist, ""}).first;
+      LogInfo(absl::StrCat("AddEdgeThing: ", name, " is served by ", EndpointUrl(lsr),
+                           persist ? " (kept across restarts)" : ""));
+    } else {
+      before = it->second;
+      if (it->second.persist == persist) persist = false;  // Nothing to write.
+      it->second.persist = it->second.persist || persist;
     }
-    reg.mutable_register_()->add_things(name);
+    if (persist) snapshot = targets_;
   }
+  if (persist) {
+    if (absl::Status s = SavePersisted(snapshot); !s.ok()) {
+      absl::MutexLock lock(&mu_);
+      if (before) {
+        targets_[name] = *before;
+      } else {
+        targets_.erase(name);
+      }
+      LogError(absl::StrCat("AddEdgeThing ", name, " refused: ", s.message()));
+      return s;
+    }
+  }
+  v1::ServeMessage reg;
+  reg.mutable_register_()->add_things(name);
   if (!Send(reg)) {
     return absl::UnavailableError("edged is not reachable; the Thing will be bound when it is");
   }
   return absl::OkStatus();
+}
+
+absl::Status AutoBinder::Remove(const std::string& name) {
+  absl::MutexLock save_lock(&save_mu_);
+  std::map<std::string, Target> snapshot;
+  Target removed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = targets_.find(name);
+    if (it == targets_.end()) {
+      return absl::NotFoundError(absl::StrCat("body.name: ", name, " was not added with AddEdgeThing"));
+    }
+    if (!it->second.added) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "body.name: ", name, " is an auto_bind Thing of the configuration; remove it there"));
+    }
+    removed = it->second;
+    targets_.erase(it);
+    if (removed.persist) snapshot = targets_;
+  }
+  if (removed.persist) {
+    if (absl::Status s = SavePersisted(snapshot); !s.ok()) {
+      absl::MutexLock lock(&mu_);
+      targets_[name] = removed;
+      LogError(absl::StrCat("RemoveEdgeThing ", name, " refused: ", s.message()));
+      return s;
+    }
+  }
+  LogInfo(absl::StrCat("RemoveEdgeThing: ", name, " is no longer served"));
+  v1::ServeMessage withdraw;
+  withdraw.mutable_withdraw()->add_things(name);
+  Send(withdraw);  // Without a stream, the next stream does not register it.
+  return absl::OkStatus();
+}
+
+std::vector<EdgeThingState> AutoBinder::List() const {
+  std::vector<EdgeThingState> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, t] : targets_) {
+    out.push_back(EdgeThingState{name, EndpointUrl(t.endpoint), t.added, t.persist,
+                                 t.healthy && t.checked, t.last_error});
+  }
+  return out;
 }
 
 std::vector<std::string> AutoBinder::HealthyThings() const {
@@ -193,9 +341,22 @@ void AutoBinder::HealthLoop() {
       // Reachable is alive, even when its certificate is refused: the platform's requests
       // then get the refusal's reason instead of silence.
       bool alive = r.ok() || absl::IsPermissionDenied(r.status());
+      std::string error = r.ok() ? "" : std::string(r.status().message());
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = targets_.find(t.endpoint.name);
+        if (it != targets_.end()) it->second.last_error = error;
+      }
       if (alive == t.healthy && t.checked) continue;
       std::string url = EndpointUrl(t.endpoint);
-      if (alive) {
+      if (alive && !r.ok()) {
+        // Bound, so that the platform's requests get the refusal's reason, but never
+        // reported as a working endpoint.
+        LogWarning(absl::StrCat("auto_bind ", t.endpoint.name, ": ", url,
+                                " refused by trustd (", error,
+                                "); the platform's requests to it get this refusal"));
+        changes_up.mutable_register_()->add_things(t.endpoint.name);
+      } else if (alive) {
         LogInfo(absl::StrCat("auto_bind ", t.endpoint.name, ": ", url,
                              t.checked ? " answers again; binding" : " answers; binding"));
         changes_up.mutable_register_()->add_things(t.endpoint.name);
@@ -210,6 +371,16 @@ void AutoBinder::HealthLoop() {
         it->second.healthy = alive;
         it->second.checked = true;
       }
+    }
+    {
+      // A Thing RemoveEdgeThing took away meanwhile is not bound again.
+      absl::MutexLock lock(&mu_);
+      auto* names = changes_up.mutable_register_()->mutable_things();
+      names->erase(std::remove_if(names->begin(), names->end(),
+                                  [this](const std::string& n) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return targets_.count(n) == 0;
+                                  }),
+                   names->end());
     }
     if (changes_up.register_().things_size() > 0) Send(changes_up);
     if (changes_down.withdraw().things_size() > 0) Send(changes_down);

@@ -29,23 +29,33 @@ namespace edge::restd {
 
 class AutoBinder : public EdgeThings {
  public:
+  // `state_file`: where Things added with "persist": true are kept (JSON, written
+  // atomically); read by Start(). Empty: nothing can be persisted.
   AutoBinder(std::shared_ptr<edged_client::EdgedClient> edge,
              std::vector<config::AutoBind> endpoints, std::shared_ptr<EndpointClient> client,
-             std::shared_ptr<trust::TrustdClient> trustd, absl::Duration health_interval);
+             std::shared_ptr<trust::TrustdClient> trustd, absl::Duration health_interval,
+             std::string state_file = "");
   ~AutoBinder() override;
 
   void Start();
   void Stop();
-  // kInvalidArgument for a name ThingWorx would not accept; kUnavailable while edged is
-  // not reachable (the Thing is bound when it is).
-  absl::Status Add(const std::string& name) override;
+  // The Thing is kept (and bound as soon as edged is reachable and its endpoint answers).
+  absl::Status Add(const std::string& name, bool persist) override;
+  absl::Status Remove(const std::string& name) override;
+  std::vector<EdgeThingState> List() const override;
 
  private:
   struct Target {
     config::AutoBind endpoint;
     bool healthy = false;
     bool checked = false;
+    bool added = false;    // By AddEdgeThing.
+    bool persist = false;
+    std::string last_error;
   };
+  // The persisted Things, from state_file_; errors name the file.
+  absl::StatusOr<std::vector<std::string>> LoadPersisted() const;
+  absl::Status SavePersisted(const std::map<std::string, Target>& targets) const;
   void StreamLoop();
   void HealthLoop();
   bool Send(const ::edge::v1::ServeMessage& message);
@@ -57,6 +67,8 @@ class AutoBinder : public EdgeThings {
   std::shared_ptr<EndpointClient> client_;
   std::shared_ptr<trust::TrustdClient> trustd_;
   const absl::Duration health_interval_;
+  const std::string state_file_;
+  absl::Mutex save_mu_;  // One writer of state_file_ at a time, in order.
   std::unique_ptr<boost::asio::thread_pool> workers_;
 
   mutable absl::Mutex mu_;

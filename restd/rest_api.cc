@@ -1,8 +1,12 @@
 #include "restd/rest_api.h"
 
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "proto/edge/v1/edge_proto.h"
 #include "services/json/json.h"
@@ -217,7 +221,16 @@ Response RestApi::Route(const Request& req) {
     }
     if (parts[4] == "GetEdgeThings") return GetEdgeThings(req);
     if (parts[4] == "AddEdgeThing") return AddEdgeThing(req);
-    return Error(req, http::status::not_found, absl::StrCat("LocalEms has no service ", parts[4]));
+    if (parts[4] == "RemoveEdgeThing") return RemoveEdgeThing(req);
+    return Error(req, http::status::not_found,
+                 absl::StrCat("LocalEms has no service ", parts[4],
+                              " (AddEdgeThing, RemoveEdgeThing, GetEdgeThings)"));
+  }
+  if (thing == "LocalEms" && kind == "Properties" && parts.size() <= 5) {
+    if (req.method() != http::verb::get) {
+      return Error(req, http::status::method_not_allowed, "LocalEms properties are read-only (GET)");
+    }
+    return LocalEmsProperties(req, parts.size() == 5 ? parts[4] : "");
   }
   if (kind == "Properties" && parts.size() <= 5) {
     std::string prop = parts.size() == 5 ? parts[4] : "";
@@ -280,31 +293,131 @@ Response RestApi::InvokeService(const Request& req, const std::string& thing,
   return Delivered(req, *d);
 }
 
+// LocalEms is this gateway itself: restd answers from edged's status, also while the
+// platform is unreachable (and says so when edged is).
+Response RestApi::LocalEmsProperties(const Request& req, const std::string& prop) {
+  absl::StatusOr<v1::StatusResponse> status = edge_->Status();
+  std::vector<std::pair<alwayson::FieldDefinition, Value>> props;
+  auto add = [&props](const char* name, Value v) {
+    alwayson::FieldDefinition f;
+    f.name = name;
+    f.base_type = v.type();
+    props.emplace_back(std::move(f), std::move(v));
+  };
+  bool connected = status.ok() && status->state() == v1::StatusResponse::CONNECTED;
+  add("isConnected", Value::Boolean(connected));
+  add("connectedServer", Value::String(connected ? status->server() : ""));
+  add("connectionState",
+      Value::String(!status.ok() ? "EDGED_UNREACHABLE"
+                                 : v1::StatusResponse::State_Name(status->state())));
+  add("queueDepth", Value::Number(status.ok() ? static_cast<double>(status->queue_depth()) : 0));
+  add("queueBytes", Value::Number(status.ok() ? static_cast<double>(status->queue_bytes()) : 0));
+  add("reconnects", Value::Number(status.ok() ? static_cast<double>(status->reconnects()) : 0));
+  add("lastError", Value::String(status.ok() ? status->last_error()
+                                             : absl::StrCat("edged: ", status.status().message())));
+  InfoTable t;
+  std::vector<Value> row;
+  for (auto& [field, value] : props) {
+    if (!prop.empty() && field.name != prop) continue;
+    t.fields.push_back(field);
+    row.push_back(value);
+  }
+  if (t.fields.empty()) {
+    return Error(req, http::status::not_found,
+                 absl::StrCat("LocalEms has no property ", prop,
+                              " (isConnected, connectedServer, connectionState, queueDepth, "
+                              "queueBytes, reconnects, lastError)"));
+  }
+  t.rows.push_back(std::move(row));
+  return JsonResponse(req, http::status::ok, alwayson::InfoTableToJson(t));
+}
+
+// Each Thing restd serves (auto_bind and AddEdgeThing) with its state, and every other
+// Thing edged has bound (served by a local service over gRPC).
 Response RestApi::GetEdgeThings(const Request& req) {
   absl::StatusOr<v1::StatusResponse> status = edge_->Status();
   if (!status.ok()) return FromStatus(req, status.status());
+  std::set<std::string> bound(status->bound_things().begin(), status->bound_things().end());
   InfoTable t;
-  alwayson::FieldDefinition f;
-  f.name = "name";
-  f.base_type = BaseType::kThingName;
-  t.fields.push_back(f);
+  auto field = [&t](const char* name, BaseType type) {
+    alwayson::FieldDefinition f;
+    f.name = name;
+    f.base_type = type;
+    t.fields.push_back(f);
+  };
+  field("name", BaseType::kThingName);
+  field("bound", BaseType::kBoolean);
+  field("endpoint", BaseType::kString);
+  field("source", BaseType::kString);
+  field("persist", BaseType::kBoolean);
+  field("lastError", BaseType::kString);
+  std::set<std::string> listed;
+  for (const EdgeThingState& s : things_ ? things_->List() : std::vector<EdgeThingState>{}) {
+    listed.insert(s.name);
+    t.rows.push_back({Value::String(s.name, BaseType::kThingName),
+                      Value::Boolean(bound.count(s.name) > 0), Value::String(s.endpoint),
+                      Value::String(s.added ? "AddEdgeThing" : "auto_bind"),
+                      Value::Boolean(s.persist), Value::String(s.last_error)});
+  }
   for (const std::string& name : status->bound_things()) {
-    t.rows.push_back({Value::String(name, BaseType::kThingName)});
+    if (listed.count(name) > 0) continue;
+    t.rows.push_back({Value::String(name, BaseType::kThingName), Value::Boolean(true),
+                      Value::String(""), Value::String("local service"), Value::Boolean(false),
+                      Value::String("")});
   }
   return JsonResponse(req, http::status::ok, alwayson::InfoTableToJson(t));
 }
 
-Response RestApi::AddEdgeThing(const Request& req) {
+namespace {
+
+// The body of AddEdgeThing / RemoveEdgeThing: an object with a Thing name and only the
+// members `allowed`; 400 naming the first member that is not.
+absl::StatusOr<json::Value> EdgeThingBody(const Request& req, const std::vector<std::string>& allowed,
+                                          absl::string_view shape) {
   absl::StatusOr<json::Value> body = json::Parse(req.body());
-  const json::Value* name = body.ok() && body->is_object() ? body->Find("name") : nullptr;
+  if (!body.ok() || !body->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("body: expected ", shape));
+  }
+  for (const auto& [key, value] : body->object()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "body.", LogSafe(key, 64), ": not a member this service takes (", absl::StrJoin(allowed, ", "), ")"));
+    }
+  }
+  const json::Value* name = body->Find("name");
   if (name == nullptr || !name->is_string() || name->str().empty()) {
-    return Error(req, http::status::bad_request,
-                 "body: expected {\"name\": \"<Thing>\", \"persist\": true|false}");
+    return absl::InvalidArgumentError(absl::StrCat("body.name: expected a Thing name; body: expected ", shape));
+  }
+  return body;
+}
+
+}  // namespace
+
+Response RestApi::AddEdgeThing(const Request& req) {
+  constexpr absl::string_view kShape = R"({"name": "<Thing>", "persist": true|false})";
+  absl::StatusOr<json::Value> body = EdgeThingBody(req, {"name", "persist"}, kShape);
+  if (!body.ok()) return Error(req, http::status::bad_request, body.status().message());
+  const json::Value* persist = body->Find("persist");
+  if (persist != nullptr && !persist->is_bool()) {
+    return Error(req, http::status::bad_request, "body.persist: expected true or false");
   }
   if (things_ == nullptr) {
     return Error(req, http::status::service_unavailable, "edge Things cannot be added now");
   }
-  absl::Status s = things_->Add(name->str());
+  absl::Status s = things_->Add(body->Find("name")->str(), persist != nullptr && persist->boolean());
+  if (absl::IsAlreadyExists(s)) return Error(req, http::status::conflict, s.message());
+  if (!s.ok()) return FromStatus(req, s);
+  return JsonResponse(req, http::status::ok, "{}");
+}
+
+Response RestApi::RemoveEdgeThing(const Request& req) {
+  absl::StatusOr<json::Value> body = EdgeThingBody(req, {"name"}, R"({"name": "<Thing>"})");
+  if (!body.ok()) return Error(req, http::status::bad_request, body.status().message());
+  if (things_ == nullptr) {
+    return Error(req, http::status::service_unavailable, "edge Things cannot be removed now");
+  }
+  absl::Status s = things_->Remove(body->Find("name")->str());
+  if (absl::IsFailedPrecondition(s)) return Error(req, http::status::conflict, s.message());
   if (!s.ok()) return FromStatus(req, s);
   return JsonResponse(req, http::status::ok, "{}");
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/beast/http.hpp>
 
@@ -31,11 +32,26 @@ namespace edge::restd {
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
+// One Thing restd serves for the platform, as GetEdgeThings shows it.
+struct EdgeThingState {
+  std::string name;
+  std::string endpoint;     // The edge endpoint's URL.
+  bool added = false;       // By AddEdgeThing (else from auto_bind).
+  bool persist = false;     // Kept across restarts (AddEdgeThing "persist": true).
+  bool answering = false;   // The endpoint answered its last health check.
+  std::string last_error;   // Of the last health check or forwarded request; "" if none.
+};
+
 // Things served by this restd besides auto_bind: AddEdgeThing registers them.
 class EdgeThings {
  public:
   virtual ~EdgeThings() = default;
-  virtual absl::Status Add(const std::string& name) = 0;
+  // kInvalidArgument for a name ThingWorx would not accept, kAlreadyExists for an auto_bind
+  // Thing, kUnavailable (and nothing kept) when `persist` cannot be written.
+  virtual absl::Status Add(const std::string& name, bool persist) = 0;
+  // kNotFound for a Thing AddEdgeThing did not add; kFailedPrecondition for an auto_bind one.
+  virtual absl::Status Remove(const std::string& name) = 0;
+  virtual std::vector<EdgeThingState> List() const = 0;
 };
 
 // A response and how long to hold it before it is written: a failed login's penalty. The
@@ -78,6 +94,9 @@ class RestApi {
   Response InvokeService(const Request& r, const std::string& thing, const std::string& svc);
   Response GetEdgeThings(const Request& r);
   Response AddEdgeThing(const Request& r);
+  Response RemoveEdgeThing(const Request& r);
+  // LocalEms's properties, answered by restd itself (never the platform).
+  Response LocalEmsProperties(const Request& r, const std::string& prop);
 
   RestApiOptions options_;
   std::shared_ptr<trust::TrustdClient> trustd_;

@@ -72,7 +72,8 @@ int Run(const std::string& config_path) {
 
   auto client = std::make_shared<EndpointClient>(validator, config.certificates.cipher_suite);
   AutoBinder binder(edge, config.auto_bind, client, trustd,
-                    absl::Milliseconds(config.restd.health_check_interval));
+                    absl::Milliseconds(config.restd.health_check_interval),
+                    config.restd.state_directory + "/edge_things.json");
 
   RestApiOptions api_options;
   api_options.authenticate = hs.authenticate;

@@ -177,6 +177,9 @@ struct RestdConfig {
   std::string client_certificates = "none";   // "none", "optional" or "require" (by trustd).
   std::string edged_socket;                   // Empty: edged.socket.
   int64_t health_check_interval = 5000;       // auto_bind endpoints, milliseconds.
+  // Where restd keeps what must survive a restart (Things added with AddEdgeThing and
+  // "persist": true, in edge_things.json). Created (0750) on first use.
+  std::string state_directory = "/var/lib/edge/restd";
 };
 
 struct Config {

@@ -450,6 +450,7 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.String("client_certificates", &c->restd.client_certificates);
     s.String("edged_socket", &c->restd.edged_socket);
     s.Millis("health_check_interval", &c->restd.health_check_interval);
+    s.String("state_directory", &c->restd.state_directory);
   });
   g.Finish();
 }
@@ -473,6 +474,7 @@ void ResolvePaths(Config* c) {
   }
   Resolve(b, &c->trustd.master_key_file);
   Resolve(b, &c->offline_msg_store.directory);
+  Resolve(b, &c->restd.state_directory);
 }
 
 // Nesting deeper than this is not a configuration; refuse it before yaml-cpp recurses.

@@ -310,6 +310,135 @@ TEST_F(RestdTest, PlatformUnreachableGives503ForReadsAnd202ForQueuedWrites) {
                       absl::Seconds(20)));
 }
 
+// LocalEms is the gateway itself: restd answers its properties from edged's state, also
+// while the platform is unreachable (EMS users poll isConnected), and never asks the
+// platform about it.
+TEST_F(RestdTest, LocalEmsPropertiesAreAnsweredByRestdAlsoWhileOffline) {
+  StartAll();
+  auto value = [&](const std::string& name) -> json::Value {
+    CurlResult r = Get("/Thingworx/Things/LocalEms/Properties/" + name);
+    EXPECT_EQ(r.code, 200) << r.body;
+    absl::StatusOr<json::Value> t = json::Parse(r.body);
+    if (!t.ok() || t->Find("rows") == nullptr || t->Find("rows")->array().empty()) return {};
+    const json::Value* v = t->Find("rows")->array()[0].Find(name);
+    return v ? *v : json::Value{};
+  };
+  ASSERT_TRUE(value("isConnected").is_bool());
+  EXPECT_TRUE(value("isConnected").boolean());
+  EXPECT_EQ(value("connectedServer").str(), absl::StrCat("localhost:", stack_.sim()->ws_port()));
+  CurlResult all = Get("/Thingworx/Things/LocalEms/Properties");
+  ASSERT_EQ(all.code, 200) << all.body;
+  for (const char* name : {"isConnected", "connectedServer", "queueDepth", "lastError"}) {
+    EXPECT_TRUE(absl::StrContains(all.body, absl::StrCat("\"", name, "\""))) << name << all.body;
+  }
+
+  ASSERT_TRUE(stack_.sim()->Refuse(600000).ok());
+  ASSERT_TRUE(WaitFor([&] { return value("isConnected").is_bool() && !value("isConnected").boolean(); },
+                      absl::Seconds(10)));
+  CurlResult queued = Send("PUT", "/Thingworx/Things/Pump1/Properties/Level", R"({"Level": 3})");
+  ASSERT_EQ(queued.code, 202) << queued.body;
+  EXPECT_EQ(value("queueDepth").number(), 1);
+  EXPECT_FALSE(value("lastError").str().empty());
+
+  CurlResult unknown = Get("/Thingworx/Things/LocalEms/Properties/Nope");
+  EXPECT_EQ(unknown.code, 404);
+  EXPECT_TRUE(absl::StrContains(unknown.body, "isConnected")) << "names what there is: " << unknown.body;
+  EXPECT_EQ(Send("PUT", "/Thingworx/Things/LocalEms/Properties/isConnected", R"({"isConnected": true})").code,
+            405);
+  ASSERT_TRUE(stack_.sim()->Refuse(0).ok());
+  ASSERT_TRUE(WaitFor([&] { return value("isConnected").is_bool() && value("isConnected").boolean(); },
+                      absl::Seconds(20)));
+  absl::StatusOr<json::Value> records = stack_.sim()->Records();
+  ASSERT_TRUE(records.ok());
+  EXPECT_FALSE(absl::StrContains(json::Write(*records), "LocalEms")) << "never asked the platform";
+}
+
+// AddEdgeThing as EMS documents it: {"name", "persist"}; with persist the Thing survives a
+// restart (kept under restd.state_directory); RemoveEdgeThing takes it away; GetEdgeThings
+// shows each Thing's state, so a Thing whose endpoint does not answer is never unbound in
+// silence.
+TEST_F(RestdTest, AddEdgeThingPersistsAcrossARestartAndRemoveEdgeThingUnbinds) {
+  const std::string state = stack_.dir() + "/restd-state";
+  StartAll("", absl::StrCat("  state_directory: ", state, "\n"));
+  const std::string add = "/Thingworx/Things/LocalEms/Services/AddEdgeThing";
+  const std::string remove = "/Thingworx/Things/LocalEms/Services/RemoveEdgeThing";
+  const std::string list = "/Thingworx/Things/LocalEms/Services/GetEdgeThings";
+  auto row_of = [&](const std::string& name) -> json::Value {
+    CurlResult r = Send("POST", list, "{}");
+    EXPECT_EQ(r.code, 200) << r.body;
+    absl::StatusOr<json::Value> t = json::Parse(r.body);
+    if (!t.ok() || t->Find("rows") == nullptr) return {};
+    for (const json::Value& row : t->Find("rows")->array()) {
+      if (row.Find("name") && row.Find("name")->str() == name) return row;
+    }
+    return {};
+  };
+
+  // What AddEdgeThing does not take is refused, naming it.
+  CurlResult typo = Send("POST", add, R"({"name": "Kept1", "persistt": true})");
+  EXPECT_EQ(typo.code, 400);
+  EXPECT_TRUE(absl::StrContains(typo.body, "body.persistt")) << typo.body;
+  CurlResult not_bool = Send("POST", add, R"({"name": "Kept1", "persist": "yes"})");
+  EXPECT_EQ(not_bool.code, 400);
+  EXPECT_TRUE(absl::StrContains(not_bool.body, "body.persist")) << not_bool.body;
+  CurlResult configured = Send("POST", add, R"({"name": "Lsr1"})");
+  EXPECT_EQ(configured.code, 409) << configured.body;
+  EXPECT_TRUE(absl::StrContains(configured.body, "auto_bind")) << configured.body;
+
+  ASSERT_EQ(Send("POST", add, R"({"name": "Kept1", "persist": true})").code, 200);
+  ASSERT_EQ(Send("POST", add, R"({"name": "Passing1"})").code, 200);
+  json::Value kept = row_of("Kept1");
+  ASSERT_TRUE(kept.is_object()) << "GetEdgeThings lists it";
+  EXPECT_EQ(kept.Find("source")->str(), "AddEdgeThing");
+  EXPECT_TRUE(kept.Find("persist")->boolean());
+  EXPECT_EQ(kept.Find("endpoint")->str(), "http://localhost:8001");
+  // Nothing answers on the LSR's default port here: the Thing is withdrawn, and that is
+  // said, in the log and in GetEdgeThings.
+  ASSERT_TRUE(stack_.restd()->WaitForLog("auto_bind Kept1: http://localhost:8001 is gone",
+                                         absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return !row_of("Kept1").Find("lastError")->str().empty(); },
+                      absl::Seconds(10)));
+  EXPECT_FALSE(row_of("Kept1").Find("bound")->boolean());
+
+  // A restart of restd (and of edged): the persisted Thing is served again, the other not.
+  stack_.restd()->Kill(SIGTERM);
+  stack_.edged()->Kill(SIGTERM);
+  ASSERT_TRUE(stack_.StartEdged().ok());
+  ASSERT_TRUE(stack_.StartRestd().ok());
+  EXPECT_TRUE(stack_.restd()->WaitForLog("served again: Kept1", absl::Seconds(10)))
+      << stack_.restd()->Log();
+  ASSERT_TRUE(WaitFor([&] { return Get("/Thingworx/Things/SystemRepository/Properties/name").code == 200; },
+                      absl::Seconds(20)));
+  EXPECT_TRUE(row_of("Kept1").is_object());
+  EXPECT_FALSE(row_of("Passing1").is_object()) << "not persisted";
+
+  // RemoveEdgeThing: gone now and after the next restart; auto_bind Things stay.
+  EXPECT_EQ(Send("POST", remove, R"({"name": "Lsr1"})").code, 409);
+  EXPECT_EQ(Send("POST", remove, R"({"name": "Never1"})").code, 404);
+  ASSERT_EQ(Send("POST", remove, R"({"name": "Kept1"})").code, 200);
+  EXPECT_FALSE(row_of("Kept1").is_object());
+  stack_.restd()->Kill(SIGTERM);
+  ASSERT_TRUE(stack_.StartRestd().ok());
+  ASSERT_TRUE(WaitFor([&] { return Get("/Thingworx/Things/SystemRepository/Properties/name").code == 200; },
+                      absl::Seconds(20)));
+  EXPECT_FALSE(row_of("Kept1").is_object());
+  EXPECT_TRUE(row_of("Lsr1").is_object());
+}
+
+// The state directory cannot be written: AddEdgeThing with persist says so and keeps
+// nothing, rather than answering 200 and losing the Thing at the next restart.
+TEST_F(RestdTest, AddEdgeThingThatCannotBePersistedIsRefusedNamingTheDirectory) {
+  const std::string blocked = stack_.dir() + "/not-a-directory";
+  std::ofstream(blocked) << "a file where the state directory should be\n";
+  StartAll("", absl::StrCat("  state_directory: ", blocked, "/restd\n"));
+  CurlResult r = Send("POST", "/Thingworx/Things/LocalEms/Services/AddEdgeThing",
+                      R"({"name": "Kept2", "persist": true})");
+  EXPECT_EQ(r.code, 503) << r.body;
+  EXPECT_TRUE(absl::StrContains(r.body, "restd.state_directory")) << r.body;
+  CurlResult list = Send("POST", "/Thingworx/Things/LocalEms/Services/GetEdgeThings", "{}");
+  EXPECT_FALSE(absl::StrContains(list.body, "Kept2")) << list.body;
+}
+
 TEST_F(RestdTest, AutoBindThingIsServedEndToEndOverHttps) {
   StartAll();
   // edged binds Lsr1 from the config at once; restd serves it once its endpoint answered.

@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     const std::vector<std::string>& extra_env) {
   int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) return absl::InternalError(absl::StrCat(log_path, ": ", std::strerror(errno)));
+  off_t log_start = ::lseek(log, 0, SEEK_END);
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   for (const std::string& e : extra_env) env.push_back(e);
@@ -45,7 +46,9 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   }
   ::close(log);
   std::string program = argv[0].substr(argv[0].rfind('/') + 1);
-  return std::unique_ptr<Subprocess>(new Subprocess(pid, std::move(program), log_path));
+  auto process = std::unique_ptr<Subprocess>(new Subprocess(pid, std::move(program), log_path));
+  process->log_start_ = log_start > 0 ? static_cast<size_t>(log_start) : 0;
+  return process;
 }
 
 Subprocess::~Subprocess() {
@@ -86,7 +89,10 @@ std::string Subprocess::Log() const {
 }
 
 bool Subprocess::WaitForLog(const std::string& needle, absl::Duration timeout) const {
-  if (WaitFor([&] { return Log().find(needle) != std::string::npos; }, timeout)) return true;
+  // Only this process's own lines: an earlier run's may be in the same file.
+  if (WaitFor([&] { return Log().find(needle, log_start_) != std::string::npos; }, timeout)) {
+    return true;
+  }
   std::fprintf(stderr, "timed out waiting for \"%s\" in %s:\n%s\n", needle.c_str(),
                log_path_.c_str(), Log().c_str());
   return false;

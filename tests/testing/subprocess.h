@@ -38,7 +38,8 @@ class Subprocess {
   bool Running();
 
   std::string Log() const;
-  // Waits until the log contains `needle`; false (with the log in the test output) on timeout.
+  // Waits until the log holds `needle` in this process's own output (the file may hold an
+  // earlier run's too); false (with the log in the test output) on timeout.
   bool WaitForLog(const std::string& needle, absl::Duration timeout) const;
   // Waits until the file at `path` exists (a daemon's --ready-file) and returns its content;
   // kDeadlineExceeded naming the program, with its log, on timeout.
@@ -50,6 +51,7 @@ class Subprocess {
   pid_t pid_;
   std::string program_;
   std::string log_path_;
+  size_t log_start_ = 0;  // Where this process's output begins in the log file.
   int status_ = -1;
 };
 
