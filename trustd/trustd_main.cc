@@ -121,6 +121,12 @@ int Run(const std::string& config_path) {
 }  // namespace
 }  // namespace edge::trustd
 
+constexpr char kSummary[] =
+    "The trust sidecar: the only process that reads private keys, the master key and trust\n"
+    "anchors. Serves trust.v1.TrustService (peer decisions, keyless signing, passwords, secrets),\n"
+    "gRPC health and reflection on its Unix socket (trustd.socket); reloads trust material when\n"
+    "its files change. The configuration is checked exactly as `trustctl check-config` checks it.\n";
+
 int main(int argc, char** argv) {
-  return edge::DaemonMain(argc, argv, "trustd", edge::trustd::Run);
+  return edge::DaemonMain(argc, argv, "trustd", kSummary, edge::trustd::Run);
 }

@@ -21,30 +21,32 @@ sigset_t TerminationSignals() {
 
 }  // namespace
 
-int DaemonMain(int argc, char** argv, const char* name,
+CommandSpec DaemonCommandSpec(const char* name, const char* summary) {
+  CommandSpec spec;
+  spec.name = name;
+  spec.synopsis = "--config FILE";
+  spec.summary = summary;
+  spec.flags = {{"config", "FILE",
+                 "the configuration file: YAML, or an EMS config.json as it is (required)"}};
+  return spec;
+}
+
+int DaemonMain(int argc, char** argv, const char* name, const char* summary,
                const std::function<int(const std::string& config)>& run) {
   SetLogName(name);
-  std::string usage = absl::StrCat("usage: ", name, " --config FILE\n");
-  std::string config;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) {
-      config = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config = a.substr(9);
-    } else {
-      std::cerr << name << ": unknown argument \"" << a << "\"\n" << usage;
-      return 2;
-    }
+  CommandSpec spec = DaemonCommandSpec(name, summary);
+  absl::StatusOr<CommandLine> args =
+      ParseCommandLine(spec, std::vector<std::string>(argv + 1, argv + argc));
+  if (args.ok() && !args->help() && !args->version() && args->Value("config").empty()) {
+    args = absl::InvalidArgumentError("--config FILE is required");
   }
-  if (config.empty()) {
-    std::cerr << usage;
-    return 2;
+  if (std::optional<int> done = AnswerHelpVersionOrError(spec, args, std::cout, std::cerr)) {
+    return *done;
   }
   sigset_t signals = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  return run(config);
+  return run(args->Value("config"));
 }
 
 int AwaitTerminationSignal() {

@@ -1,8 +1,10 @@
-// What every daemon's main() does the same way: `--config FILE` (nothing else), SIGINT and
-// SIGTERM taken by one thread with sigwait, SIGPIPE ignored.
+// What every daemon's main() does the same way: its command line (`--config FILE`, and
+// `--help`, `--version`; anything else prints the usage and exits 2), SIGINT and SIGTERM
+// taken by one thread with sigwait, SIGPIPE ignored.
 //
 //   int main(int argc, char** argv) {
-//     return edge::DaemonMain(argc, argv, "edged", [](const std::string& config) {
+//     return edge::DaemonMain(argc, argv, "edged", "Keeps the platform session.",
+//                             [](const std::string& config) {
 //       ... start ...
 //       edge::AwaitTerminationSignal();
 //       ... stop ...
@@ -15,12 +17,18 @@
 #include <functional>
 #include <string>
 
+#include "services/common/command_line.h"
+
 namespace edge {
 
-// Sets the log name, blocks SIGINT/SIGTERM (before any thread starts, so every thread
-// inherits the mask) and ignores SIGPIPE, parses `--config FILE` or `--config=FILE`, then
-// returns run(config). Exit code 2 with the usage for anything else on the command line.
-int DaemonMain(int argc, char** argv, const char* name,
+// The command line of daemon `name`: `--config FILE` (required), its help and `summary`.
+CommandSpec DaemonCommandSpec(const char* name, const char* summary);
+
+// Sets the log name; answers --help and --version (exit 0) and a wrong or missing flag (the
+// usage on stderr, exit 2) without starting; otherwise blocks SIGINT/SIGTERM (before any
+// thread starts, so every thread inherits the mask), ignores SIGPIPE and returns
+// run(config).
+int DaemonMain(int argc, char** argv, const char* name, const char* summary,
                const std::function<int(const std::string& config)>& run);
 
 // Waits for SIGINT or SIGTERM, logs "stopping on signal N", returns N.
