@@ -16,9 +16,9 @@
 #include "edged/platform_session.h"
 #include "services/common/daemon.h"
 #include "services/common/log.h"
-#include "services/config/loader.h"
 #include "services/local_rpc/caller_policy.h"
 #include "services/local_rpc/uds_listener.h"
+#include "services/startup/startup_checks.h"
 #include "services/tls/cipher_suite.h"
 #include "services/tls/trustd_tls.h"
 #include "services/trustd_client/trustd_client.h"
@@ -34,18 +34,11 @@ void ConfigurePlatformTls(SSL_CTX* ctx, const config::Config& config,
 }
 
 int Run(const std::string& config_path) {
-  auto loaded = config::LoadConfigFile(config_path, /*check_files=*/false);
-  if (!loaded.ok()) {
-    std::cerr << loaded.status().message() << "\nedged: not started: fix " << config_path << "\n";
-    return 1;
-  }
-  for (const config::Diagnostic& d : loaded->diagnostics) LogWarning(d.ToString());
-  const config::Config& config = loaded->config;
-  if (config.ws_servers.empty()) {
-    std::cerr << "ws_servers: expected at least one {host, port}, found none\n"
-                 "edged: not started: fix " << config_path << "\n";
-    return 1;
-  }
+  // The checks trustctl check-config makes, with the same lines.
+  startup::CheckedConfig checked =
+      startup::CheckConfigFile(config_path, {startup::Daemon::kEdged});
+  if (!startup::ReportAtStart(checked, "edged")) return 1;
+  const config::Config& config = checked.config;
 
   std::shared_ptr<trust::TrustdClient> trustd =
       trust::TrustdClient::Create({config.trustd.socket, absl::Seconds(2)});
@@ -113,7 +106,8 @@ int Run(const std::string& config_path) {
   }
   auto listener = local_rpc::UdsListener::Listen(config.edged.socket, config.edged.socket_mode);
   if (!listener.ok()) {
-    std::cerr << "edged.socket: " << listener.status().message() << "\nedged: not started\n";
+    std::cerr << "error: edged.socket: " << listener.status().message()
+              << "\nedged: not started\n";
     return 1;
   }
 

@@ -13,8 +13,8 @@
 #include "restd/rest_api.h"
 #include "services/common/daemon.h"
 #include "services/common/log.h"
-#include "services/config/loader.h"
 #include "services/edged_client/edged_client.h"
+#include "services/startup/startup_checks.h"
 #include "services/tls/cipher_suite.h"
 #include "services/tls/trustd_tls.h"
 #include "services/trustd_client/trustd_client.h"
@@ -36,13 +36,11 @@ void ConfigureServerTls(SSL_CTX* ctx, const config::Config& config,
 }
 
 int Run(const std::string& config_path) {
-  auto loaded = config::LoadConfigFile(config_path, /*check_files=*/false);
-  if (!loaded.ok()) {
-    std::cerr << loaded.status().message() << "\nrestd: not started: fix " << config_path << "\n";
-    return 1;
-  }
-  for (const config::Diagnostic& d : loaded->diagnostics) LogWarning(d.ToString());
-  const config::Config& config = loaded->config;
+  // The checks trustctl check-config makes, with the same lines.
+  startup::CheckedConfig checked =
+      startup::CheckConfigFile(config_path, {startup::Daemon::kRestd});
+  if (!startup::ReportAtStart(checked, "restd")) return 1;
+  const config::Config& config = checked.config;
   const config::HttpServer& hs = config.http_server;
 
   std::shared_ptr<trust::TrustdClient> trustd =

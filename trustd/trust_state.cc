@@ -48,7 +48,15 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
       options.master_key_file.empty() ? config.trustd.master_key_file : options.master_key_file;
   struct stat st;
   bool exists = ::stat(state->master_key_file_.c_str(), &st) == 0;
-  if (exists || options.create_master_key) {
+  // Created only where its directory already is: a file whose secrets are all plaintext
+  // needs no key, and an EMS machine has no /var/lib/edge (startup_checks warns about it).
+  const std::string& mk_file = state->master_key_file_;
+  std::string mk_dir =
+      mk_file.rfind('/') == std::string::npos ? "." : mk_file.substr(0, mk_file.rfind('/'));
+  if (mk_dir.empty()) mk_dir = "/";
+  bool can_create = options.create_master_key && ::stat(mk_dir.c_str(), &st) == 0 &&
+                    S_ISDIR(st.st_mode);
+  if (exists || can_create) {
     auto key = options.create_master_key ? trust::MasterKey::LoadOrCreate(state->master_key_file_)
                                          : trust::MasterKey::Load(state->master_key_file_);
     if (key.ok()) {
@@ -58,8 +66,9 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
     }
   } else if (AnySealed(config)) {
     error(absl::StrCat("trustd.master_key_file: the configuration holds sealed values but the "
-                       "master key ",
-                       state->master_key_file_, " does not exist"));
+                       "master key ", mk_file, " does not exist; restore the key they were sealed "
+                       "under, or seal them again with `trustctl encrypt --master-key ", mk_file,
+                       " -`"));
   }
   const trust::MasterKey* mk = state->master_key();
 

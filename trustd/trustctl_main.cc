@@ -1,10 +1,12 @@
-// trustctl: the operator CLI of the trust stack. See kUsage below.
+// trustctl: the operator CLI of the trust stack. `trustctl help` lists the commands,
+// `trustctl help COMMAND` (or `trustctl COMMAND --help`) describes one; each command's
+// flags, usage and --version come from services/common/command_line.h, as the daemons' do.
 #include <termios.h>
 #include <unistd.h>
 
+#include <functional>
 #include <iostream>
 #include <iterator>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,111 +15,119 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "services/common/command_line.h"
 #include "services/common/file_util.h"
 #include "services/common/openssl_util.h"
+#include "services/config/diagnostic.h"
 #include "services/config/loader.h"
+#include "services/startup/startup_checks.h"
 #include "services/trust/chain_validator.h"
 #include "services/trust/master_key.h"
+#include "services/trust/policy.h"
 #include "services/trust/policy_from_config.h"
 #include "services/trust/sealed_secret.h"
 #include "services/trustd_client/trustd_client.h"
-#include "services/trust/policy.h"
 #include "trustd/limbo.h"
 #include "trustd/trust_state.h"
+#include "trustd/verify_text.h"
 
 namespace {
 
-constexpr char kUsage[] = R"(usage: trustctl [--socket PATH] COMMAND [ARGS]
-
-commands:
-  check-config FILE [--master-key FILE]
-      validate a YAML or EMS config.json file: every problem on its own line; exit 0 when
-      valid (warnings on stderr), 1 when not
-  encrypt [--master-key FILE] [-]
-      read a secret from standard input (a prompt without echo on a terminal; one trailing
-      newline dropped) and print it sealed as one line "AES:..." (with --socket: sealed by
-      trustd). `encrypt TEXT` still works but puts the secret where other users see it (ps)
-  verify --config FILE --purpose platform|edge|client [--name HOST] CHAIN.pem
-      the trust decision for a peer chain (leaf first) as one JSON object; exit 0 when
-      allowed, 1 when refused (with --socket: decided by trustd)
-  fingerprint FILE.pem
-      "sha256 Fingerprint=AA:BB:..." per certificate, as openssl x509 -fingerprint -sha256
-  health
-      with --socket: print trustd's health ("SERVING") and exit 0 when it serves
-  limbo [--relax NAME[,NAME...]]
-      x509-limbo harness: a limbo JSON file on stdin, the results JSON on stdout, the
-      score on stderr; --relax runs it with trustd.policy relaxations (allow_missing_eku,
-      allow_missing_san, ...), e.g. for RFC 5280 suites without web-PKI fields
-
---socket PATH   talk to trustd on its Unix socket instead of reading files locally
-)";
+using edge::CommandLine;
+using edge::CommandSpec;
 
 constexpr char kDefaultMasterKey[] = "/var/lib/edge/master.key";
 
-struct Args {
-  std::map<std::string, std::string> flags;
-  std::vector<std::string> positional;
-};
+// Exit statuses (README, "trustctl").
+constexpr int kOk = 0;
+constexpr int kFailed = 1;      // Refused, invalid, unhealthy, or could not be done.
+constexpr int kUsage = 2;       // A wrong command line.
+constexpr int kUnsupported = 3;  // check-config: usable, but has settings this stack ignores.
 
-// Splits "--name value" / "--name=value" flags from positional arguments.
-bool ParseArgs(const std::vector<std::string>& in, const std::vector<std::string>& known,
-               Args* out) {
-  for (size_t i = 0; i < in.size(); ++i) {
-    const std::string& a = in[i];
-    if (!absl::StartsWith(a, "--")) {
-      out->positional.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(2), value;
-    size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < in.size()) {
-      value = in[++i];
-    } else {
-      std::cerr << "trustctl: --" << name << " needs a value\n";
-      return false;
-    }
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::cerr << "trustctl: unknown option --" << name << "\n";
-      return false;
-    }
-    out->flags[name] = value;
-  }
-  return true;
-}
+const edge::FlagSpec kSocketFlag = {"socket", "PATH",
+                                    "ask trustd on its Unix socket instead of reading files "
+                                    "locally (also accepted before the command)"};
 
 int Fail(absl::string_view message) {
   std::cerr << "trustctl: " << message << "\n";
-  return 1;
+  return kFailed;
 }
 
 std::unique_ptr<edge::trust::TrustdClient> Client(const std::string& socket) {
   return edge::trust::TrustdClient::Create({socket, absl::Seconds(5)});
 }
 
-int Fingerprint(const Args& args) {
-  if (args.positional.size() != 1) return Fail("usage: trustctl fingerprint FILE.pem");
-  auto pem = edge::ReadFile(args.positional[0]);
-  if (!pem.ok()) return Fail(pem.status().message());
-  auto certs = edge::CertsFromPem(*pem, args.positional[0]);
-  if (!certs.ok()) return Fail(certs.status().message());
-  for (const auto& cert : *certs) {
-    // Exactly what `openssl x509 -noout -fingerprint -sha256` (OpenSSL 3) prints.
-    std::cout << "sha256 Fingerprint=" << edge::Sha256Fingerprint(cert.get()) << "\n";
+// "trustctl COMMAND: <problem>" and the command's usage on stderr; exit 2.
+int UsageError(absl::string_view command, absl::string_view problem);
+
+// --socket after the command wins over --socket before it.
+std::string SocketOf(const CommandLine& args, const std::string& global_socket) {
+  return args.Value("socket", global_socket);
+}
+
+int CheckConfig(const CommandLine& args, const std::string&) {
+  const std::string& path = args.positional()[0];
+  // Every daemon's start-up checks, in the daemons' own function: what this calls valid
+  // starts; what a daemon refuses is reported here first, with the same line.
+  edge::startup::CheckedConfig checked = edge::startup::CheckConfigFile(
+      path, {edge::startup::Daemon::kTrustd, edge::startup::Daemon::kEdged,
+             edge::startup::Daemon::kRestd});
+  using Severity = edge::config::Diagnostic::Severity;
+  int errors = 0, warnings = 0;
+  std::vector<std::string> unsupported;
+  for (const edge::config::Diagnostic& d : checked.diagnostics) {
+    if (d.severity == Severity::kUnsupported) {
+      unsupported.push_back(d.ToString());
+      continue;
+    }
+    std::cerr << d.ToString() << "\n";
+    (d.severity == Severity::kError ? errors : warnings)++;
   }
-  return 0;
+  if (errors == 0) {
+    // trustd's deeper checks at start: keys match certificates, passphrases and sealed
+    // values decrypt, trust anchors and CRLs parse. (trustd creates a missing master key
+    // where its directory exists; this only reads one.)
+    auto state = edge::trustd::TrustState::Load(checked.config, 0, edge::trustd::LoadOptions());
+    if (!state.ok()) {
+      std::cerr << state.status().message() << "\n";
+      ++errors;
+    } else {
+      for (const std::string& w : (*state)->warnings()) {
+        std::cerr << "warning: " << w << "\n";
+        ++warnings;
+      }
+    }
+  }
+  if (!unsupported.empty()) {
+    std::cerr << "\nnot supported by this stack (the daemons start and ignore these; remove "
+                 "them, or expect them to have no effect):\n";
+    for (const std::string& line : unsupported) std::cerr << line << "\n";
+  }
+  std::string counts = absl::StrCat(warnings, warnings == 1 ? " warning" : " warnings");
+  if (errors > 0) {
+    std::cout << path << ": not valid (" << errors << (errors == 1 ? " error, " : " errors, ")
+              << counts << "): the daemons refuse to start\n";
+    return kFailed;
+  }
+  if (!unsupported.empty()) {
+    std::cout << path << ": not valid for this stack: " << unsupported.size()
+              << (unsupported.size() == 1 ? " setting is" : " settings are")
+              << " not supported (listed above; " << counts
+              << "); the daemons would start without them\n";
+    return kUnsupported;
+  }
+  std::cout << path << ": valid" << (warnings ? absl::StrCat(" (", counts, ")") : "") << "\n";
+  return kOk;
 }
 
 // The secret to seal: from standard input ("-" or nothing), or the argument (with a warning:
 // any local user reads a command line from /proc).
-std::optional<std::string> SecretToSeal(const Args& args) {
-  if (!args.positional.empty() && args.positional[0] != "-") {
+std::optional<std::string> SecretToSeal(const CommandLine& args) {
+  if (!args.positional().empty() && args.positional()[0] != "-") {
     std::cerr << "warning: a secret on the command line can be read by every local user (ps, "
                  "/proc/PID/cmdline) and stays in the shell history; prefer `trustctl encrypt -` "
                  "and type or pipe it\n";
-    return args.positional[0];
+    return args.positional()[0];
   }
   bool terminal = ::isatty(STDIN_FILENO) == 1;
   termios saved{};
@@ -140,81 +150,43 @@ std::optional<std::string> SecretToSeal(const Args& args) {
   return secret;
 }
 
-int Encrypt(const Args& args, const std::string& socket) {
-  if (args.positional.size() > 1) {
-    return Fail("usage: trustctl encrypt [--master-key FILE] [-]   (the secret on stdin)");
-  }
+int Encrypt(const CommandLine& args, const std::string& global_socket) {
   std::optional<std::string> secret = SecretToSeal(args);
   if (!secret) {
     return Fail("encrypt: expected a secret on standard input (one line), found none");
   }
+  std::string socket = SocketOf(args, global_socket);
   if (!socket.empty()) {
     auto sealed = Client(socket)->Seal(*secret);
     if (!sealed.ok()) return Fail(sealed.status().message());
     std::cout << *sealed << "\n";
-    return 0;
+    return kOk;
   }
-  auto it = args.flags.find("master-key");
-  std::string path = it == args.flags.end() ? kDefaultMasterKey : it->second;
-  auto key = edge::trust::MasterKey::LoadOrCreate(path);
+  auto key = edge::trust::MasterKey::LoadOrCreate(args.Value("master-key", kDefaultMasterKey));
   if (!key.ok()) return Fail(key.status().message());
   std::cout << edge::trust::Seal(*key, *secret) << "\n";
-  return 0;
+  return kOk;
 }
 
-int CheckConfig(const Args& args) {
-  if (args.positional.size() != 1) {
-    return Fail("usage: trustctl check-config FILE [--master-key FILE]");
+int Verify(const CommandLine& args, const std::string& global_socket) {
+  std::string socket = SocketOf(args, global_socket);
+  if (!args.Has("purpose")) return UsageError("verify", "--purpose is required");
+  if (socket.empty() && !args.Has("config")) {
+    return UsageError("verify", "--config FILE or --socket PATH is required");
   }
-  const std::string& path = args.positional[0];
-  auto text = edge::ReadFile(path, 4 * 1024 * 1024);
-  if (!text.ok()) return Fail(text.status().message());
-  std::string dir = path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  edge::config::Config config;
-  int errors = 0, warnings = 0;
-  for (const auto& d : edge::config::CheckConfigText(*text, path, dir, &config)) {
-    std::cerr << d.ToString() << "\n";
-    (d.severity == edge::config::Diagnostic::Severity::kError ? errors : warnings)++;
+  if (args.Has("json") && args.Has("text")) {
+    return Fail("verify: --json and --text exclude each other; give one");
   }
-  if (errors == 0) {
-    // The deeper checks trustd makes at start: keys match certificates, passphrases and
-    // sealed values decrypt, trust anchors and CRLs parse.
-    edge::trustd::LoadOptions options;
-    auto mk = args.flags.find("master-key");
-    if (mk != args.flags.end()) options.master_key_file = mk->second;
-    auto state = edge::trustd::TrustState::Load(config, 0, options);
-    if (!state.ok()) {
-      std::cerr << state.status().message() << "\n";
-      ++errors;
-    } else {
-      for (const std::string& w : (*state)->warnings()) {
-        std::cerr << "warning: " << w << "\n";
-        ++warnings;
-      }
-    }
-  }
-  if (errors > 0) return 1;
-  std::cout << path << ": valid" << (warnings ? absl::StrCat(" (", warnings, " warnings)") : "")
-            << "\n";
-  return 0;
-}
-
-int Verify(const Args& args, const std::string& socket) {
-  auto purpose_flag = args.flags.find("purpose");
   edge::trust::Purpose purpose;
-  if (args.positional.size() != 1 || purpose_flag == args.flags.end() ||
-      (socket.empty() && args.flags.count("config") == 0)) {
-    return Fail("usage: trustctl verify --config FILE --purpose platform|edge|client "
-                "[--name HOST] CHAIN.pem");
-  }
-  if (!edge::trust::ParsePurpose(purpose_flag->second, &purpose)) {
+  if (!edge::trust::ParsePurpose(args.Value("purpose"), &purpose)) {
     return Fail(absl::StrCat("--purpose: expected platform, edge or client, found \"",
-                             purpose_flag->second, "\""));
+                             args.Value("purpose"), "\""));
   }
-  std::string name = args.flags.count("name") ? args.flags.at("name") : "";
-  auto pem = edge::ReadFile(args.positional[0]);
+  std::string name = args.Value("name");
+  const std::string& chain_file = args.positional()[0];
+  auto pem = edge::ReadFile(chain_file);
   if (!pem.ok()) return Fail(pem.status().message());
-  auto certs = edge::CertsFromPem(*pem, args.positional[0]);
+  auto certs = edge::CertsFromPem(*pem, chain_file);
   if (!certs.ok()) return Fail(certs.status().message());
   std::vector<std::string> der;
   for (const auto& c : *certs) der.push_back(edge::CertToDer(c.get()));
@@ -223,7 +195,8 @@ int Verify(const Args& args, const std::string& socket) {
   if (!socket.empty()) {
     decision = Client(socket)->ValidatePeer(der, purpose, name, "trustctl");
   } else {
-    auto loaded = edge::config::LoadConfigFile(args.flags.at("config"));
+    // Only the trust anchors matter here, not whether the daemons could start.
+    auto loaded = edge::config::LoadConfigFile(args.Value("config"));
     if (!loaded.ok()) return Fail(loaded.status().message());
     auto policy = edge::trust::PolicyFromConfig(loaded->config, 0);
     if (!policy.ok()) return Fail(policy.status().message());
@@ -231,34 +204,178 @@ int Verify(const Args& args, const std::string& socket) {
     if (!validator.ok()) return Fail(validator.status().message());
     decision = (*validator)->Validate(der, purpose, name, absl::Now());
   }
-  std::cout << decision.ToJson() << "\n";
-  return decision.allowed ? 0 : 1;
+  if (name.empty()) std::cerr << "warning: " << edge::trustd::kHostNameNotChecked << "\n";
+  bool json = args.Has("json") || (!args.Has("text") && ::isatty(STDOUT_FILENO) != 1);
+  if (json) {
+    std::cout << decision.ToJson() << "\n";
+  } else {
+    std::cout << edge::trustd::DecisionText(decision, purpose, name);
+  }
+  return decision.allowed ? kOk : kFailed;
 }
 
-int Health(const std::string& socket) {
-  if (socket.empty()) return Fail("health needs --socket PATH");
+int Fingerprint(const CommandLine& args, const std::string&) {
+  const std::string& file = args.positional()[0];
+  auto pem = edge::ReadFile(file);
+  if (!pem.ok()) return Fail(pem.status().message());
+  auto certs = edge::CertsFromPem(*pem, file);
+  if (!certs.ok()) return Fail(certs.status().message());
+  for (const auto& cert : *certs) {
+    // Exactly what `openssl x509 -noout -fingerprint -sha256` (OpenSSL 3) prints.
+    std::cout << "sha256 Fingerprint=" << edge::Sha256Fingerprint(cert.get()) << "\n";
+  }
+  return kOk;
+}
+
+int Health(const CommandLine& args, const std::string& global_socket) {
+  std::string socket = SocketOf(args, global_socket);
+  if (socket.empty()) return UsageError("health", "--socket PATH is required");
   auto status = Client(socket)->Health();
   if (!status.ok()) return Fail(status.status().message());
   std::cout << *status << "\n";
-  return *status == "SERVING" ? 0 : 1;
+  return *status == "SERVING" ? kOk : kFailed;
 }
 
-int Limbo(const Args& args) {
+int Limbo(const CommandLine& args, const std::string&) {
   edge::trustd::LimboOptions options;
-  auto relax = args.flags.find("relax");
-  if (relax != args.flags.end()) {
-    for (absl::string_view name : absl::StrSplit(relax->second, ',', absl::SkipEmpty())) {
+  if (args.Has("relax")) {
+    for (absl::string_view name : absl::StrSplit(args.Value("relax"), ',', absl::SkipEmpty())) {
       absl::Status s = edge::trust::ApplyRelaxation(name, &options.strict);
       if (!s.ok()) return Fail(absl::StrCat("limbo --relax: ", s.message()));
     }
   }
-  if (!args.positional.empty()) return Fail("limbo: reads the limbo file on standard input");
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   auto results = edge::trustd::RunLimboCases(input, options);
   if (!results.ok()) return Fail(absl::StrCat("limbo: ", results.status().message()));
   std::cout << edge::trustd::RenderLimboResults(*results);
   std::cerr << edge::trustd::RenderLimboTally(edge::trustd::TallyLimbo(*results)) << "\n";
-  return 0;
+  return kOk;
+}
+
+struct Command {
+  CommandSpec spec;
+  std::string one_line;  // For the command list.
+  std::function<int(const CommandLine&, const std::string& global_socket)> run;
+};
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+      {{"trustctl check-config",
+        "FILE",
+        "Checks a YAML or EMS config.json file exactly as trustd, edged and restd check it at\n"
+        "start (the same function): every field, the files it names, socket directories,\n"
+        "callers' user names, the master key, the offline store's directory, sealed values,\n"
+        "and trustd's deeper checks (keys match certificates, passphrases decrypt). Errors and\n"
+        "warnings on stderr, one per line with its field path; settings this stack does not\n"
+        "implement are listed apart. The verdict is the last line, on stdout.\n"
+        "Exit 0: valid. 1: not valid (the daemons refuse to start). 3: no error, but settings\n"
+        "this stack does not support (the daemons start and ignore them).\n"
+        "Run it as the user the daemons run as (or root) to see what they will see.",
+        {},
+        1,
+        1,
+        "FILE"},
+       "check a configuration file as the daemons do at start",
+       CheckConfig},
+      {{"trustctl encrypt",
+        "[--master-key FILE] [--socket PATH] [-]",
+        "Reads a secret from standard input (a prompt without echo on a terminal; one trailing\n"
+        "newline dropped) and prints it sealed as one line \"AES:...\" for appKey, passwords\n"
+        "and passphrases. With --socket, trustd seals it. `encrypt TEXT` still works but puts\n"
+        "the secret where other users see it (ps, shell history).",
+        {{"master-key", "FILE",
+          absl::StrCat("the master key to seal under; created (0600) when missing [",
+                       kDefaultMasterKey, "]")},
+         kSocketFlag},
+        0,
+        1,
+        "- (standard input)"},
+       "seal a secret read from standard input",
+       Encrypt},
+      {{"trustctl verify",
+        "(--config FILE | --socket PATH) --purpose platform|edge|client [--name HOST] "
+        "[--json|--text] CHAIN.pem",
+        "The trust decision for a peer chain (PEM, leaf first), as trustd makes it: readable\n"
+        "text on a terminal, one JSON object otherwise (--json, --text choose). Without --name\n"
+        "the host name is not checked (a warning says so). Exit 0 allowed, 1 refused.",
+        {{"config", "FILE", "decide locally from this configuration's trust anchors"},
+         {"purpose", "P", "who the peer is: platform, edge (auto_bind endpoints) or client"},
+         {"name", "HOST", "the host name or IP the peer must be (as edged and restd check it)"},
+         {"json", "", "print the decision as one JSON object (the default when not a terminal)"},
+         {"text", "", "print the decision as text (the default on a terminal)"},
+         kSocketFlag},
+        1,
+        1,
+        "CHAIN.pem"},
+       "the trust decision for a peer certificate chain",
+       Verify},
+      {{"trustctl fingerprint",
+        "FILE.pem",
+        "Prints \"sha256 Fingerprint=AA:BB:...\" per certificate, exactly as OpenSSL 3's\n"
+        "`openssl x509 -noout -fingerprint -sha256` does, for fingerprint_allowlist and pins.",
+        {},
+        1,
+        1,
+        "FILE.pem"},
+       "SHA-256 fingerprints of certificates, as openssl prints them",
+       Fingerprint},
+      {{"trustctl health",
+        "--socket PATH",
+        "Prints the health of the daemon on the socket (\"SERVING\"); exit 0 when it serves.\n"
+        "Works for trustd and edged (grpc.health.v1).",
+        {kSocketFlag},
+        0,
+        0,
+        ""},
+       "the health of trustd or edged on its socket",
+       Health},
+      {{"trustctl limbo",
+        "[--relax NAME[,NAME...]] < limbo.json",
+        "x509-limbo harness: a limbo JSON file on stdin, the results JSON on stdout, the score\n"
+        "on stderr.",
+        {{"relax", "NAME,...",
+          "run with trustd.policy relaxations (allow_missing_eku, allow_missing_san, ...), "
+          "e.g. for RFC 5280 suites without web-PKI fields"}},
+        0,
+        0,
+        ""},
+       "x509-limbo test harness",
+       Limbo},
+  };
+  return commands;
+}
+
+std::string TopUsage() {
+  std::string out =
+      "usage: trustctl [--socket PATH] COMMAND [ARGS]\n"
+      "       trustctl help COMMAND | trustctl COMMAND --help | trustctl --version\n\n"
+      "The operator's command line of the edge trust stack.\n\ncommands:\n";
+  for (const Command& c : Commands()) {
+    std::string name = c.spec.name.substr(c.spec.name.find(' ') + 1);
+    absl::StrAppend(&out, "  ", name, std::string(14 - name.size(), ' '), c.one_line, "\n");
+  }
+  absl::StrAppend(&out, "  help          this list, or one command's usage and flags\n",
+                  "\n--socket PATH   talk to trustd on its Unix socket instead of reading files "
+                  "locally\n");
+  return out;
+}
+
+const Command* FindCommand(absl::string_view name) {
+  for (const Command& c : Commands()) {
+    if (c.spec.name == absl::StrCat("trustctl ", name)) return &c;
+  }
+  return nullptr;
+}
+
+int UsageError(absl::string_view command, absl::string_view problem) {
+  const Command* c = FindCommand(command);
+  std::cerr << "trustctl " << command << ": " << problem << "\n" << edge::Usage(c->spec);
+  return kUsage;
+}
+
+int UnknownCommand(const std::string& name) {
+  std::cerr << "trustctl: unknown command \"" << name << "\"\n" << TopUsage();
+  return kUsage;
 }
 
 }  // namespace
@@ -266,7 +383,7 @@ int Limbo(const Args& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> all(argv + 1, argv + argc);
   std::string socket;
-  // --socket goes before the command.
+  // --socket may go before the command.
   while (!all.empty() && absl::StartsWith(all[0], "--socket")) {
     if (all[0] == "--socket" && all.size() >= 2) {
       socket = all[1];
@@ -275,33 +392,35 @@ int main(int argc, char** argv) {
       socket = all[0].substr(9);
       all.erase(all.begin());
     } else {
-      std::cerr << kUsage;
-      return 2;
+      std::cerr << "trustctl: --socket needs a value (PATH)\n" << TopUsage();
+      return kUsage;
     }
   }
   if (all.empty()) {
-    std::cerr << kUsage;
-    return 2;
+    std::cerr << TopUsage();
+    return kUsage;
   }
-  std::string command = all[0];
-  std::vector<std::string> rest(all.begin() + 1, all.end());
-  Args args;
+  const std::string command = all[0];
+  if (command == "--version") {
+    std::cout << edge::VersionLine("trustctl") << "\n";
+    return kOk;
+  }
   if (command == "help" || command == "--help" || command == "-h") {
-    std::cout << kUsage;
-    return 0;
+    if (all.size() == 1) {
+      std::cout << TopUsage();
+      return kOk;
+    }
+    const Command* c = FindCommand(all[1]);
+    if (c == nullptr) return UnknownCommand(all[1]);
+    std::cout << edge::Usage(c->spec);
+    return kOk;
   }
-  if (command == "fingerprint") return ParseArgs(rest, {}, &args) ? Fingerprint(args) : 2;
-  if (command == "encrypt") {
-    return ParseArgs(rest, {"master-key"}, &args) ? Encrypt(args, socket) : 2;
+  const Command* c = FindCommand(command);
+  if (c == nullptr) return UnknownCommand(command);
+  absl::StatusOr<CommandLine> args =
+      edge::ParseCommandLine(c->spec, std::vector<std::string>(all.begin() + 1, all.end()));
+  if (std::optional<int> done = edge::AnswerHelpVersionOrError(c->spec, args, std::cout, std::cerr)) {
+    return *done;
   }
-  if (command == "check-config") {
-    return ParseArgs(rest, {"master-key"}, &args) ? CheckConfig(args) : 2;
-  }
-  if (command == "verify") {
-    return ParseArgs(rest, {"config", "purpose", "name"}, &args) ? Verify(args, socket) : 2;
-  }
-  if (command == "health") return Health(socket);
-  if (command == "limbo") return ParseArgs(rest, {"relax"}, &args) ? Limbo(args) : 2;
-  std::cerr << "trustctl: unknown command \"" << command << "\"\n" << kUsage;
-  return 2;
+  return c->run(*args, socket);
 }

@@ -9,11 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "services/common/daemon.h"
 #include "services/common/log.h"
-#include "services/config/loader.h"
+#include "services/config/diagnostic.h"
 #include "services/local_rpc/uds_listener.h"
+#include "services/startup/startup_checks.h"
 #include "trustd/file_watcher.h"
 #include "trustd/trust_service.h"
 #include "trustd/trust_state.h"
@@ -21,19 +23,31 @@
 namespace edge::trustd {
 namespace {
 
-// Loads everything a generation needs; errors are the user-facing lines.
+// Loads everything a generation needs: the checks trustctl check-config makes, in the same
+// order and with the same lines (errors in the status, one per line; warnings logged).
 absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadGeneration(
     const std::string& config_path, uint64_t generation) {
-  auto loaded = config::LoadConfigFile(config_path);
-  if (!loaded.ok()) return loaded.status();
-  for (const config::Diagnostic& d : loaded->diagnostics) LogWarning(d.ToString());
+  startup::CheckedConfig checked =
+      startup::CheckConfigFile(config_path, {startup::Daemon::kTrustd});
+  std::vector<std::string> errors;
+  for (const config::Diagnostic& d : checked.diagnostics) {
+    if (d.severity == config::Diagnostic::Severity::kError) {
+      errors.push_back(d.ToString());
+    } else {
+      LogWarning(d.ToString());
+    }
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   LoadOptions options;
   options.create_master_key = true;
-  auto state = TrustState::Load(loaded->config, generation, options);
+  auto state = TrustState::Load(checked.config, generation, options);
   if (!state.ok()) return state.status();
   for (const std::string& w : (*state)->warnings()) LogWarning(w);
-  auto callers = TrustdCallerPolicy(loaded->config);
-  if (!callers.ok()) return callers.status();
+  auto callers = TrustdCallerPolicy(checked.config);
+  if (!callers.ok()) {  // Checked above; a user removed in between.
+    return absl::Status(callers.status().code(),
+                        absl::StrCat("error: ", callers.status().message()));
+  }
   return std::make_pair(*std::move(state), *std::move(callers));
 }
 
@@ -61,7 +75,8 @@ int Run(const std::string& config_path) {
   const config::TrustdConfig& tc = state->config().trustd;
   auto listener = local_rpc::UdsListener::Listen(tc.socket, tc.socket_mode);
   if (!listener.ok()) {
-    std::cerr << "error: trustd.socket: " << listener.status().message() << "\n";
+    std::cerr << "error: trustd.socket: " << listener.status().message()
+              << "\ntrustd: not started\n";
     return 1;
   }
   WarnAboutExpiry(*state, absl::Now());

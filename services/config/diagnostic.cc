@@ -18,6 +18,11 @@ void Diagnostics::Warning(std::string path, std::string message) {
   all_.push_back({Diagnostic::Severity::kWarning, std::move(path), std::move(message)});
 }
 
+void Diagnostics::Unsupported(std::string path, std::string why) {
+  all_.push_back({Diagnostic::Severity::kUnsupported, std::move(path),
+                  absl::StrCat("not supported by this stack: ", why)});
+}
+
 bool Diagnostics::has_errors() const {
   for (const Diagnostic& d : all_) {
     if (d.severity == Diagnostic::Severity::kError) return true;

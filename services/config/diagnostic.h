@@ -11,12 +11,16 @@
 namespace edge::config {
 
 struct Diagnostic {
-  enum class Severity { kError, kWarning };
+  // kUnsupported: a group or key this stack does not implement (EMS's `tunnel`, an unknown
+  // key). The daemons start and ignore it, as they do a warning; check-config lists these
+  // apart and does not call the file valid.
+  enum class Severity { kError, kWarning, kUnsupported };
   Severity severity;
   std::string path;     // "auto_bind[2].port"; empty for the file as a whole.
   std::string message;  // What was expected and what was found. Never a secret value.
 
-  // One line: "error: <path>: <message>" (or "warning: ...").
+  // One line: "error: <path>: <message>" (or "warning: ..."; kUnsupported is a warning whose
+  // message says "not supported by this stack").
   std::string ToString() const;
 };
 
@@ -24,6 +28,8 @@ class Diagnostics {
  public:
   void Error(std::string path, std::string message);
   void Warning(std::string path, std::string message);
+  // "not supported by this stack: <why>" at `path`.
+  void Unsupported(std::string path, std::string why);
   bool has_errors() const;
   const std::vector<Diagnostic>& all() const { return all_; }
   std::vector<Diagnostic> Take() { return std::move(all_); }

@@ -58,6 +58,23 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return row[b.size()];
 }
 
+// EMS groups this stack does not implement, and what the daemons do instead. A group that
+// gets implemented is read by ParseRoot and so never reaches this table.
+const char* EmsFeatureNotImplemented(absl::string_view path) {
+  static const std::pair<const char*, const char*> kGroups[] = {
+      {"tunnel", "EMS tunnels (remote sessions through the platform) are not implemented; "
+                 "the group is ignored"},
+      {"file", "EMS file transfer (virtual directories, staging) is not implemented; the group "
+               "is ignored"},
+      {"proxy", "an HTTP proxy for the platform connection is not implemented; edged connects "
+                "to ws_servers directly"},
+  };
+  for (const auto& [group, why] : kGroups) {
+    if (path == group) return why;
+  }
+  return nullptr;
+}
+
 // One object of the file: typed accessors for its known keys, each with its default
 // already in place; Finish() warns about the keys nobody asked for.
 class Group {
@@ -99,8 +116,8 @@ class Group {
     out->value = n->Scalar();
     if (!out->value.empty() && !out->sealed()) {
       diags_->Warning(Join(path_, key),
-                      "secret given in plaintext; seal it with `trustctl encrypt` and paste "
-                      "the AES:... value here");
+                      "secret given in plaintext; seal it with `trustctl encrypt -` (the "
+                      "secret on standard input) and paste the AES:... value here");
     }
   }
 
@@ -195,9 +212,14 @@ class Group {
           best_distance = d;
         }
       }
-      diags_->Warning(Join(path_, key),
-                      absl::StrCat("unknown key, ignored",
-                                   best.empty() ? "" : absl::StrCat("; did you mean \"", best, "\"?")));
+      std::string path = Join(path_, key);
+      if (const char* why = EmsFeatureNotImplemented(path)) {
+        diags_->Unsupported(path, why);
+        continue;
+      }
+      diags_->Unsupported(
+          path, absl::StrCat("an unknown key, ignored",
+                             best.empty() ? "" : absl::StrCat("; did you mean \"", best, "\"?")));
     }
   }
 
@@ -251,7 +273,16 @@ void ParseFingerprints(Group& g, absl::string_view key, std::vector<std::string>
     g.Expected(key, "an array of SHA-256 fingerprints", Describe(*n));
     return;
   }
-  if (present != nullptr) *present = true;
+  if (present != nullptr) {
+    *present = true;
+    // Here, where the list as written is known: a list whose entries are all wrong is not
+    // also "empty" (one bad fingerprint is one error).
+    if (n->size() == 0) {
+      g.diags()->Error(path, "expected at least one SHA-256 fingerprint, found an empty list; "
+                             "remove the key, or add fingerprints (`trustctl fingerprint "
+                             "ENDPOINT.pem` prints them)");
+    }
+  }
   for (size_t i = 0; i < n->size(); ++i) {
     const YAML::Node& item = (*n)[i];
     if (!item.IsScalar()) {

@@ -133,10 +133,6 @@ void ValidateCertificates(const Certificates& certs, Diagnostics* diags) {
                    "host names are not checked: any certificate from a trusted CA is accepted "
                    "for any server");
   }
-  if (certs.has_fingerprint_allowlist && certs.fingerprint_allowlist.empty()) {
-    diags->Error("certificates.fingerprint_allowlist",
-                 "expected at least one SHA-256 fingerprint, found an empty list");
-  }
   if (certs.client_cert.empty() != certs.key_file.empty()) {
     diags->Error(certs.client_cert.empty() ? "certificates.client_cert" : "certificates.key_file",
                  "expected client_cert and key_file together (mutual TLS to the platform), "
@@ -227,7 +223,9 @@ void ValidateTrustAnchorsForPeers(const Config& c, Diagnostics* diags) {
   }
 }
 
-// The files the configuration names: present, readable, keys not readable by others.
+// The files the configuration names: present, readable, keys not readable by others. The
+// master key is not one of them: it is trustd's own, checked with what trustd does at start
+// (services/startup).
 void ValidateFiles(const Config& c, Diagnostics* diags) {
   const HttpServer& http = c.http_server;
   const Certificates& certs = c.certificates;
@@ -250,14 +248,6 @@ void ValidateFiles(const Config& c, Diagnostics* diags) {
     for (size_t i = 0; i < files.size(); ++i) {
       CheckReadable(absl::StrCat("trustd.crl_files.", store, "[", i, "]"), files[i], diags);
     }
-  }
-  const std::string& mk = c.trustd.master_key_file;
-  std::string mk_dir = mk.rfind('/') == std::string::npos ? "." : mk.substr(0, mk.rfind('/'));
-  struct stat st;
-  if (!mk_dir.empty() && (::stat(mk_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
-    diags->Error("trustd.master_key_file",
-                 absl::StrCat("expected an existing directory for the master key, found no "
-                              "directory ", mk_dir));
   }
 }
 

@@ -64,8 +64,7 @@ std::optional<PeerCredentials> PeerRegistry::Lookup(const std::string& grpc_peer
   return it->second;
 }
 
-absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Listen(const std::string& path,
-                                                                 int mode) {
+absl::Status CheckSocketPath(const std::string& path) {
   sockaddr_un addr{};
   if (path.size() >= sizeof(addr.sun_path)) {
     return absl::InvalidArgumentError(
@@ -75,15 +74,23 @@ absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Listen(const std::stri
   if (dir.empty()) dir = path.rfind('/') == 0 ? "/" : ".";
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(dir, ": the socket's directory does not exist; create it (systemd: "
-                          "RuntimeDirectory=edge)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, ": the socket's directory does not exist; create it (mkdir -m 0750 ", dir,
+        ", owned by the daemon's user; systemd: RuntimeDirectory=edge)"));
   }
   if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
     return absl::FailedPreconditionError(absl::StrCat(
         dir, ": the socket's directory is writable by others, so anyone could replace the "
              "socket; chmod o-w ", dir));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Listen(const std::string& path,
+                                                                 int mode) {
+  if (absl::Status s = CheckSocketPath(path); !s.ok()) return s;
+  sockaddr_un addr{};
+  struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return absl::FailedPreconditionError(

@@ -48,11 +48,16 @@ class PeerRegistry {
   std::unordered_map<int, PeerCredentials> by_fd_ ABSL_GUARDED_BY(mu_);
 };
 
+// The checks Listen makes of `path` before it touches anything, for start-up checks that
+// run before a daemon listens (trustctl check-config): not longer than a socket address
+// holds (kInvalidArgument); its directory exists and is not writable by others without the
+// sticky bit (kFailedPrecondition, saying the command that fixes it).
+absl::Status CheckSocketPath(const std::string& path);
+
 class UdsListener {
  public:
-  // Creates the socket at `path` with permission bits `mode` (e.g. 0660). Refuses
-  // (kFailedPrecondition) when the socket's directory does not exist or is writable by
-  // others without the sticky bit, and when a process still accepts connections on `path`
+  // Creates the socket at `path` with permission bits `mode` (e.g. 0660). Refuses what
+  // CheckSocketPath refuses, and (kFailedPrecondition) when a process still accepts connections on `path`
   // ("trustd already serves PATH (pid N)"); replaces a stale socket file left by a previous
   // run (but never a regular file).
   static absl::StatusOr<std::unique_ptr<UdsListener>> Listen(const std::string& path,

@@ -41,22 +41,35 @@ std::string Seal(const MasterKey& key, absl::string_view plaintext) {
   return absl::StrCat(kSealedPrefix, absl::Base64Escape(envelope));
 }
 
-absl::StatusOr<std::string> Unseal(const MasterKey& key, absl::string_view value,
-                                   absl::string_view field) {
+absl::Status CheckSealedForm(absl::string_view value, absl::string_view field) {
   if (!IsSealed(value)) {
     return Refuse(field, "does not start with \"AES:\"; it is plaintext, not a sealed value");
   }
   std::string envelope;
   if (!absl::Base64Unescape(value.substr(4), &envelope)) {
     return Refuse(field, "is corrupted (the part after \"AES:\" is not base64); seal the "
-                         "plaintext again with `trustctl encrypt`");
+                         "plaintext again with `trustctl encrypt -`");
   }
-  if (envelope.size() < 1 + kNonceSize + kTagSize ||
-      static_cast<uint8_t>(envelope[0]) != kVersion) {
-    return Refuse(field, "is not one of ours: most likely a legacy EMS value (wsems -encrypt), "
-                         "which cannot be decrypted; seal the plaintext again with "
-                         "`trustctl encrypt`");
+  // Ours start with the version byte; EMS's are bare AES blocks (1 in 256 of them starts
+  // with the same byte and then fails to decrypt instead).
+  if (!envelope.empty() && static_cast<uint8_t>(envelope[0]) != kVersion) {
+    return Refuse(field, "is not one of ours: it is a legacy EMS value, sealed by `wsems "
+                         "-encrypt` with EMS's built-in key, which is not public, so nothing "
+                         "can decrypt it here; seal the plaintext again with `trustctl "
+                         "encrypt -` and paste the AES:... value in its place");
   }
+  if (envelope.size() < 1 + kNonceSize + kTagSize) {
+    return Refuse(field, "is corrupted (shorter than any value `trustctl encrypt` makes); seal "
+                         "the plaintext again with `trustctl encrypt -`");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Unseal(const MasterKey& key, absl::string_view value,
+                                   absl::string_view field) {
+  if (absl::Status form = CheckSealedForm(value, field); !form.ok()) return form;
+  std::string envelope;
+  absl::Base64Unescape(value.substr(4), &envelope);
   const uint8_t* in = reinterpret_cast<const uint8_t*>(envelope.data());
   size_t ciphertext_size = envelope.size() - 1 - kNonceSize - kTagSize;
   std::string plaintext(ciphertext_size, '\0');
@@ -74,7 +87,8 @@ absl::StatusOr<std::string> Unseal(const MasterKey& key, absl::string_view value
   if (!ok) {
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
     return Refuse(field, "does not decrypt: it was sealed under a different master key, or it "
-                         "is corrupted");
+                         "is corrupted, or it is a legacy EMS value; seal the plaintext again with `trustctl "
+                         "encrypt -`");
   }
   return plaintext;
 }

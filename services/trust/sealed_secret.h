@@ -26,7 +26,14 @@ bool IsSealed(absl::string_view value);
 
 std::string Seal(const MasterKey& key, absl::string_view plaintext);
 
-// kInvalidArgument when `value` is not a sealed value that decrypts under `key`.
+// What can be said of a sealed value without a key: kInvalidArgument, naming `field`, when
+// it is plaintext, corrupted (not base64), or not one of ours (a legacy EMS value from
+// `wsems -encrypt`, whose key is not public). OK when it has our envelope's form; only the
+// master key tells whether it decrypts (Unseal).
+absl::Status CheckSealedForm(absl::string_view value, absl::string_view field);
+
+// kInvalidArgument when `value` is not a sealed value that decrypts under `key`; first what
+// CheckSealedForm refuses, with its message.
 absl::StatusOr<std::string> Unseal(const MasterKey& key, absl::string_view value,
                                    absl::string_view field);
 

@@ -54,22 +54,27 @@ TEST(SealedSecretTest, ExplainsWhyAValueDoesNotUnsealWithoutEchoingIt) {
        "value"},
       {"not base64", "AES:***not-base64***",
        "appKey: the sealed value is corrupted (the part after \"AES:\" is not base64); seal the "
-       "plaintext again with `trustctl encrypt`"},
+       "plaintext again with `trustctl encrypt -`"},
       {"legacy EMS", absl::StrCat("AES:", absl::Base64Escape(legacy_bytes)),
-       "appKey: the sealed value is not one of ours: most likely a legacy EMS value (wsems "
-       "-encrypt), which cannot be decrypted; seal the plaintext again with `trustctl encrypt`"},
+       "appKey: the sealed value is not one of ours: it is a legacy EMS value, sealed by "
+       "`wsems -encrypt` with EMS's built-in key, which is not public, so nothing can decrypt "
+       "it here; seal the plaintext again with `trustctl encrypt -` and paste the AES:... value "
+       "in its place"},
       {"truncated", absl::StrCat("AES:", absl::Base64Escape(envelope.substr(0, 20))),
-       "appKey: the sealed value is not one of ours: most likely a legacy EMS value (wsems "
-       "-encrypt), which cannot be decrypted; seal the plaintext again with `trustctl encrypt`"},
+       "appKey: the sealed value is corrupted (shorter than any value `trustctl encrypt` makes); "
+       "seal the plaintext again with `trustctl encrypt -`"},
       {"flipped nonce", flipped(3),
        "appKey: the sealed value does not decrypt: it was sealed under a different master key, "
-       "or it is corrupted"},
+       "or it is corrupted, or it is a legacy EMS value; seal the plaintext again with "
+       "`trustctl encrypt -`"},
       {"flipped ciphertext", flipped(14),
        "appKey: the sealed value does not decrypt: it was sealed under a different master key, "
-       "or it is corrupted"},
+       "or it is corrupted, or it is a legacy EMS value; seal the plaintext again with "
+       "`trustctl encrypt -`"},
       {"flipped tag", flipped(envelope.size() - 1),
        "appKey: the sealed value does not decrypt: it was sealed under a different master key, "
-       "or it is corrupted"},
+       "or it is corrupted, or it is a legacy EMS value; seal the plaintext again with "
+       "`trustctl encrypt -`"},
   };
   for (const BadValue& c : cases) {
     SCOPED_TRACE(c.name);
@@ -84,7 +89,8 @@ TEST(SealedSecretTest, ExplainsWhyAValueDoesNotUnsealWithoutEchoingIt) {
   ASSERT_FALSE(wrong_key.ok());
   EXPECT_EQ(wrong_key.status().message(),
             "http_server.password: the sealed value does not decrypt: it was sealed under a "
-            "different master key, or it is corrupted");
+            "different master key, or it is corrupted, or it is a legacy EMS value; seal the "
+            "plaintext again with `trustctl encrypt -`");
 }
 
 TEST(SealedSecretTest, RevealPassesPlaintextAndNeedsAKeyForSealedValues) {

@@ -1,0 +1,212 @@
+#include "services/startup/startup_checks.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/file_util.h"
+#include "services/common/log.h"
+#include "services/config/loader.h"
+#include "services/local_rpc/caller_policy.h"
+#include "services/local_rpc/uds_listener.h"
+#include "services/trust/master_key.h"
+#include "services/trust/sealed_secret.h"
+
+namespace edge::startup {
+namespace {
+
+using config::Config;
+using config::Diagnostics;
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool Has(const std::vector<Daemon>& daemons, Daemon d) {
+  return std::find(daemons.begin(), daemons.end(), d) != daemons.end();
+}
+
+// Every secret of the file with its field path.
+std::vector<std::pair<std::string, const config::Secret*>> Secrets(const Config& c) {
+  std::vector<std::pair<std::string, const config::Secret*>> out = {
+      {"appKey", &c.app_key},
+      {"http_server.passphrase", &c.http_server.passphrase},
+      {"http_server.password", &c.http_server.password},
+      {"certificates.key_passphrase", &c.certificates.key_passphrase},
+  };
+  for (size_t i = 0; i < c.auto_bind.size(); ++i) {
+    out.emplace_back(absl::StrCat("auto_bind[", i, "].password"), &c.auto_bind[i].password);
+  }
+  return out;
+}
+
+// A sealed value that no key can open is said so now, whether or not a master key exists.
+void CheckSealedValues(const Config& c, Diagnostics* diags) {
+  for (const auto& [field, secret] : Secrets(c)) {
+    if (!secret->sealed()) continue;
+    if (absl::Status s = trust::CheckSealedForm(secret->value, field); !s.ok()) {
+      diags->Error("", std::string(s.message()));  // The message starts with the field.
+    }
+  }
+}
+
+// The master key is needed only to unseal: a file whose secrets are all plaintext (an EMS
+// config.json as it is) starts without one.
+void CheckMasterKey(const Config& c, Diagnostics* diags) {
+  const std::string& path = c.trustd.master_key_file;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    absl::StatusOr<trust::MasterKey> key = trust::MasterKey::Load(path);
+    if (!key.ok()) diags->Error("trustd.master_key_file", std::string(key.status().message()));
+    return;
+  }
+  bool any_sealed = false, any_plaintext = false;
+  for (const auto& [field, secret] : Secrets(c)) {
+    if (secret->empty()) continue;
+    // A value no key opens (a legacy EMS one) was reported as such; it needs no key.
+    if (secret->sealed() && !trust::CheckSealedForm(secret->value, field).ok()) continue;
+    (secret->sealed() ? any_sealed : any_plaintext) = true;
+  }
+  std::string dir = DirName(path);
+  if (any_sealed) {
+    diags->Error("trustd.master_key_file",
+                 absl::StrCat("the configuration holds sealed values but the master key ", path,
+                              " does not exist; restore the key they were sealed under, or "
+                              "seal them again with `trustctl encrypt --master-key ", path,
+                              " -`"));
+  } else if (!IsDirectory(dir)) {
+    diags->Warning("trustd.master_key_file",
+                   absl::StrCat("no master key (", path, ") and no directory ", dir,
+                                " for one: nothing here is sealed, so none is needed",
+                                any_plaintext ? " (the secrets are plaintext)" : "",
+                                "; to seal secrets, create it (mkdir -m 0700 ", dir,
+                                ") and run `trustctl encrypt --master-key ", path, " -`"));
+  }
+}
+
+void CheckSocket(const std::string& field, const std::string& path, Diagnostics* diags) {
+  if (absl::Status s = local_rpc::CheckSocketPath(path); !s.ok()) {
+    diags->Error(field, std::string(s.message()));
+  }
+}
+
+// User and group names resolve on this machine (the message names the entry).
+void CheckCallers(const std::vector<config::CallerConfig>& callers, absl::string_view group,
+                  Diagnostics* diags) {
+  auto policy = local_rpc::CallerPolicyFromConfig(callers, group);
+  if (!policy.ok()) diags->Error("", std::string(policy.status().message()));
+}
+
+// What OfflineStore::Open needs: the directory, or its parent to create it in (one level).
+void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
+  if (!c.offline_msg_store.enabled) return;
+  const std::string& dir = c.offline_msg_store.directory;
+  const char* field = "offline_msg_store.directory";
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      diags->Error(field, absl::StrCat("expected a directory, found a file: ", dir));
+    } else if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+      diags->Error(field, absl::StrCat("expected a directory edged can write, found one it "
+                                       "cannot (", std::strerror(errno), "): ", dir,
+                                       "; chown it to the user edged runs as"));
+    }
+    return;
+  }
+  std::string parent = DirName(dir);
+  if (!IsDirectory(parent)) {
+    diags->Error(field, absl::StrCat(dir, " does not exist, nor does its parent ", parent,
+                                     "; create it: install -d -m 0700 -o EDGED_USER ", dir));
+  } else if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+    diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created in ", parent,
+                                     " (", std::strerror(errno),
+                                     "); create it: install -d -m 0700 -o EDGED_USER ", dir));
+  }
+}
+
+}  // namespace
+
+bool CheckedConfig::has_errors() const {
+  for (const config::Diagnostic& d : diagnostics) {
+    if (d.severity == config::Diagnostic::Severity::kError) return true;
+  }
+  return false;
+}
+
+void CheckStartup(const Config& config, Daemon daemon, Diagnostics* diags) {
+  switch (daemon) {
+    case Daemon::kTrustd:
+      CheckSocket("trustd.socket", config.trustd.socket, diags);
+      CheckCallers(config.trustd.callers, "trustd", diags);
+      CheckMasterKey(config, diags);
+      break;
+    case Daemon::kEdged:
+      CheckSocket("edged.socket", config.edged.socket, diags);
+      CheckCallers(config.edged.callers, "edged", diags);
+      CheckOfflineStoreDirectory(config, diags);
+      break;
+    case Daemon::kRestd:
+      break;
+  }
+}
+
+CheckedConfig CheckConfigText(absl::string_view text, absl::string_view source_name,
+                              const std::string& base_dir, const std::vector<Daemon>& daemons) {
+  CheckedConfig checked;
+  checked.diagnostics = config::CheckConfigText(text, source_name, base_dir, &checked.config,
+                                                /*check_files=*/Has(daemons, Daemon::kTrustd));
+  // An error without a field path is the file as a whole (not YAML or JSON, not an
+  // object): there are no groups to check further.
+  for (const config::Diagnostic& d : checked.diagnostics) {
+    if (d.severity == config::Diagnostic::Severity::kError && d.path.empty()) return checked;
+  }
+  Diagnostics diags;
+  CheckSealedValues(checked.config, &diags);
+  for (Daemon d : {Daemon::kTrustd, Daemon::kEdged, Daemon::kRestd}) {
+    if (Has(daemons, d)) CheckStartup(checked.config, d, &diags);
+  }
+  for (config::Diagnostic& d : diags.Take()) checked.diagnostics.push_back(std::move(d));
+  return checked;
+}
+
+bool ReportAtStart(const CheckedConfig& checked, absl::string_view daemon) {
+  for (const config::Diagnostic& d : checked.diagnostics) {
+    if (d.severity == config::Diagnostic::Severity::kError) {
+      std::cerr << d.ToString() << "\n";
+    } else {
+      LogWarning(d.ToString());
+    }
+  }
+  if (!checked.has_errors()) return true;
+  std::cerr << daemon << ": not started: fix " << checked.config.source << "\n";
+  return false;
+}
+
+CheckedConfig CheckConfigFile(const std::string& path, const std::vector<Daemon>& daemons) {
+  absl::StatusOr<std::string> text = ReadFile(path, 4 * 1024 * 1024);
+  if (!text.ok()) {
+    CheckedConfig checked;
+    checked.config.source = path;
+    checked.diagnostics.push_back(
+        {config::Diagnostic::Severity::kError, "",
+         absl::StrCat("cannot read the configuration: ", text.status().message())});
+    return checked;
+  }
+  return CheckConfigText(*text, path, DirName(path), daemons);
+}
+
+}  // namespace edge::startup

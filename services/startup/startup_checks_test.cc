@@ -1,0 +1,211 @@
+#include "services/startup/startup_checks.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+
+namespace edge::startup {
+namespace {
+
+using config::Diagnostic;
+
+// A directory laid out as a machine the stack starts on: the socket directory, the CA file,
+// the offline store's parent; the master key's directory only when a test makes it.
+class StartupChecksTest : public ::testing::Test {
+ public:  // The cases' setup functions use Write and dir_.
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/startup", counter_++);
+    ::mkdir(dir_.c_str(), 0755);
+    ::mkdir((dir_ + "/run").c_str(), 0750);
+    Write("ca.pem", "ca", 0644);
+  }
+
+  void Write(const std::string& name, const std::string& content, int mode) {
+    std::string path = absl::StrCat(dir_, "/", name);
+    std::ofstream(path) << content;
+    ::chmod(path.c_str(), mode);
+  }
+
+  // An EMS-style file with plaintext secrets; `replace` swaps whole groups.
+  std::string Yaml(const std::map<std::string, std::string>& replace = {}) {
+    std::map<std::string, std::string> groups = {
+        {"ws_servers", "ws_servers:\n  - host: platform.example\n    port: 443\n"},
+        {"appKey", "appKey: \"plain-app-key\"\n"},
+        {"http_server", "http_server:\n  ssl: false\n  user: admin\n  password: \"plain-pw\"\n"},
+        {"certificates", "certificates:\n  cert_chain: ca.pem\n"},
+        {"offline_msg_store", "offline_msg_store:\n  directory: offline\n"},
+        {"trustd", "trustd:\n  socket: run/trustd.sock\n  master_key_file: keys/master.key\n"},
+        {"edged", "edged:\n  socket: run/edged.sock\n"},
+    };
+    for (const auto& [k, v] : replace) groups[k] = v;
+    std::string out;
+    for (const auto& [k, v] : groups) out += v;
+    return out;
+  }
+
+  std::vector<std::string> Lines(const std::string& text, std::vector<Daemon> daemons,
+                                 Diagnostic::Severity severity) {
+    // Socket paths are not resolved against the file's directory: run from it.
+    std::string cwd = ::getcwd(nullptr, 0);
+    EXPECT_EQ(::chdir(dir_.c_str()), 0);
+    CheckedConfig checked = CheckConfigText(text, "config.yaml", dir_, daemons);
+    EXPECT_EQ(::chdir(cwd.c_str()), 0);
+    std::vector<std::string> lines;
+    for (const Diagnostic& d : checked.diagnostics) {
+      if (d.severity == severity) lines.push_back(d.ToString());
+    }
+    return lines;
+  }
+
+  std::vector<std::string> Errors(const std::string& text,
+                                  std::vector<Daemon> daemons = {Daemon::kTrustd, Daemon::kEdged,
+                                                                 Daemon::kRestd}) {
+    return Lines(text, daemons, Diagnostic::Severity::kError);
+  }
+
+  static int counter_;
+  std::string dir_;
+};
+
+int StartupChecksTest::counter_ = 0;
+
+const char kLegacyEms[] = "AES:8Vw3Yw1NdkSvtZ7m6hCY5Q==";  // As `wsems -encrypt` writes one.
+const char kOurs[] = "AES:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";  // Our form.
+
+TEST_F(StartupChecksTest, StartsAnEmsFileWithPlaintextSecretsWithoutAMasterKey) {
+  EXPECT_EQ(Errors(Yaml()), std::vector<std::string>{});
+  std::vector<std::string> warnings =
+      Lines(Yaml(), {Daemon::kTrustd}, Diagnostic::Severity::kWarning);
+  std::string expected = absl::StrCat(
+      "warning: trustd.master_key_file: no master key (", dir_, "/keys/master.key) and no "
+      "directory ", dir_, "/keys for one: nothing here is sealed, so none is needed (the "
+      "secrets are plaintext); to seal secrets, create it (mkdir -m 0700 ", dir_,
+      "/keys) and run `trustctl encrypt --master-key ", dir_, "/keys/master.key -`");
+  EXPECT_NE(std::find(warnings.begin(), warnings.end(), expected), warnings.end())
+      << absl::StrJoin(warnings, "\n");
+  EXPECT_NE(std::find(warnings.begin(), warnings.end(),
+                      "warning: appKey: secret given in plaintext; seal it with `trustctl "
+                      "encrypt -` (the secret on standard input) and paste the AES:... value "
+                      "here"),
+            warnings.end())
+      << absl::StrJoin(warnings, "\n");
+}
+
+TEST_F(StartupChecksTest, NamesALegacyEmsValueWhetherOrNotAMasterKeyExists) {
+  const std::string legacy =
+      "error: appKey: the sealed value is not one of ours: it is a legacy EMS value, sealed by "
+      "`wsems -encrypt` with EMS's built-in key, which is not public, so nothing can decrypt it "
+      "here; seal the plaintext again with `trustctl encrypt -` and paste the AES:... value in "
+      "its place";
+  std::string text = Yaml({{"appKey", absl::StrCat("appKey: \"", kLegacyEms, "\"\n")}});
+  {
+    SCOPED_TRACE("no master key");
+    EXPECT_EQ(Errors(text), std::vector<std::string>{legacy});
+  }
+  {
+    SCOPED_TRACE("a master key");
+    ::mkdir((dir_ + "/keys").c_str(), 0700);
+    Write("keys/master.key", std::string(32, 'k'), 0600);
+    EXPECT_EQ(Errors(text), std::vector<std::string>{legacy});
+  }
+  {
+    SCOPED_TRACE("edged and restd say the same");
+    EXPECT_EQ(Errors(text, {Daemon::kEdged}), std::vector<std::string>{legacy});
+    EXPECT_EQ(Errors(text, {Daemon::kRestd}), std::vector<std::string>{legacy});
+  }
+}
+
+TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix) {
+  struct Case {
+    const char* name;
+    std::map<std::string, std::string> replace;
+    std::vector<Daemon> daemons;
+    std::string expected;  // The one error.
+    std::function<void(StartupChecksTest*)> setup = nullptr;
+  };
+  // One directory for all: a case's setup stays for the next ones (in this order, harmless).
+  const std::vector<Case> cases = {
+      {"sealed value, no master key",
+       {{"appKey", absl::StrCat("appKey: \"", kOurs, "\"\n")}},
+       {Daemon::kTrustd},
+       absl::StrCat("error: trustd.master_key_file: the configuration holds sealed values but "
+                    "the master key ", dir_, "/keys/master.key does not exist; restore the key "
+                    "they were sealed under, or seal them again with `trustctl encrypt "
+                    "--master-key ", dir_, "/keys/master.key -`")},
+      {"master key readable by others",
+       {},
+       {Daemon::kTrustd},
+       absl::StrCat("error: trustd.master_key_file: master key ", dir_, "/keys/master.key: "
+                    "readable or writable by group or others (mode 0644); chmod 600 ", dir_,
+                    "/keys/master.key"),
+       [](StartupChecksTest* t) {
+         ::mkdir((t->dir_ + "/keys").c_str(), 0700);
+         t->Write("keys/master.key", std::string(32, 'k'), 0644);
+       }},
+      {"trustd's socket directory missing",
+       {{"trustd", "trustd:\n  socket: nowhere/trustd.sock\n  master_key_file: keys/m.key\n"}},
+       {Daemon::kTrustd},
+       "error: trustd.socket: nowhere: the socket's directory does not exist; create it (mkdir "
+       "-m 0750 nowhere, owned by the daemon's user; systemd: RuntimeDirectory=edge)"},
+      {"edged's socket directory writable by others",
+       {{"edged", "edged:\n  socket: open/edged.sock\n"}},
+       {Daemon::kEdged},
+       "error: edged.socket: open: the socket's directory is writable by others, so anyone "
+       "could replace the socket; chmod o-w open",
+       [](StartupChecksTest* t) {
+         ::mkdir((t->dir_ + "/open").c_str(), 0777);
+         ::chmod((t->dir_ + "/open").c_str(), 0777);
+       }},
+      {"a caller that is no user of this machine",
+       {{"edged", "edged:\n  socket: run/edged.sock\n  callers:\n    - user: no-such-user-xyz\n"
+                  "      methods: [ReadProperty]\n"}},
+       {Daemon::kEdged},
+       "error: edged.callers[0].user: expected a user of this system, found "
+       "\"no-such-user-xyz\", which does not exist"},
+      {"offline store without a parent",
+       {{"offline_msg_store", "offline_msg_store:\n  directory: var/lib/edge/offline\n"}},
+       {Daemon::kEdged},
+       absl::StrCat("error: offline_msg_store.directory: ", dir_, "/var/lib/edge/offline does "
+                    "not exist, nor does its parent ", dir_, "/var/lib/edge; create it: "
+                    "install -d -m 0700 -o EDGED_USER ", dir_, "/var/lib/edge/offline")},
+      {"offline store is a file",
+       {{"offline_msg_store", "offline_msg_store:\n  directory: ca.pem\n"}},
+       {Daemon::kEdged},
+       absl::StrCat("error: offline_msg_store.directory: expected a directory, found a file: ",
+                    dir_, "/ca.pem")},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    if (c.setup) c.setup(this);
+    EXPECT_EQ(Errors(Yaml(c.replace), c.daemons), std::vector<std::string>{c.expected});
+  }
+}
+
+TEST_F(StartupChecksTest, ChecksOnlyWhatTheDaemonItselfNeeds) {
+  // edged does not need the master key, trustd does not need the offline store.
+  std::string text = Yaml({{"appKey", absl::StrCat("appKey: \"", kOurs, "\"\n")},
+                           {"offline_msg_store", "offline_msg_store:\n  directory: a/b/c\n"}});
+  EXPECT_EQ(Errors(text, {Daemon::kEdged}).size(), 1u);
+  EXPECT_EQ(Errors(text, {Daemon::kTrustd}).size(), 1u);
+  EXPECT_EQ(Errors(text, {Daemon::kRestd}), std::vector<std::string>{});
+  EXPECT_EQ(Errors(text).size(), 2u);
+}
+
+TEST_F(StartupChecksTest, ReportsAFileThatIsNotAConfigurationOnce) {
+  EXPECT_EQ(Errors("ws_servers: [\n  {host: x\n").size(), 1u);
+  CheckedConfig missing = CheckConfigFile(dir_ + "/missing.json", {Daemon::kTrustd});
+  ASSERT_EQ(missing.diagnostics.size(), 1u);
+  EXPECT_EQ(missing.diagnostics[0].ToString(),
+            "error: cannot read the configuration: " + dir_ + "/missing.json: no such file");
+}
+
+}  // namespace
+}  // namespace edge::startup
