@@ -55,8 +55,13 @@ http_server:
 certificates:
   cert_chain: root.pem
 ${4:-  fingerprint_allowlist: ["$edge_fp"]}
+offline_msg_store:
+  directory: $dir/offline
+edged:
+  socket: $dir/edged.sock
 trustd:
   master_key_file: master.key
+  socket: $dir/trustd.sock
 YAML
 }
 
@@ -70,25 +75,113 @@ write_config mismatch.yaml "$pass" edge.key
 check "key that does not match its certificate" contains mismatch.err "the private key does not match the certificate \"CN=localhost,O=Edge Demo\""
 write_config legacy.yaml "AES:8Vw3Yw1NdkSvtZ7m6hCY5Q=="
 "$trustctl" check-config legacy.yaml 2> legacy.err && failed=$((failed + 1))
-check "legacy EMS value explained" contains legacy.err "most likely a legacy EMS value (wsems -encrypt)"
+check "legacy EMS value explained" contains legacy.err "it is a legacy EMS value, sealed by \`wsems -encrypt\` with EMS's built-in key, which is not public"
+check "legacy EMS value: one error" test "$(grep -c '^error:' legacy.err)" = 1
+# The same file with every other secret in plaintext, and no master key at all.
+sed -e 's|^appKey:.*|appKey: "plain-app-key"|' -e 's|^  password:.*|  password: "plain-password"|' legacy.yaml > legacy-only.yaml
+mv master.key master.key.away
+"$trustctl" check-config legacy-only.yaml > /dev/null 2> legacy-nokey.err && failed=$((failed + 1))
+mv master.key.away master.key
+check "legacy EMS value explained without a master key too" contains legacy-nokey.err "error: http_server.passphrase: the sealed value is not one of ours: it is a legacy EMS value, sealed by \`wsems -encrypt\`"
+check "legacy EMS value without a master key: that one error only" test "$(grep -c '^error:' legacy-nokey.err)" = 1
 write_config empty.yaml "" "" "  fingerprint_allowlist: []"
 "$trustctl" check-config empty.yaml 2> empty.err && failed=$((failed + 1))
-check "empty allowlist refused" contains empty.err "error: certificates.fingerprint_allowlist: expected at least one SHA-256 fingerprint, found an empty list"
+check "empty allowlist refused" contains empty.err "error: certificates.fingerprint_allowlist: expected at least one SHA-256 fingerprint, found an empty list; remove the key, or add fingerprints"
+write_config badfp.yaml "" "" "  fingerprint_allowlist: [\"AB:CD\"]"
+"$trustctl" check-config badfp.yaml 2> badfp.err > badfp.out && failed=$((failed + 1))
+check "one bad fingerprint is one error" test "$(grep -c '^error:' badfp.err)" = 1
+check "the bad fingerprint named" contains badfp.err "error: certificates.fingerprint_allowlist[0]: expected 64 hex digits"
+check "not valid says how many" contains badfp.out "badfp.yaml: not valid (1 error,"
 write_config whitelist.yaml "" "" "  fingerprint_whitelist: [\"$edge_fp\"]"
 "$trustctl" check-config whitelist.yaml 2> whitelist.err && failed=$((failed + 1))
 check "whitelist renamed" contains whitelist.err "error: certificates.fingerprint_whitelist: this key was renamed"
 
 # verify: exit codes and reasons.
-check "platform chain allowed" "$trustctl" verify --config good.yaml --purpose platform --name platform.local platform-chain.pem > allowed.json
+check "platform chain allowed" "$trustctl" verify --json --config good.yaml --purpose platform --name platform.local platform-chain.pem > allowed.json
 check "allowed JSON" contains allowed.json '"allowed":true'
-"$trustctl" verify --config good.yaml --purpose platform --name evil.local platform-chain.pem > mismatch.json && failed=$((failed + 1))
+"$trustctl" verify --json --config good.yaml --purpose platform --name evil.local platform-chain.pem > mismatch.json && failed=$((failed + 1))
 check "wrong name refused with 62" contains mismatch.json '"reason":"NAME_MISMATCH","openssl_error":62'
 PKI_PASS=x "$devpki" ../other >/dev/null
-"$trustctl" verify --config good.yaml --purpose platform --name platform.local ../other/platform.pem > unknown.json && failed=$((failed + 1))
+"$trustctl" verify --json --config good.yaml --purpose platform --name platform.local ../other/platform.pem > unknown.json && failed=$((failed + 1))
 check "unknown CA refused with 20" contains unknown.json '"reason":"UNKNOWN_ISSUER","openssl_error":20'
 check "edge endpoint on the allowlist" "$trustctl" verify --config good.yaml --purpose edge --name localhost edge-chain.pem > /dev/null
-"$trustctl" verify --config good.yaml --purpose edge --name localhost restd-chain.pem > notlisted.json && failed=$((failed + 1))
+"$trustctl" verify --json --config good.yaml --purpose edge --name localhost restd-chain.pem > notlisted.json && failed=$((failed + 1))
 check "edge endpoint not on the allowlist" contains notlisted.json '"reason":"NOT_ALLOWLISTED"'
+
+# verify's text form (the default on a terminal), and the warning without --name.
+"$trustctl" verify --text --config good.yaml --purpose platform --name evil.local platform-chain.pem > mismatch.txt && failed=$((failed + 1))
+check "text: the verdict and the reason first" contains mismatch.txt 'refused: platform peer "evil.local": NAME_MISMATCH (openssl error 62: hostname mismatch)'
+check "text: the chain" contains mismatch.txt "  chain        0  "
+check "text: no JSON" bash -c "! grep -q '{' mismatch.txt"
+check "verify without --name" "$trustctl" verify --text --config good.yaml --purpose platform platform-chain.pem > noname.txt 2> noname.err
+check "verify without --name warns" contains noname.err "warning: host name not checked"
+check "verify without --name says so in the text" contains noname.txt "allowed: platform peer (host name not checked)"
+"$trustctl" verify --json --config good.yaml --purpose platform platform-chain.pem > noname.json 2> noname-json.err
+check "verify --json without --name: JSON on stdout" contains noname.json '"allowed":true'
+check "verify --json without --name: the warning on stderr" contains noname-json.err "host name not checked"
+"$trustctl" verify --config good.yaml --purpose platform --name platform.local platform-chain.pem > piped.out
+check "verify not on a terminal: JSON, as scripts expect" contains piped.out '"allowed":true'
+
+# help and usage: per command, and for a wrong flag.
+check "trustctl --help lists the commands" bash -c "'$trustctl' --help | grep -q '^  check-config  '"
+"$trustctl" verify --help > verify-help.out
+"$trustctl" help verify > help-verify.out
+check "verify --help is help verify" cmp -s verify-help.out help-verify.out
+check "verify --help lists its flags" contains verify-help.out "  --purpose P"
+check "verify --help lists --json" contains verify-help.out "  --json"
+"$trustctl" verify --nme x platform-chain.pem > /dev/null 2> wrongflag.err; code=$?
+check "a wrong flag exits 2" test "$code" = 2
+check "a wrong flag is named" contains wrongflag.err "trustctl verify: unknown option --nme"
+check "a wrong flag prints that command's usage" contains wrongflag.err "usage: trustctl verify "
+"$trustctl" check-config > /dev/null 2> noarg.err; code=$?
+check "check-config without FILE exits 2 with its usage" bash -c "[ $code = 2 ] && grep -q 'usage: trustctl check-config FILE' noarg.err"
+"$trustctl" frobnicate 2> unknowncmd.err; code=$?
+check "an unknown command exits 2 with the command list" bash -c "[ $code = 2 ] && grep -q 'unknown command \"frobnicate\"' unknowncmd.err && grep -q '^  verify' unknowncmd.err"
+check "trustctl --version" bash -c "'$trustctl' --version | grep -qE '^trustctl [0-9.]+ [(]commit ([0-9a-f]{12}(-dirty)?|unknown)[)]\$'"
+check "trustctl COMMAND --version" bash -c "'$trustctl' verify --version | grep -q '^trustctl '"
+
+# Settings this stack does not implement: listed apart, never "valid".
+{ cat good.yaml; printf 'tunnel:\n  enabled: true\nfile:\n  virtual_dirs: []\n'; } > tunnel.yaml
+"$trustctl" check-config tunnel.yaml > tunnel.out 2> tunnel.err; code=$?
+check "unsupported settings exit 3" test "$code" = 3
+check "unsupported group named with its path" contains tunnel.err "warning: tunnel: not supported by this stack"
+check "unsupported file group named" contains tunnel.err "warning: file: not supported by this stack"
+check "unsupported settings listed apart" contains tunnel.err "not supported by this stack (the daemons start and ignore these"
+check "not called valid" bash -c "! grep -q ': valid' tunnel.out"
+check "the verdict says why" contains tunnel.out "tunnel.yaml: not valid for this stack: 2 settings are not supported"
+
+# An EMS config.json as it is: plaintext secrets, no master key and no directory for one.
+mkdir ems
+cat > ems/config.json <<JSON
+{
+	// As EMS documents it: plaintext secrets, cert_chain an array.
+	"ws_servers": [{"host": "platform.local", "port": 8443}],
+	"appKey": "demo-app-key",
+	"http_server": {"certificate": "$PWD/restd-chain.pem", "private_key": "$PWD/restd.key",
+		"passphrase": "dev-passphrase", "user": "admin", "password": "rest-password"},
+	"certificates": {"cert_chain": ["$PWD/root.pem"]},
+	"offline_msg_store": {"directory": "$dir/offline"},
+	"trustd": {"socket": "$dir/ems.sock", "master_key_file": "$dir/nokeys/master.key"},
+	"edged": {"socket": "$dir/edged.sock"}
+}
+JSON
+check "EMS config.json with plaintext secrets is valid" "$trustctl" check-config ems/config.json > ems.out 2> ems.err
+check "its secrets are said to be plaintext, with the command" contains ems.err "warning: appKey: secret given in plaintext; seal it with \`trustctl encrypt -\`"
+check "no master key needed" contains ems.err "nothing here is sealed, so none is needed"
+"$trustd" --config ems/config.json > ems-trustd.log 2>&1 &
+ems_pid=$!
+for _ in $(seq 100); do [ -S "$dir/ems.sock" ] && break; sleep 0.1; done
+check "trustd starts on it without a master key" test "$("$trustctl" --socket "$dir/ems.sock" health)" = SERVING
+kill "$ems_pid"; wait "$ems_pid" 2>/dev/null
+check "trustd created no master key" test ! -e "$dir/nokeys"
+
+# What check-config refuses, trustd refuses with the same line.
+sed "s|$dir/ems.sock|$dir/nowhere/trustd.sock|" ems/config.json > ems/nosocketdir.json
+"$trustctl" check-config ems/nosocketdir.json 2> nosocketdir.err > /dev/null && failed=$((failed + 1))
+line=$(grep '^error: trustd.socket' nosocketdir.err)
+check "check-config names the socket directory" test -n "$line"
+"$trustd" --config ems/nosocketdir.json > nosocketdir-trustd.log 2>&1 && failed=$((failed + 1))
+check "trustd refuses it with the same line" grep -qxF -- "$line" nosocketdir-trustd.log
 
 # With --socket, the same answers come from a running trustd.
 cat > socket.yaml <<YAML
@@ -101,8 +194,8 @@ YAML
 trustd_pid=$!
 for _ in $(seq 100); do [ -S "$dir/trustd.sock" ] && break; sleep 0.1; done
 check "health over the socket" test "$("$trustctl" --socket "$dir/trustd.sock" health)" = SERVING
-"$trustctl" verify --config good.yaml --purpose platform --name evil.local platform-chain.pem > local.json
-"$trustctl" --socket "$dir/trustd.sock" verify --purpose platform --name evil.local platform-chain.pem > remote.json
+"$trustctl" verify --json --config good.yaml --purpose platform --name evil.local platform-chain.pem > local.json
+"$trustctl" --socket "$dir/trustd.sock" verify --json --purpose platform --name evil.local platform-chain.pem > remote.json
 check "verify through trustd gives the same decision" cmp -s local.json remote.json
 sealed=$(printf "sealed-by-trustd" | "$trustctl" --socket "$dir/trustd.sock" encrypt -)
 check "encrypt through trustd" grep -qE '^AES:' <<< "$sealed"
