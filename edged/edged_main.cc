@@ -168,9 +168,9 @@ int Run(const std::string& config_path) {
 
 constexpr char kSummary[] =
     "The platform connection: keeps the AlwaysOn session (ws_servers, appKey) with every peer\n"
-    "judged by trustd, queues messages for an unreachable platform (offline_msg_store) and serves\n"
-    "edge.v1.EdgeService on its Unix socket (edged.socket). The configuration is checked exactly\n"
-    "as `trustctl check-config` checks it.\n";
+    "judged by trustd, queues messages for an unreachable platform (offline_msg_store) and\n"
+    "serves edge.v1.EdgeService on its Unix socket (edged.socket). The configuration is\n"
+    "checked exactly as `trustctl check-config` checks it.\n";
 
 int main(int argc, char** argv) {
   return edge::DaemonMain(argc, argv, "edged", kSummary, edge::edged::Run);

@@ -126,9 +126,9 @@ int Run(const std::string& config_path) {
 }  // namespace edge::restd
 
 constexpr char kSummary[] =
-    "The EMS REST API (http_server, port 8000) and the auto_bind edge endpoints, through edged;\n"
-    "keyless HTTPS (trustd signs). The configuration is checked exactly as `trustctl check-config`\n"
-    "checks it.\n";
+    "The EMS REST API (http_server, port 8000) and the auto_bind edge endpoints, through\n"
+    "edged; keyless HTTPS (trustd signs). The configuration is checked exactly as `trustctl\n"
+    "check-config` checks it.\n";
 
 int main(int argc, char** argv) {
   return edge::DaemonMain(argc, argv, "restd", kSummary, edge::restd::Run);

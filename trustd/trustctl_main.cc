@@ -40,13 +40,13 @@ constexpr char kDefaultMasterKey[] = "/var/lib/edge/master.key";
 
 // Exit statuses (README, "trustctl").
 constexpr int kOk = 0;
-constexpr int kFailed = 1;      // Refused, invalid, unhealthy, or could not be done.
-constexpr int kUsage = 2;       // A wrong command line.
+constexpr int kFailed = 1;       // Refused, invalid, unhealthy, or could not be done.
+constexpr int kUsage = 2;        // A wrong command line.
 constexpr int kUnsupported = 3;  // check-config: usable, but has settings this stack ignores.
 
 const edge::FlagSpec kSocketFlag = {"socket", "PATH",
-                                    "ask trustd on its Unix socket instead of reading files "
-                                    "locally (also accepted before the command)"};
+                                    "ask trustd on its Unix socket (may also precede the "
+                                    "command)"};
 
 int Fail(absl::string_view message) {
   std::cerr << "trustctl: " << message << "\n";
@@ -419,7 +419,8 @@ int main(int argc, char** argv) {
   if (c == nullptr) return UnknownCommand(command);
   absl::StatusOr<CommandLine> args =
       edge::ParseCommandLine(c->spec, std::vector<std::string>(all.begin() + 1, all.end()));
-  if (std::optional<int> done = edge::AnswerHelpVersionOrError(c->spec, args, std::cout, std::cerr)) {
+  if (std::optional<int> done =
+          edge::AnswerHelpVersionOrError(c->spec, args, std::cout, std::cerr)) {
     return *done;
   }
   return c->run(*args, socket);

@@ -138,9 +138,10 @@ int Run(const std::string& config_path) {
 
 constexpr char kSummary[] =
     "The trust sidecar: the only process that reads private keys, the master key and trust\n"
-    "anchors. Serves trust.v1.TrustService (peer decisions, keyless signing, passwords, secrets),\n"
-    "gRPC health and reflection on its Unix socket (trustd.socket); reloads trust material when\n"
-    "its files change. The configuration is checked exactly as `trustctl check-config` checks it.\n";
+    "anchors. Serves trust.v1.TrustService (peer decisions, keyless signing, passwords,\n"
+    "secrets), gRPC health and reflection on its Unix socket (trustd.socket); reloads trust\n"
+    "material when its files change. The configuration is checked exactly as `trustctl\n"
+    "check-config` checks it.\n";
 
 int main(int argc, char** argv) {
   return edge::DaemonMain(argc, argv, "trustd", kSummary, edge::trustd::Run);

@@ -16,12 +16,10 @@ void Field(std::string* out, absl::string_view label, absl::string_view value) {
 
 }  // namespace
 
-std::string DecisionText(const trust::Decision& d, trust::Purpose purpose,
-                         absl::string_view name) {
-  std::string out = absl::StrCat(d.allowed ? "allowed" : "refused", ": ",
-                                 trust::PurposeName(purpose), " peer",
-                                 name.empty() ? std::string(" (host name not checked)")
-                                              : absl::StrCat(" \"", name, "\""));
+std::string DecisionText(const trust::Decision& d, trust::Purpose purpose, absl::string_view name) {
+  std::string out = absl::StrCat(
+      d.allowed ? "allowed" : "refused", ": ", trust::PurposeName(purpose), " peer",
+      name.empty() ? std::string(" (host name not checked)") : absl::StrCat(" \"", name, "\""));
   if (!d.allowed) {
     absl::StrAppend(&out, ": ", trust::ReasonName(d.reason));
     if (d.openssl_error != 0) {
@@ -32,8 +30,9 @@ std::string DecisionText(const trust::Decision& d, trust::Purpose purpose,
   Field(&out, "detail", d.detail);
   Field(&out, "hint", d.hint);
   if (!d.failing_subject.empty()) {
-    Field(&out, "failing", absl::StrCat(d.failing_subject, d.failing_issuer.empty() ? "" : ", issued by ",
-                                        d.failing_issuer));
+    Field(&out, "failing",
+          absl::StrCat(d.failing_subject, d.failing_issuer.empty() ? "" : ", issued by ",
+                       d.failing_issuer));
   }
   Field(&out, "leaf sha256", d.leaf_sha256);
   for (size_t i = 0; i < d.chain.size(); ++i) {

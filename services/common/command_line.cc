@@ -31,7 +31,8 @@ std::string ExpectedPositional(const CommandSpec& spec) {
   if (spec.min_positional == spec.max_positional) {
     return spec.min_positional == 1 ? what : absl::StrCat(spec.min_positional, " ", what);
   }
-  if (spec.min_positional == 0 && spec.max_positional == 1) return absl::StrCat("at most one ", what);
+  if (spec.min_positional == 0 && spec.max_positional == 1)
+    return absl::StrCat("at most one ", what);
   return absl::StrCat(spec.min_positional, " to ", spec.max_positional, " ", what);
 }
 
@@ -99,10 +100,9 @@ absl::StatusOr<CommandLine> ParseCommandLine(const CommandSpec& spec,
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected argument \"", out.positional_.front(), "\""));
     }
-    return absl::InvalidArgumentError(absl::StrCat("expected ", ExpectedPositional(spec),
-                                                   ", found ", out.positional_.size(),
-                                                   out.positional_.size() == 1 ? " argument"
-                                                                               : " arguments"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected ", ExpectedPositional(spec), ", found ", out.positional_.size(),
+                     out.positional_.size() == 1 ? " argument" : " arguments"));
   }
   return out;
 }
@@ -124,8 +124,7 @@ std::string Usage(const CommandSpec& spec) {
   absl::StrAppend(&out, "\noptions:\n");
   for (const FlagSpec* f : flags) {
     std::string column = FlagColumn(*f);
-    absl::StrAppend(&out, "  ", column, std::string(width - column.size() + 2, ' '), f->help,
-                    "\n");
+    absl::StrAppend(&out, "  ", column, std::string(width - column.size() + 2, ' '), f->help, "\n");
   }
   return out;
 }

@@ -34,9 +34,9 @@ struct FlagSpec {
 };
 
 struct CommandSpec {
-  std::string name;      // "trustd", or "trustctl verify" for a subcommand.
-  std::string synopsis;  // What follows the name in the usage line: "--config FILE".
-  std::string summary;   // What the command does: a few lines, already wrapped.
+  std::string name;             // "trustd", or "trustctl verify" for a subcommand.
+  std::string synopsis;         // What follows the name in the usage line: "--config FILE".
+  std::string summary;          // What the command does: a few lines, already wrapped.
   std::vector<FlagSpec> flags;  // --help and --version are added by this library.
   size_t min_positional = 0;
   size_t max_positional = 0;

@@ -24,8 +24,8 @@ CommandSpec Verify() {
 }
 
 TEST(CommandLineTest, ReadsFlagsInEveryFormAndPositionals) {
-  auto args = ParseCommandLine(Verify(), {"--purpose", "edge", "--name=lsr.local", "--json",
-                                          "chain.pem"});
+  auto args =
+      ParseCommandLine(Verify(), {"--purpose", "edge", "--name=lsr.local", "--json", "chain.pem"});
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_EQ(args->Value("purpose"), "edge");
   EXPECT_EQ(args->Value("name"), "lsr.local");
@@ -70,11 +70,11 @@ TEST(CommandLineTest, UsageListsEveryFlagWithItsHelpAndTheStandardOnes) {
   EXPECT_TRUE(absl::StartsWith(
       usage, "usage: trustctl verify --purpose P [--name HOST] [--json] CHAIN.pem\n"))
       << usage;
-  for (const char* line : {"  --purpose P  platform, edge or client\n",
-                           "  --name HOST  the host name the peer must have\n",
-                           "  --json       print one JSON object\n",
-                           "  --help       print this help and exit\n",
-                           "  --version    print the version and the git commit, and exit\n"}) {
+  for (const char* line :
+       {"  --purpose P  platform, edge or client\n",
+        "  --name HOST  the host name the peer must have\n",
+        "  --json       print one JSON object\n", "  --help       print this help and exit\n",
+        "  --version    print the version and the git commit, and exit\n"}) {
     EXPECT_NE(usage.find(line), std::string::npos) << line << "\nin:\n" << usage;
   }
 }
@@ -91,7 +91,9 @@ TEST(CommandLineTest, AnswersHelpVersionAndAWrongFlagWithoutRunning) {
       {{"--help"}, 0, "usage: trustctl verify ", ""},
       {{"-h"}, 0, "usage: trustctl verify ", ""},
       {{"--version"}, 0, version, ""},
-      {{"--bogus", "c.pem"}, 2, "",
+      {{"--bogus", "c.pem"},
+       2,
+       "",
        "trustctl verify: unknown option --bogus\nusage: trustctl verify "},
       {{"--purpose", "edge", "c.pem"}, std::nullopt, "", ""},
   };
@@ -114,8 +116,8 @@ TEST(CommandLineTest, AnswersHelpVersionAndAWrongFlagWithoutRunning) {
 TEST(VersionTest, HasAVersionAndACommitOrUnknown) {
   EXPECT_FALSE(BuildVersion().empty());
   EXPECT_FALSE(BuildCommit().empty());
-  EXPECT_EQ(VersionLine("trustd"),
-            "trustd " + std::string(BuildVersion()) + " (commit " + std::string(BuildCommit()) + ")");
+  EXPECT_EQ(VersionLine("trustd"), "trustd " + std::string(BuildVersion()) + " (commit " +
+                                       std::string(BuildCommit()) + ")");
 }
 
 }  // namespace

@@ -367,7 +367,8 @@ TEST_F(LoaderTest, ReportsWhatThisStackDoesNotImplementAsNotSupportedWithItsPath
   for (const auto& [group, expected] : cases) {
     SCOPED_TRACE(group);
     Config config;
-    std::vector<Diagnostic> all = CheckConfigText(Yaml({{"zzz", group}}), "test.yaml", dir_, &config);
+    std::vector<Diagnostic> all =
+        CheckConfigText(Yaml({{"zzz", group}}), "test.yaml", dir_, &config);
     ASSERT_EQ(all.size(), 1u) << all[0].ToString();
     EXPECT_EQ(all[0].severity, Diagnostic::Severity::kUnsupported);
     EXPECT_EQ(all[0].ToString(), expected);
@@ -381,7 +382,8 @@ TEST_F(LoaderTest, ReportsWhatThisStackDoesNotImplementAsNotSupportedWithItsPath
 
 TEST_F(LoaderTest, ReportsOneBadFingerprintAsOneError) {
   std::vector<std::string> lines = Lines(Yaml(
-      {{"certificates", "certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist: [\"AB:CD\"]\n"}}));
+      {{"certificates",
+        "certificates:\n  cert_chain: ca.pem\n  fingerprint_allowlist: [\"AB:CD\"]\n"}}));
   EXPECT_EQ(lines, std::vector<std::string>{
                        "error: certificates.fingerprint_allowlist[0]: expected 64 hex digits "
                        "(SHA-256, ':' optional), found 4 hex digits"});

@@ -57,9 +57,9 @@ absl::Status CheckSocketPath(const std::string& path);
 class UdsListener {
  public:
   // Creates the socket at `path` with permission bits `mode` (e.g. 0660). Refuses what
-  // CheckSocketPath refuses, and (kFailedPrecondition) when a process still accepts connections on `path`
-  // ("trustd already serves PATH (pid N)"); replaces a stale socket file left by a previous
-  // run (but never a regular file).
+  // CheckSocketPath refuses, and (kFailedPrecondition) when a process still accepts
+  // connections on `path` ("trustd already serves PATH (pid N)"); replaces a stale socket
+  // file left by a previous run (but never a regular file).
   static absl::StatusOr<std::unique_ptr<UdsListener>> Listen(const std::string& path,
                                                              int mode);
   ~UdsListener();

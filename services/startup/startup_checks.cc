@@ -86,8 +86,8 @@ void CheckMasterKey(const Config& c, Diagnostics* diags) {
     diags->Error("trustd.master_key_file",
                  absl::StrCat("the configuration holds sealed values but the master key ", path,
                               " does not exist; restore the key they were sealed under, or "
-                              "seal them again with `trustctl encrypt --master-key ", path,
-                              " -`"));
+                              "seal them again with `trustctl encrypt --master-key ",
+                              path, " -`"));
   } else if (!IsDirectory(dir)) {
     diags->Warning("trustd.master_key_file",
                    absl::StrCat("no master key (", path, ") and no directory ", dir,
@@ -122,7 +122,8 @@ void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
       diags->Error(field, absl::StrCat("expected a directory, found a file: ", dir));
     } else if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
       diags->Error(field, absl::StrCat("expected a directory edged can write, found one it "
-                                       "cannot (", std::strerror(errno), "): ", dir,
+                                       "cannot (",
+                                       std::strerror(errno), "): ", dir,
                                        "; chown it to the user edged runs as"));
     }
     return;
@@ -132,8 +133,8 @@ void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
     diags->Error(field, absl::StrCat(dir, " does not exist, nor does its parent ", parent,
                                      "; create it: install -d -m 0700 -o EDGED_USER ", dir));
   } else if (::access(parent.c_str(), W_OK | X_OK) != 0) {
-    diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created in ", parent,
-                                     " (", std::strerror(errno),
+    diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created in ", parent, " (",
+                                     std::strerror(errno),
                                      "); create it: install -d -m 0700 -o EDGED_USER ", dir));
   }
 }

@@ -38,7 +38,7 @@ namespace edge::startup {
 enum class Daemon { kTrustd, kEdged, kRestd };
 
 struct CheckedConfig {
-  config::Config config;  // Filled as far as the file allowed.
+  config::Config config;                        // Filled as far as the file allowed.
   std::vector<config::Diagnostic> diagnostics;  // Errors, warnings and unsupported, in order.
   bool has_errors() const;
 };

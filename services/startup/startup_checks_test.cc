@@ -85,10 +85,13 @@ TEST_F(StartupChecksTest, StartsAnEmsFileWithPlaintextSecretsWithoutAMasterKey) 
   std::vector<std::string> warnings =
       Lines(Yaml(), {Daemon::kTrustd}, Diagnostic::Severity::kWarning);
   std::string expected = absl::StrCat(
-      "warning: trustd.master_key_file: no master key (", dir_, "/keys/master.key) and no "
-      "directory ", dir_, "/keys for one: nothing here is sealed, so none is needed (the "
-      "secrets are plaintext); to seal secrets, create it (mkdir -m 0700 ", dir_,
-      "/keys) and run `trustctl encrypt --master-key ", dir_, "/keys/master.key -`");
+      "warning: trustd.master_key_file: no master key (", dir_,
+      "/keys/master.key) and no "
+      "directory ",
+      dir_,
+      "/keys for one: nothing here is sealed, so none is needed (the "
+      "secrets are plaintext); to seal secrets, create it (mkdir -m 0700 ",
+      dir_, "/keys) and run `trustctl encrypt --master-key ", dir_, "/keys/master.key -`");
   EXPECT_NE(std::find(warnings.begin(), warnings.end(), expected), warnings.end())
       << absl::StrJoin(warnings, "\n");
   EXPECT_NE(std::find(warnings.begin(), warnings.end(),
@@ -137,15 +140,19 @@ TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix)
        {{"appKey", absl::StrCat("appKey: \"", kOurs, "\"\n")}},
        {Daemon::kTrustd},
        absl::StrCat("error: trustd.master_key_file: the configuration holds sealed values but "
-                    "the master key ", dir_, "/keys/master.key does not exist; restore the key "
+                    "the master key ",
+                    dir_,
+                    "/keys/master.key does not exist; restore the key "
                     "they were sealed under, or seal them again with `trustctl encrypt "
-                    "--master-key ", dir_, "/keys/master.key -`")},
+                    "--master-key ",
+                    dir_, "/keys/master.key -`")},
       {"master key readable by others",
        {},
        {Daemon::kTrustd},
-       absl::StrCat("error: trustd.master_key_file: master key ", dir_, "/keys/master.key: "
-                    "readable or writable by group or others (mode 0644); chmod 600 ", dir_,
-                    "/keys/master.key"),
+       absl::StrCat("error: trustd.master_key_file: master key ", dir_,
+                    "/keys/master.key: "
+                    "readable or writable by group or others (mode 0644); chmod 600 ",
+                    dir_, "/keys/master.key"),
        [](StartupChecksTest* t) {
          ::mkdir((t->dir_ + "/keys").c_str(), 0700);
          t->Write("keys/master.key", std::string(32, 'k'), 0644);
@@ -165,17 +172,22 @@ TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix)
          ::chmod((t->dir_ + "/open").c_str(), 0777);
        }},
       {"a caller that is no user of this machine",
-       {{"edged", "edged:\n  socket: run/edged.sock\n  callers:\n    - user: no-such-user-xyz\n"
-                  "      methods: [ReadProperty]\n"}},
+       {{"edged",
+         "edged:\n  socket: run/edged.sock\n  callers:\n    - user: no-such-user-xyz\n"
+         "      methods: [ReadProperty]\n"}},
        {Daemon::kEdged},
        "error: edged.callers[0].user: expected a user of this system, found "
        "\"no-such-user-xyz\", which does not exist"},
       {"offline store without a parent",
        {{"offline_msg_store", "offline_msg_store:\n  directory: var/lib/edge/offline\n"}},
        {Daemon::kEdged},
-       absl::StrCat("error: offline_msg_store.directory: ", dir_, "/var/lib/edge/offline does "
-                    "not exist, nor does its parent ", dir_, "/var/lib/edge; create it: "
-                    "install -d -m 0700 -o EDGED_USER ", dir_, "/var/lib/edge/offline")},
+       absl::StrCat("error: offline_msg_store.directory: ", dir_,
+                    "/var/lib/edge/offline does "
+                    "not exist, nor does its parent ",
+                    dir_,
+                    "/var/lib/edge; create it: "
+                    "install -d -m 0700 -o EDGED_USER ",
+                    dir_, "/var/lib/edge/offline")},
       {"offline store is a file",
        {{"offline_msg_store", "offline_msg_store:\n  directory: ca.pem\n"}},
        {Daemon::kEdged},

@@ -87,8 +87,8 @@ absl::StatusOr<std::string> Unseal(const MasterKey& key, absl::string_view value
   if (!ok) {
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
     return Refuse(field, "does not decrypt: it was sealed under a different master key, or it "
-                         "is corrupted, or it is a legacy EMS value; seal the plaintext again with `trustctl "
-                         "encrypt -`");
+                         "is corrupted, or it is a legacy EMS value; seal the plaintext again "
+                         "with `trustctl encrypt -`");
   }
   return plaintext;
 }
