@@ -425,7 +425,13 @@ grpc::Status TrustServiceImpl::Seal(grpc::ServerContext* context, const v1::Seal
   if (!auth.ok()) return auth;
   std::shared_ptr<const TrustState> state = this->state();
   if (state->master_key() == nullptr) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "trustd has no master key");
+    // Started on a file with nothing sealed and no directory for the key (startup_checks).
+    const std::string& file = state->config().trustd.master_key_file;
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("trustd has no master key: nothing in its configuration is "
+                                     "sealed and the directory of ", file, " does not exist; "
+                                     "create it (mkdir -m 0700, owned by trustd's user) and "
+                                     "restart trustd"));
   }
   response->set_sealed(trust::Seal(*state->master_key(), request->plaintext()));
   return grpc::Status::OK;

@@ -172,6 +172,8 @@ check "no master key needed" contains ems.err "nothing here is sealed, so none i
 ems_pid=$!
 for _ in $(seq 100); do [ -S "$dir/ems.sock" ] && break; sleep 0.1; done
 check "trustd starts on it without a master key" test "$("$trustctl" --socket "$dir/ems.sock" health)" = SERVING
+printf 'x' | "$trustctl" --socket "$dir/ems.sock" encrypt - > /dev/null 2> ems-seal.err && failed=$((failed + 1))
+check "sealing through it says why it cannot" contains ems-seal.err "trustd has no master key: nothing in its configuration is sealed and the directory of $dir/nokeys/master.key does not exist"
 kill "$ems_pid"; wait "$ems_pid" 2>/dev/null
 check "trustd created no master key" test ! -e "$dir/nokeys"
 
