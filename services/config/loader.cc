@@ -76,7 +76,7 @@ const char* EmsFeatureNotImplemented(absl::string_view path) {
 }
 
 // One object of the file: typed accessors for its known keys, each with its default
-// already in place; Finish() warns about the keys nobody asked for.
+// already in place; Finish() reports the keys nobody asked for as not supported.
 class Group {
  public:
   Group(const YAML::Node& node, std::string path, Diagnostics* diags)

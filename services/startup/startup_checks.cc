@@ -36,6 +36,18 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// An error whose message starts with its field ("edged.callers[1].user: expected ..."),
+// recorded with that field as its path.
+void ErrorNamingItsField(absl::string_view message, Diagnostics* diags) {
+  size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos ||
+      message.substr(0, colon).find(' ') != absl::string_view::npos) {
+    diags->Error("", std::string(message));
+    return;
+  }
+  diags->Error(std::string(message.substr(0, colon)), std::string(message.substr(colon + 2)));
+}
+
 bool Has(const std::vector<Daemon>& daemons, Daemon d) {
   return std::find(daemons.begin(), daemons.end(), d) != daemons.end();
 }
@@ -59,7 +71,7 @@ void CheckSealedValues(const Config& c, Diagnostics* diags) {
   for (const auto& [field, secret] : Secrets(c)) {
     if (!secret->sealed()) continue;
     if (absl::Status s = trust::CheckSealedForm(secret->value, field); !s.ok()) {
-      diags->Error("", std::string(s.message()));  // The message starts with the field.
+      ErrorNamingItsField(s.message(), diags);
     }
   }
 }
@@ -108,7 +120,7 @@ void CheckSocket(const std::string& field, const std::string& path, Diagnostics*
 void CheckCallers(const std::vector<config::CallerConfig>& callers, absl::string_view group,
                   Diagnostics* diags) {
   auto policy = local_rpc::CallerPolicyFromConfig(callers, group);
-  if (!policy.ok()) diags->Error("", std::string(policy.status().message()));
+  if (!policy.ok()) ErrorNamingItsField(policy.status().message(), diags);
 }
 
 // What OfflineStore::Open needs: the directory, or its parent to create it in (one level).

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -51,13 +52,21 @@ class StartupChecksTest : public ::testing::Test {
     return out;
   }
 
-  std::vector<std::string> Lines(const std::string& text, std::vector<Daemon> daemons,
-                                 Diagnostic::Severity severity) {
-    // Socket paths are not resolved against the file's directory: run from it.
-    std::string cwd = ::getcwd(nullptr, 0);
+  // Socket paths are not resolved against the file's directory, and the test directory is
+  // too long for a socket address: checked from inside it.
+  CheckedConfig Check(const std::string& text, const std::vector<Daemon>& daemons) {
+    char* here = ::getcwd(nullptr, 0);
+    std::string cwd = here;
+    std::free(here);
     EXPECT_EQ(::chdir(dir_.c_str()), 0);
     CheckedConfig checked = CheckConfigText(text, "config.yaml", dir_, daemons);
     EXPECT_EQ(::chdir(cwd.c_str()), 0);
+    return checked;
+  }
+
+  std::vector<std::string> Lines(const std::string& text, std::vector<Daemon> daemons,
+                                 Diagnostic::Severity severity) {
+    CheckedConfig checked = Check(text, daemons);
     std::vector<std::string> lines;
     for (const Diagnostic& d : checked.diagnostics) {
       if (d.severity == severity) lines.push_back(d.ToString());
@@ -124,6 +133,18 @@ TEST_F(StartupChecksTest, NamesALegacyEmsValueWhetherOrNotAMasterKeyExists) {
     EXPECT_EQ(Errors(text, {Daemon::kEdged}), std::vector<std::string>{legacy});
     EXPECT_EQ(Errors(text, {Daemon::kRestd}), std::vector<std::string>{legacy});
   }
+}
+
+TEST_F(StartupChecksTest, GivesEachStartUpErrorItsFieldAsItsPath) {
+  std::string text = Yaml(
+      {{"appKey", absl::StrCat("appKey: \"", kLegacyEms, "\"\n")},
+       {"edged", "edged:\n  socket: run/edged.sock\n  callers:\n    - user: no-such-user-xyz\n"}});
+  CheckedConfig checked = Check(text, {Daemon::kEdged});
+  std::vector<std::string> paths;
+  for (const Diagnostic& d : checked.diagnostics) {
+    if (d.severity == Diagnostic::Severity::kError) paths.push_back(d.path);
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{"appKey", "edged.callers[0].user"}));
 }
 
 TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix) {
