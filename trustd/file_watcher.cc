@@ -116,7 +116,15 @@ void FileWatcher::Run() {
     std::map<std::string, std::string> now = Fingerprints();
     if (now != last_) {
       on_change_();
-      last_ = Fingerprints();  // The list itself may have changed with the config.
+      // The list itself may have changed with the config: new files are taken as they are
+      // now, but a file that was watched keeps the fingerprint the reload started from, so
+      // one written during the reload is reloaded again, never taken as seen.
+      std::map<std::string, std::string> after = Fingerprints();
+      for (auto& [path, fingerprint] : after) {
+        auto seen = now.find(path);
+        if (seen != now.end()) fingerprint = seen->second;
+      }
+      last_ = std::move(after);
       Rewatch();
     }
   }
