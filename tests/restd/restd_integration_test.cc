@@ -422,7 +422,9 @@ TEST_F(RestdTest, AddEdgeThingPersistsAcrossARestartAndRemoveEdgeThingUnbinds) {
   ASSERT_TRUE(stack_.StartRestd().ok());
   ASSERT_TRUE(WaitFor([&] { return Get("/Thingworx/Things/SystemRepository/Properties/name").code == 200; },
                       absl::Seconds(20)));
-  EXPECT_FALSE(row_of("Kept1").is_object());
+  // (edged drops what the old restd's stream had bound a moment after that stream ended.)
+  EXPECT_TRUE(WaitFor([&] { return !row_of("Kept1").is_object(); }, absl::Seconds(10)))
+      << json::Write(row_of("Kept1")) << stack_.restd()->Log();
   EXPECT_TRUE(row_of("Lsr1").is_object());
 }
 
