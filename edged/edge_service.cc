@@ -366,10 +366,13 @@ grpc::Status EdgeServiceImpl::Serve(
   std::vector<uint32_t> orphaned;
   {
     absl::MutexLock lock(&mu_);
-    // What it withdrew goes back to the default: auto_bind Things are bound, unserved.
+    // What it withdrew goes back to the default: auto_bind Things are bound, unserved;
+    // any other Thing is not bound at all.
     for (auto it = withdrawn_.begin(); it != withdrawn_.end();) {
       if (it->second == &server) {
-        rebind.push_back(it->first);
+        if (std::find(auto_bind_.begin(), auto_bind_.end(), it->first) != auto_bind_.end()) {
+          rebind.push_back(it->first);
+        }
         it = withdrawn_.erase(it);
       } else {
         ++it;
