@@ -185,9 +185,9 @@ class ResyncBudget {
 // record (sequence number above `prev_seq`), or log.size() when none follows (or the budget
 // ran out looking for one).
 //
-// The damaged record's own length is used when it leads exactly to the end of the file, or
-// to the very record that should follow (sequence number `base_seq` + 2: one record lost,
-// the damaged one). The length was then right and the damage is inside that one record,
+// The damaged record's own length is used when it leads exactly to the end of the file (and
+// the record that should follow is not found inside what it claims), or to the very record
+// that should follow (sequence number `base_seq` + 2: one record lost, the damaged one). The length was then right and the damage is inside that one record,
 // whose payload is never searched, so a payload that happens to hold a framed record is not
 // mistaken for one. Otherwise the length is not trusted at all: reading resumes at the first
 // offset after `offset` that starts with the magic and holds a whole, valid record, so a
@@ -199,7 +199,21 @@ size_t Resync(absl::string_view log, size_t offset, uint64_t prev_seq, uint64_t 
     uint64_t len = GetBe(log.data() + offset + 12, 4);
     if (len <= OfflineStore::kMaxPayload && len <= log.size() - offset - kOverhead) {
       size_t at = offset + kOverhead + static_cast<size_t>(len);
-      if (at == log.size()) return at;
+      if (at == log.size()) {
+        // The length may itself be the damage and only happen to reach the end: the
+        // records it would swallow are looked for, but only the very one that should
+        // follow (sequence number base_seq + 2) counts, so that a payload holding some
+        // framed record is still not mistaken for one.
+        for (size_t in = log.find(kMagicBytes, offset + 1); in != absl::string_view::npos;
+             in = log.find(kMagicBytes, in + 1)) {
+          if (!budget.Spend(log, in)) return log.size();
+          if (Check(log, in, prev_seq, next) == Defect::kNone && next.seq > base_seq &&
+              next.seq - base_seq == 2) {
+            return in;
+          }
+        }
+        return at;
+      }
       if (budget.Spend(log, at) && Check(log, at, prev_seq, next) == Defect::kNone &&
           next.seq > base_seq && next.seq - base_seq == 2) {
         return at;

@@ -580,6 +580,19 @@ TEST_F(OfflineStoreDamageTest, RefusesToAcknowledgeASequenceNumberNeverHandedOut
 }
 
 
+// Found by the fuzzer: a damaged length that happens to reach exactly the end of the file
+// looked like a whole last record, and swallowed the intact records after it.
+TEST_F(OfflineStoreDamageTest, ALengthThatHappensToReachTheEndOfTheFileCostsOnlyItsRecord) {
+  std::vector<size_t> offsets = AppendRecords(30);
+  std::string log = ReadWholeFile(LogPath());
+  uint32_t claimed = static_cast<uint32_t>(log.size() - offsets[5] - OfflineStore::kRecordOverhead);
+  for (int i = 0; i < 4; ++i) log[offsets[5] + 12 + i] = static_cast<char>(claimed >> (24 - 8 * i));
+  WriteWholeFile(LogPath(), log);
+  auto store = Open();
+  EXPECT_EQ(Drain(*store), PayloadsExcept(30, {5})) << store->recovery_note();
+  EXPECT_EQ(QuarantineFiles().size(), 1u) << store->recovery_note();
+}
+
 TEST_F(OfflineStoreDamageTest, NeverTakesARecordFramedInsideADamagedPayloadForARecord) {
   // A client's message may hold bytes that look like a whole record. When damage hits the
   // message's own record, its intact length still says where the record ends: what is
