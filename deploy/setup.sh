@@ -18,6 +18,8 @@ PACKAGES=(
   openssl curl ca-certificates strace nodejs
   # restd's TLS audit (tests) and its benchmark against nginx.
   testssl.sh wrk nginx-light
+  # A real HTTP proxy (edged's `proxy` group: Basic and Digest) and its password tools.
+  squid apache2-utils
   # Validates deploy/docker-compose.yml (no Docker engine is needed for that).
   docker-compose
 )

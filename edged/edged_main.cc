@@ -123,6 +123,13 @@ int Run(const std::string& config_path) {
   options.duty = config.duty_cycle;
   options.max_reconnect_delay = std::chrono::milliseconds(config.edged.max_reconnect_delay);
   options.app_key = [trustd]() { return trustd->RevealSecret("app_key"); };
+  options.proxy = config.proxy;
+  options.proxy.password = {};  // trustd holds it: revealed before each connection.
+  options.proxy_password = [trustd]() -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> password = trustd->RevealSecret("proxy/password");
+    if (absl::IsNotFound(password.status())) return std::string();  // proxy.user alone.
+    return password;
+  };
   options.tls_context = [&identity, &plain]() -> std::shared_ptr<SSL_CTX> {
     return identity ? identity->Current() : plain;
   };

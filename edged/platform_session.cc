@@ -162,7 +162,13 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   struct Prepared {
     absl::StatusOr<std::string> app_key;
     std::shared_ptr<SSL_CTX> tls;
+    absl::StatusOr<std::string> proxy_password;
   };
+
+  bool proxied() const { return !options_.proxy.host.empty(); }
+  std::string ProxyName() const {
+    return absl::StrCat(options_.proxy.host, ":", options_.proxy.port);
+  }
 
   static std::function<double()> RandomJitter() {
     return [rng = std::make_shared<std::mt19937_64>(std::random_device{}())] {
@@ -201,7 +207,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     }
     uint64_t gen = ++gen_;
     SetState(SessionStatus::State::kConnecting);
-    std::string what = absl::StrCat("connecting to ", ServerName(), options_.tls ? "" : " (no TLS)");
+    std::string what = absl::StrCat("connecting to ", ServerName(), options_.tls ? "" : " (no TLS)",
+                                    proxied() ? absl::StrCat(" through the proxy ", ProxyName()) : "");
     policy_.failures() == 0 ? LogInfo(what) : LogDebug(what);
     // trustd's answers (RevealSecret, and whatever the TLS context needs) may be slow: they
     // are asked on a thread of their own, never on the I/O thread.
@@ -211,6 +218,10 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                               ? self->options_.app_key()
                               : absl::StatusOr<std::string>(absl::FailedPreconditionError("no app key source"));
       if (self->options_.tls && self->options_.tls_context) prepared->tls = self->options_.tls_context();
+      prepared->proxy_password = std::string();
+      if (self->proxied() && !self->options_.proxy.user.empty() && self->options_.proxy_password) {
+        prepared->proxy_password = self->options_.proxy_password();
+      }
       self->Post([self, gen, prepared] {
         if (gen == self->gen_) self->Resolve(gen, std::move(*prepared));
       });
@@ -231,13 +242,23 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       Drop("no TLS context: trustd has not provided the platform client identity yet");
       return;
     }
+    if (!prepared.proxy_password.ok()) {
+      Drop(absl::StrCat("cannot get proxy.password from trustd (",
+                        prepared.proxy_password.status().message(), ")"));
+      return;
+    }
     auto state = std::make_shared<Prepared>(std::move(prepared));
+    // Through a proxy, the proxy's name is resolved here and the platform's by the proxy.
+    std::string host = proxied() ? options_.proxy.host : server().host;
+    std::string port = std::to_string(proxied() ? options_.proxy.port : server().port);
     resolver_.async_resolve(
-        server().host, std::to_string(server().port),
-        [self = shared_from_this(), gen, state](beast::error_code ec, tcp::resolver::results_type r) {
+        host, port,
+        [self = shared_from_this(), gen, state, host](beast::error_code ec,
+                                                      tcp::resolver::results_type r) {
           if (gen != self->gen_) return;
           if (ec) {
-            self->Drop(absl::StrCat("cannot resolve ", self->server().host, ": ", ec.message()));
+            self->Drop(absl::StrCat("cannot resolve ", host, self->proxied() ? " (proxy.host)" : "",
+                                    ": ", ec.message()));
             return;
           }
           self->OnResolved(gen, r, state);
@@ -249,6 +270,19 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     std::shared_ptr<WsConnection> conn = NewWsConnection(io_, options_.tls ? prepared->tls.get() : nullptr);
     if (conn->ssl() != nullptr) tls::ExpectServer(conn->ssl(), server().host);
     conn_ = conn;
+    if (proxied()) {
+      ProxyRoute route{ProxyName(), ServerName(), options_.proxy.user, *prepared->proxy_password};
+      conn->ConnectThroughProxy(results, std::move(route), Ms(options_.ws.connect_timeout),
+                                [self = shared_from_this(), gen, conn, prepared](absl::Status s) {
+        if (gen != self->gen_) return;
+        if (!s.ok()) {
+          self->Drop(absl::StrCat("cannot reach ", self->ServerName(), ": ", s.message()));
+          return;
+        }
+        self->OnConnected(gen, conn, prepared);
+      });
+      return;
+    }
     conn->Connect(results, Ms(options_.ws.connect_timeout),
                   [self = shared_from_this(), gen, conn, prepared](beast::error_code ec) {
       if (gen != self->gen_) return;
@@ -258,14 +292,20 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                                                             : ec.message()));
         return;
       }
-      conn->TlsHandshake([self, gen, conn, prepared](beast::error_code ec) {
-        if (gen != self->gen_) return;
-        if (ec) {
-          self->Drop(self->TlsFailure(conn.get(), ec));
-          return;
-        }
-        self->UpgradeToWebSocket(gen, conn, prepared->app_key.value());
-      });
+      self->OnConnected(gen, conn, prepared);
+    });
+  }
+
+  // TCP to the platform (or a tunnel to it) is open: TLS, then the upgrade.
+  void OnConnected(uint64_t gen, std::shared_ptr<WsConnection> conn,
+                   std::shared_ptr<Prepared> prepared) {
+    conn->TlsHandshake([self = shared_from_this(), gen, conn, prepared](beast::error_code ec) {
+      if (gen != self->gen_) return;
+      if (ec) {
+        self->Drop(self->TlsFailure(conn.get(), ec));
+        return;
+      }
+      self->UpgradeToWebSocket(gen, conn, prepared->app_key.value());
     });
   }
 

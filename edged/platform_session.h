@@ -47,6 +47,12 @@ struct SessionOptions {
   // (tls::InstallPeerValidation, purpose platform), and the client identity if any. The
   // session sets SNI and the expected peer name. Null: connecting fails with that reason.
   std::function<std::shared_ptr<SSL_CTX>()> tls_context;
+  // EMS's `proxy` group: edged reaches the platform through this HTTP proxy (CONNECT) when
+  // proxy.host is set; TLS and trustd's verdict are the same through the tunnel.
+  config::Proxy proxy;
+  // The proxy's password (trustd's RevealSecret("proxy/password")), asked before each
+  // connection when proxy.user is set. Never logged.
+  std::function<absl::StatusOr<std::string>()> proxy_password;
   // Test hook: the random part of the reconnect delay, 0..1 (default: uniform random).
   std::function<double()> jitter;
   // The longest wait between attempts once the backoff has doubled it

@@ -1,15 +1,21 @@
 #include "edged/ws_connection.h"
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <optional>
 #include <type_traits>
+#include <vector>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "edged/http_proxy.h"
+#include "services/common/log.h"
 
 namespace edge::edged {
 namespace {
@@ -36,6 +42,16 @@ class Connection : public WsConnection, public std::enable_shared_from_this<Conn
       if (!ec) self->Lowest().socket().set_option(tcp::no_delay(true), ignored);
       h(ec);
     });
+  }
+
+  void ConnectThroughProxy(const tcp::resolver::results_type& proxy_endpoints, ProxyRoute route,
+                           std::chrono::milliseconds timeout, StatusHandler h) override {
+    auto state = std::make_shared<ProxyState>();
+    state->endpoints = proxy_endpoints;
+    state->route = std::move(route);
+    state->timeout = timeout;
+    state->done = std::move(h);
+    ProxyAttempt(state, "");
   }
 
   SSL* ssl() override {
@@ -125,6 +141,105 @@ class Connection : public WsConnection, public std::enable_shared_from_this<Conn
 
  private:
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(ws_); }
+
+  struct ProxyState {
+    tcp::resolver::results_type endpoints;
+    ProxyRoute route;
+    std::chrono::milliseconds timeout{10000};
+    StatusHandler done;
+    std::string request;
+    beast::flat_buffer buffer;
+    std::optional<http::response_parser<http::empty_body>> parser;
+  };
+
+  // One CONNECT on a new connection to the proxy, with `authorization` when not empty.
+  void ProxyAttempt(std::shared_ptr<ProxyState> state, std::string authorization) {
+    const std::string& proxy = state->route.proxy;
+    Lowest().expires_after(state->timeout);
+    Lowest().async_connect(state->endpoints, [self = this->shared_from_this(), state, authorization,
+                                              proxy](beast::error_code ec, const tcp::endpoint&) {
+      if (ec) {
+        state->done(absl::UnavailableError(absl::StrCat(
+            "cannot connect to the proxy ", proxy, ": ",
+            ec == beast::error::timeout ? "timed out (connect_timeout)" : ec.message())));
+        return;
+      }
+      state->request = ConnectRequest(state->route.authority, authorization);
+      asio::async_write(self->Lowest(), asio::buffer(state->request),
+                        [self, state, authorization, proxy](beast::error_code ec, size_t) {
+        if (ec) {
+          state->done(absl::UnavailableError(absl::StrCat("proxy ", proxy, ": ", ec.message())));
+          return;
+        }
+        state->buffer.clear();
+        state->parser.emplace();
+        state->parser->skip(true);  // A CONNECT answer has no body to read (RFC 9110 9.3.6).
+        state->parser->header_limit(16 * 1024);
+        http::async_read_header(self->Lowest(), state->buffer, *state->parser,
+                                [self, state, authorization, proxy](beast::error_code ec, size_t) {
+          self->OnProxyAnswer(state, authorization, ec);
+        });
+      });
+    });
+  }
+
+  void OnProxyAnswer(std::shared_ptr<ProxyState> state, const std::string& authorization,
+                     beast::error_code ec) {
+    const ProxyRoute& route = state->route;
+    if (ec) {
+      state->done(absl::UnavailableError(absl::StrCat("the proxy ", route.proxy,
+                                                      " did not answer CONNECT ", route.authority,
+                                                      ": ", ec.message())));
+      return;
+    }
+    const auto& res = state->parser->get();
+    unsigned code = res.result_int();
+    if (code / 100 == 2) {
+      Lowest().expires_never();
+      if (state->buffer.size() > 0) {
+        state->done(absl::UnavailableError(absl::StrCat(
+            "the proxy ", route.proxy, " sent bytes of its own after opening the tunnel")));
+        return;
+      }
+      state->done(absl::OkStatus());
+      return;
+    }
+    std::string reason = LogSafe(std::string(res.reason().data(), res.reason().size()), 64);
+    if (code == 407 && !route.user.empty() && authorization.empty()) {
+      std::vector<std::string> challenges;
+      for (const auto& field : res) {
+        if (field.name() == http::field::proxy_authenticate && challenges.size() < 16) {
+          challenges.emplace_back(field.value().data(), std::min<size_t>(field.value().size(), 4096));
+        }
+      }
+      unsigned char random[16];
+      RAND_bytes(random, sizeof(random));
+      absl::StatusOr<std::string> answer = ProxyAuthorization(
+          ParseChallenges(challenges), route.user, route.password, "CONNECT", route.authority,
+          absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random))));
+      if (!answer.ok()) {
+        state->done(absl::PermissionDeniedError(
+            absl::StrCat("the proxy ", route.proxy, ": ", answer.status().message())));
+        return;
+      }
+      // The proxy may close after a 407: the credentials go on a new connection.
+      beast::error_code ignored;
+      Lowest().socket().close(ignored);
+      ProxyAttempt(state, *answer);
+      return;
+    }
+    if (code == 407) {
+      state->done(absl::PermissionDeniedError(
+          route.user.empty()
+              ? absl::StrCat("the proxy ", route.proxy,
+                             " asks for authentication (407): set proxy.user and proxy.password")
+              : absl::StrCat("the proxy ", route.proxy, " refused the credentials of proxy.user \"",
+                             LogSafe(route.user, 64), "\" (407 ", reason, ")")));
+      return;
+    }
+    state->done(absl::UnavailableError(absl::StrCat("the proxy ", route.proxy, " answered CONNECT ",
+                                                    route.authority, " with ", code, " ", reason)));
+  }
 
   void Flush() {
     if (writing_ || queue_.empty() || closed_) return;

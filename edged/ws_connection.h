@@ -17,6 +17,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "absl/status/status.h"
+
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -31,8 +33,17 @@ struct UpgradeRequest {
   size_t read_max = 1 << 20;       // The largest WebSocket message accepted.
 };
 
+// A tunnel through an HTTP proxy (EMS's `proxy` group) to the platform.
+struct ProxyRoute {
+  std::string proxy;      // "host:port" of the proxy, for messages.
+  std::string authority;  // "host:port" of the platform, what CONNECT asks for.
+  std::string user;       // Empty: no authentication offered.
+  std::string password;   // Never logged.
+};
+
 class WsConnection {
  public:
+  using StatusHandler = std::function<void(absl::Status)>;
   using Handler = std::function<void(boost::beast::error_code)>;
   // `http_status`: the status of the platform's answer to the upgrade (101 when it
   // succeeded; 0 when no answer was read).
@@ -43,6 +54,12 @@ class WsConnection {
 
   virtual void Connect(const boost::asio::ip::tcp::resolver::results_type& endpoints,
                        std::chrono::milliseconds timeout, Handler h) = 0;
+  // Like Connect, to `proxy_endpoints`, then CONNECT to route.authority (RFC 9110 section
+  // 9.3.6); a 407 is answered once with Basic or Digest credentials on a new connection.
+  // The status names the proxy and what it answered.
+  virtual void ConnectThroughProxy(const boost::asio::ip::tcp::resolver::results_type& proxy_endpoints,
+                                   ProxyRoute route, std::chrono::milliseconds timeout,
+                                   StatusHandler h) = 0;
   virtual SSL* ssl() = 0;  // Null for a plain connection.
   virtual void TlsHandshake(Handler h) = 0;
   virtual void Upgrade(const UpgradeRequest& request, UpgradeHandler h) = 0;

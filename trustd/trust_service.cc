@@ -402,8 +402,8 @@ grpc::Status TrustServiceImpl::RevealSecret(grpc::ServerContext* context,
   if (!auth.ok()) return auth;
   auto [callers, state, previous] = Current();
   const std::string& name = request->name();
-  bool revealable = name == "app_key" || (absl::StartsWith(name, "auto_bind/") &&
-                                          absl::EndsWith(name, "/password"));
+  bool revealable = name == "app_key" || name == "proxy/password" ||
+                    (absl::StartsWith(name, "auto_bind/") && absl::EndsWith(name, "/password"));
   if (!revealable || !callers->AllowsSecret(caller, name)) {
     LogWarning(absl::StrCat("denied RevealSecret(", name, ") to ", callers->Describe(caller)));
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,

@@ -86,6 +86,7 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
   };
   reveal("app_key", config.app_key, "appKey");
   reveal("http_server/password", config.http_server.password, "http_server.password");
+  reveal("proxy/password", config.proxy.password, "proxy.password");
   for (size_t i = 0; i < config.auto_bind.size(); ++i) {
     reveal(absl::StrCat("auto_bind/", config.auto_bind[i].name, "/password"),
            config.auto_bind[i].password, absl::StrCat("auto_bind[", i, "].password"));

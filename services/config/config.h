@@ -104,6 +104,15 @@ struct AutoBind {
   bool gateway = false;
 };
 
+// EMS's `proxy` group: edged reaches the platform through this HTTP proxy (CONNECT), with
+// Basic or Digest authentication when `user` is set. Off while `host` is empty.
+struct Proxy {
+  std::string host;
+  int64_t port = 3128;
+  std::string user;
+  Secret password;
+};
+
 struct OfflineMsgStore {
   bool enabled = true;
   std::string directory = "/var/lib/edge/offline";
@@ -193,6 +202,7 @@ struct Config {
   Certificates certificates;
   std::vector<AutoBind> auto_bind;
   OfflineMsgStore offline_msg_store;
+  Proxy proxy;
   Logger logger;
   TrustdConfig trustd;
   EdgedConfig edged;

@@ -66,8 +66,6 @@ const char* EmsFeatureNotImplemented(absl::string_view path) {
                  "the group is ignored"},
       {"file", "EMS file transfer (virtual directories, staging) is not implemented; the group "
                "is ignored"},
-      {"proxy", "an HTTP proxy for the platform connection is not implemented; edged connects "
-                "to ws_servers directly"},
   };
   for (const auto& [group, why] : kGroups) {
     if (path == group) return why;
@@ -448,6 +446,12 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     AutoBind a;
     ParseAutoBind(s, &a);
     c->auto_bind.push_back(std::move(a));
+  });
+  g.Object("proxy", [c](Group& s) {
+    s.String("host", &c->proxy.host);
+    s.Int("port", &c->proxy.port, 1, 65535);
+    s.String("user", &c->proxy.user);
+    s.SecretValue("password", &c->proxy.password);
   });
   g.Object("offline_msg_store", [c](Group& s) {
     s.Bool("enabled", &c->offline_msg_store.enabled);
