@@ -5,6 +5,22 @@
 
 namespace edge::tls {
 
+absl::StatusOr<std::string> TrustdSigner::Sign(::trust::v1::SignatureAlgorithm algorithm,
+                                               absl::string_view input) {
+  absl::StatusOr<std::string> signature = trustd_->Sign(key_id_, algorithm, input);
+  bool unreachable = absl::IsUnavailable(signature.status()) ||
+                     absl::IsDeadlineExceeded(signature.status());
+  if (unreachable_.exchange(unreachable) != unreachable) {
+    if (unreachable) {
+      LogError(absl::StrCat("TLS handshakes refused: trustd unreachable, nothing can be signed (",
+                            signature.status().message(), ")"));
+    } else {
+      LogInfo("trustd reachable again: TLS handshakes are signed");
+    }
+  }
+  return signature;
+}
+
 IdentityContext::IdentityContext(std::shared_ptr<trust::TrustdClient> trustd,
                                  ::trust::v1::Role role, std::function<void(SSL_CTX*)> configure,
                                  bool server)

@@ -11,6 +11,7 @@
 #ifndef SERVICES_TLS_TRUSTD_TLS_H_
 #define SERVICES_TLS_TRUSTD_TLS_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,18 +23,20 @@
 
 namespace edge::tls {
 
+// Signs with trustd's key `key_id`. When trustd cannot be reached it says so once, and
+// once more when it can again ("TLS handshakes refused: trustd unreachable ..."), not once
+// per handshake.
 class TrustdSigner : public RemoteSigner {
  public:
   TrustdSigner(std::shared_ptr<trust::TrustdClient> trustd, std::string key_id)
       : trustd_(std::move(trustd)), key_id_(std::move(key_id)) {}
   absl::StatusOr<std::string> Sign(::trust::v1::SignatureAlgorithm algorithm,
-                                   absl::string_view input) override {
-    return trustd_->Sign(key_id_, algorithm, input);
-  }
+                                   absl::string_view input) override;
 
  private:
   std::shared_ptr<trust::TrustdClient> trustd_;
   std::string key_id_;
+  std::atomic<bool> unreachable_{false};
 };
 
 class TrustdPeerValidator : public PeerValidator {

@@ -214,6 +214,17 @@ TEST_F(E2eTest, TrustdDownMeansEveryNewPeerIsRefusedAndTheStackRecovers) {
   // restd: a new TLS connection cannot be signed for; nothing is served unauthenticated.
   CurlResult refused = Get(kTestUrl);
   EXPECT_EQ(refused.code, 0) << refused.body;
+  EXPECT_EQ(Get(kTestUrl).code, 0);
+  // Said once, not once per handshake.
+  ASSERT_TRUE(stack_.restd()->WaitForLog("TLS handshakes refused: trustd unreachable",
+                                         absl::Seconds(10)));
+  size_t said = 0;
+  for (size_t at = 0; (at = stack_.restd()->Log().find("TLS handshakes refused", at)) !=
+                      std::string::npos;
+       ++at) {
+    ++said;
+  }
+  EXPECT_EQ(said, 1u) << stack_.restd()->Log();
   // edged: the platform connection is lost; no reconnection gets far (edged asks trustd for
   // the app key first, and for its verdict on the platform's certificate), and the log says
   // trustd is the cause, not a refused certificate.
@@ -229,6 +240,8 @@ TEST_F(E2eTest, TrustdDownMeansEveryNewPeerIsRefusedAndTheStackRecovers) {
   ASSERT_TRUE(stack_.StartTrustd().ok());
   ASSERT_TRUE(WaitFor([&] { return EdgedConnected(); }, absl::Seconds(20))) << stack_.edged()->Log();
   ASSERT_TRUE(WaitFor([&] { return Get(kTestUrl).code == 200; }, absl::Seconds(20)))
+      << stack_.restd()->Log();
+  EXPECT_TRUE(absl::StrContains(stack_.restd()->Log(), "trustd reachable again"))
       << stack_.restd()->Log();
   EXPECT_EQ(RecordsOfKind(*stack_.sim()->Records(), "auth").size(), auths + 1)
       << "no AUTH was sent while trustd was down";
