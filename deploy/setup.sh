@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # Installs every Debian package the edge trust stack needs to build, test and run.
 # Idempotent: packages already installed are left alone and nothing is fetched.
-# Usage: sudo deploy/setup.sh
+# Usage: sudo deploy/setup.sh [--build-only]
+#   --build-only: only what building the daemons needs (deploy/Dockerfile's build stage),
+#   not the tools the tests and the demo use.
 set -euo pipefail
+build_only=false
+[[ "${1:-}" == "--build-only" ]] && build_only=true
 
 PACKAGES=(
   # Build: Bazel 4.2.3 offline, with Debian's platforms and rules_java.
   bazel-bootstrap bazel-platforms bazel-rules-java
-  g++ clang-14 libclang-rt-14-dev
+  g++
   # Libraries.
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libyaml-cpp-dev libssl-dev libboost1.81-dev
+  # Bazel fetches nothing: the test and benchmark libraries are in the workspace's BUILD
+  # files, so a build needs their headers too.
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # The Public Suffix List: trustd refuses wildcards over a public suffix (*.co.uk).
   publicsuffix
+)
+$build_only || PACKAGES+=(
+  # The fuzz configuration (clang + libFuzzer).
+  clang-14 libclang-rt-14-dev
   # Real peers used by tests, benchmarks and the demo (node: the @grpc/grpc-js client).
   openssl curl ca-certificates strace nodejs
   # restd's TLS audit (tests) and its benchmark against nginx.
@@ -31,9 +41,10 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 # Debian's npm is a package of its own; a nodejs from elsewhere may bring npm along.
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+$build_only || command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 install_node_modules() {
+  $build_only && return 0
   local dir
   dir="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
   if [[ ! -d "$dir/node_modules/@grpc/grpc-js" ]]; then
