@@ -379,8 +379,11 @@ absl::StatusOr<std::unique_ptr<OfflineStore>> OfflineStore::Open(const std::stri
   if (directory.empty()) {
     return absl::InvalidArgumentError("offline_msg_store.directory is empty");
   }
-  if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Errno("cannot create the offline_msg_store.directory", directory);
+  // Created with its missing parents (an EMS machine has no /var/lib/edge).
+  if (absl::Status made = MakeDirectories(directory, 0700); !made.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "offline_msg_store.directory: ", made.message(), "; create it: install -d -m 0700 -o ",
+        "EDGED_USER ", directory));
   }
   std::unique_ptr<OfflineStore> store(new OfflineStore(directory, max_bytes, fsync));
   if (absl::Status s = store->Load(); !s.ok()) return s;

@@ -178,7 +178,7 @@ kill "$ems_pid"; wait "$ems_pid" 2>/dev/null
 check "trustd created no master key" test ! -e "$dir/nokeys"
 
 # What check-config refuses, trustd refuses with the same line.
-sed "s|$dir/ems.sock|$dir/nowhere/trustd.sock|" ems/config.json > ems/nosocketdir.json
+sed "s|$dir/ems.sock|$PWD/ems/config.json/run/trustd.sock|" ems/config.json > ems/nosocketdir.json
 "$trustctl" check-config ems/nosocketdir.json 2> nosocketdir.err > /dev/null && failed=$((failed + 1))
 line=$(grep '^error: trustd.socket' nosocketdir.err)
 check "check-config names the socket directory" test -n "$line"

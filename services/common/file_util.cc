@@ -91,4 +91,58 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view data
   return absl::OkStatus();
 }
 
+namespace {
+
+std::string Parent(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+absl::Status MakeDirectories(const std::string& path, int mode) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(path, ": exists and is not a directory"));
+  }
+  if (absl::Status can = CanMakeDirectories(path); !can.ok()) return can;
+  std::string parent = Parent(path);
+  if (parent != path) {
+    if (absl::Status s = MakeDirectories(parent, 0755); !s.ok()) return s;
+  }
+  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": cannot create it: ", std::strerror(errno)));
+  }
+  // mkdir applies the umask; the mode asked for is the mode wanted.
+  ::chmod(path.c_str(), static_cast<mode_t>(mode));
+  return absl::OkStatus();
+}
+
+absl::Status CanMakeDirectories(const std::string& path) {
+  std::string at = path;
+  struct stat st;
+  while (::stat(at.c_str(), &st) != 0) {
+    std::string parent = Parent(at);
+    if (parent == at) break;
+    at = parent;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(at, ": exists and is not a directory"));
+  }
+  // Never a new directory at the top of the file system (a mistyped path, as root, would
+  // make one): at least its parent's parent must be there.
+  if (at == "/" && path != "/") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("nothing of ", path, " exists below /; not creating it"));
+  }
+  if (at != path && ::access(at.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(at, " may not be written by this user (", std::strerror(errno), ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace edge

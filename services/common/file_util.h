@@ -18,6 +18,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 // Writes `data` to `path` atomically (temporary file, fsync, rename) with `mode`.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode);
 
+// Creates the directory `path` and any missing parents (parents 0755, `path` itself with
+// `mode`); OK when it is a directory already. Errors name the directory that could not be
+// made and why.
+absl::Status MakeDirectories(const std::string& path, int mode);
+
+// Whether this process could create the directory `path` (with its missing parents): the
+// nearest ancestor that exists is a directory it may write. OK when it could (or `path` is
+// a directory already); otherwise kFailedPrecondition naming that ancestor.
+absl::Status CanMakeDirectories(const std::string& path);
+
 }  // namespace edge
 
 #endif  // SERVICES_COMMON_FILE_UTIL_H_

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <optional>
 
+#include "services/common/file_util.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -73,10 +74,19 @@ absl::Status CheckSocketPath(const std::string& path) {
   std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
   if (dir.empty()) dir = path.rfind('/') == 0 ? "/" : ".";
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        dir, ": the socket's directory does not exist; create it (mkdir -m 0750 ", dir,
-        ", owned by the daemon's user; systemd: RuntimeDirectory=edge)"));
+  if (::stat(dir.c_str(), &st) != 0) {
+    // The daemon creates it (0750) when it may: as root, or where its user may write.
+    if (absl::Status can = CanMakeDirectories(dir); !can.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir, ": the socket's directory does not exist and cannot be created (", can.message(),
+          "); create it: install -d -m 0750 -o DAEMON_USER -g edge ", dir,
+          " (systemd: RuntimeDirectory=edge)"));
+    }
+    return absl::OkStatus();
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, ": the socket's directory is not a directory"));
   }
   if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -89,6 +99,10 @@ absl::Status CheckSocketPath(const std::string& path) {
 absl::StatusOr<std::unique_ptr<UdsListener>> UdsListener::Listen(const std::string& path,
                                                                  int mode) {
   if (absl::Status s = CheckSocketPath(path); !s.ok()) return s;
+  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  if (!dir.empty()) {
+    if (absl::Status made = MakeDirectories(dir, 0750); !made.ok()) return made;
+  }
   sockaddr_un addr{};
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {

@@ -105,8 +105,8 @@ void CheckMasterKey(const Config& c, Diagnostics* diags) {
                    absl::StrCat("no master key (", path, ") and no directory ", dir,
                                 " for one: nothing here is sealed, so none is needed",
                                 any_plaintext ? " (the secrets are plaintext)" : "",
-                                "; to seal secrets, create it (mkdir -m 0700 ", dir,
-                                ") and run `trustctl encrypt --master-key ", path, " -`"));
+                                "; to seal secrets, run `trustctl encrypt --master-key ", path,
+                                " -` (it creates ", dir, " 0700 and the key 0600)"));
   }
 }
 
@@ -140,14 +140,10 @@ void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
     }
     return;
   }
-  std::string parent = DirName(dir);
-  if (!IsDirectory(parent)) {
-    diags->Error(field, absl::StrCat(dir, " does not exist, nor does its parent ", parent,
+  // edged creates it, with its missing parents, when it may.
+  if (absl::Status can = CanMakeDirectories(dir); !can.ok()) {
+    diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created: ", can.message(),
                                      "; create it: install -d -m 0700 -o EDGED_USER ", dir));
-  } else if (::access(parent.c_str(), W_OK | X_OK) != 0) {
-    diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created in ", parent, " (",
-                                     std::strerror(errno),
-                                     "); create it: install -d -m 0700 -o EDGED_USER ", dir));
   }
 }
 

@@ -99,8 +99,8 @@ TEST_F(StartupChecksTest, StartsAnEmsFileWithPlaintextSecretsWithoutAMasterKey) 
       "directory ",
       dir_,
       "/keys for one: nothing here is sealed, so none is needed (the "
-      "secrets are plaintext); to seal secrets, create it (mkdir -m 0700 ",
-      dir_, "/keys) and run `trustctl encrypt --master-key ", dir_, "/keys/master.key -`");
+      "secrets are plaintext); to seal secrets, run `trustctl encrypt --master-key ", dir_,
+      "/keys/master.key -` (it creates ", dir_, "/keys 0700 and the key 0600)");
   EXPECT_NE(std::find(warnings.begin(), warnings.end(), expected), warnings.end())
       << absl::StrJoin(warnings, "\n");
   EXPECT_NE(std::find(warnings.begin(), warnings.end(),
@@ -178,11 +178,12 @@ TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix)
          ::mkdir((t->dir_ + "/keys").c_str(), 0700);
          t->Write("keys/master.key", std::string(32, 'k'), 0644);
        }},
-      {"trustd's socket directory missing",
-       {{"trustd", "trustd:\n  socket: nowhere/trustd.sock\n  master_key_file: keys/m.key\n"}},
+      {"trustd's socket directory missing where it cannot be created",
+       {{"trustd", "trustd:\n  socket: ca.pem/run/trustd.sock\n  master_key_file: keys/m.key\n"}},
        {Daemon::kTrustd},
-       "error: trustd.socket: nowhere: the socket's directory does not exist; create it (mkdir "
-       "-m 0750 nowhere, owned by the daemon's user; systemd: RuntimeDirectory=edge)"},
+       "error: trustd.socket: ca.pem/run: the socket's directory does not exist and cannot be "
+       "created (ca.pem: exists and is not a directory); create it: install -d -m 0750 -o "
+       "DAEMON_USER -g edge ca.pem/run (systemd: RuntimeDirectory=edge)"},
       {"edged's socket directory writable by others",
        {{"edged", "edged:\n  socket: open/edged.sock\n"}},
        {Daemon::kEdged},
@@ -199,16 +200,14 @@ TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix)
        {Daemon::kEdged},
        "error: edged.callers[0].user: expected a user of this system, found "
        "\"no-such-user-xyz\", which does not exist"},
-      {"offline store without a parent",
-       {{"offline_msg_store", "offline_msg_store:\n  directory: var/lib/edge/offline\n"}},
+      {"offline store under a file",
+       {{"offline_msg_store", "offline_msg_store:\n  directory: ca.pem/edge/offline\n"}},
        {Daemon::kEdged},
        absl::StrCat("error: offline_msg_store.directory: ", dir_,
-                    "/var/lib/edge/offline does "
-                    "not exist, nor does its parent ",
-                    dir_,
-                    "/var/lib/edge; create it: "
-                    "install -d -m 0700 -o EDGED_USER ",
-                    dir_, "/var/lib/edge/offline")},
+                    "/ca.pem/edge/offline does not exist and cannot be created: ", dir_,
+                    "/ca.pem: exists and is not a directory; create it: install -d -m 0700 -o "
+                    "EDGED_USER ",
+                    dir_, "/ca.pem/edge/offline")},
       {"offline store is a file",
        {{"offline_msg_store", "offline_msg_store:\n  directory: ca.pem\n"}},
        {Daemon::kEdged},
@@ -222,10 +221,18 @@ TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix)
   }
 }
 
+// An EMS machine has no /var/lib/edge and often no /run/edge: the daemons create what they
+// own where they may, so check-config calls such a file valid.
+TEST_F(StartupChecksTest, DirectoriesTheDaemonsCanCreateAreNoError) {
+  std::string text = Yaml({{"offline_msg_store", "offline_msg_store:\n  directory: var/lib/edge/offline\n"},
+                           {"edged", "edged:\n  socket: run/edge/edged.sock\n"}});
+  EXPECT_EQ(Errors(text, {Daemon::kEdged}), std::vector<std::string>{});
+}
+
 TEST_F(StartupChecksTest, ChecksOnlyWhatTheDaemonItselfNeeds) {
   // edged does not need the master key, trustd does not need the offline store.
   std::string text = Yaml({{"appKey", absl::StrCat("appKey: \"", kOurs, "\"\n")},
-                           {"offline_msg_store", "offline_msg_store:\n  directory: a/b/c\n"}});
+                           {"offline_msg_store", "offline_msg_store:\n  directory: ca.pem/b/c\n"}});
   EXPECT_EQ(Errors(text, {Daemon::kEdged}).size(), 1u);
   EXPECT_EQ(Errors(text, {Daemon::kTrustd}).size(), 1u);
   EXPECT_EQ(Errors(text, {Daemon::kRestd}), std::vector<std::string>{});

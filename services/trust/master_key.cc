@@ -48,6 +48,13 @@ absl::StatusOr<MasterKey> MasterKey::Load(const std::string& path) {
 absl::StatusOr<MasterKey> MasterKey::LoadOrCreate(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) return Load(path);
+  // Its directory too, on first use (0700: only the master key's owner may look in).
+  size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (absl::Status made = MakeDirectories(path.substr(0, slash), 0700); !made.ok()) {
+      return absl::Status(made.code(), absl::StrCat("master key: ", made.message()));
+    }
+  }
   MasterKey key;
   if (RAND_bytes(key.key_.data(), kSize) != 1) {
     return absl::InternalError("master key: the system random generator failed");

@@ -71,11 +71,11 @@ same_line() {  # same_line DAEMON FILE PATTERN: check-config and DAEMON print on
   check "$name prints check-config's line for $file" grep -qxF -- "$line" "$file.$name.log"
   check "$name says it did not start" contains "$file.$name.log" "$name: not started: fix $file"
 }
-sed "s|$dir/offline|$dir/no/such/offline|" base.yaml > offline.yaml
+sed "s|$dir/offline|$dir/base.yaml/offline|" base.yaml > offline.yaml
 same_line edged offline.yaml "^error: offline_msg_store.directory: "
-sed "s|$dir/run/edged.sock|$dir/gone/edged.sock|" base.yaml > edged-socket.yaml
+sed "s|$dir/run/edged.sock|$dir/base.yaml/run/edged.sock|" base.yaml > edged-socket.yaml
 same_line edged edged-socket.yaml "^error: edged.socket: "
-sed "s|$dir/run/trustd.sock|$dir/gone/trustd.sock|" base.yaml > trustd-socket.yaml
+sed "s|$dir/run/trustd.sock|$dir/base.yaml/run/trustd.sock|" base.yaml > trustd-socket.yaml
 same_line trustd trustd-socket.yaml "^error: trustd.socket: "
 sed 's|^appKey:.*|appKey: "AES:8Vw3Yw1NdkSvtZ7m6hCY5Q=="|' base.yaml > legacy.yaml
 for name in trustd edged restd; do

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -124,6 +125,12 @@ class Squid {
       std::ofstream(file, std::ios::trunc) << user << ":" << password << "\n";
     }
     ::chmod(file.c_str(), 0644);
+    // basic_ncsa_auth re-reads the file when its mtime changes, in whole seconds: a rewrite
+    // within the second it was made would go unseen.
+    struct timeval times[2];
+    times[0].tv_sec = times[1].tv_sec = ::time(nullptr) + 10 * ++rewrites_;
+    times[0].tv_usec = times[1].tv_usec = 0;
+    ::utimes(file.c_str(), times);
   }
 
   int port() const { return port_; }
@@ -133,6 +140,7 @@ class Squid {
   Squid() = default;
   std::string dir_;
   int port_ = 0;
+  int rewrites_ = 0;
   std::unique_ptr<Subprocess> process_;
 };
 
