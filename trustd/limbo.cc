@@ -117,7 +117,9 @@ CaseResult RunCase(const YAML::Node& tc, const LimboOptions& options) {
   std::vector<X509*> chain;
   chain.push_back((*peer)[0].get());
   for (const UniqueX509& c : *intermediates) chain.push_back(c.get());
+  absl::Time start = absl::Now();
   Decision d = (*validator)->ValidateCerts(chain, purpose, name, now);
+  r.decision_time = absl::Now() - start;
   r.actual = d.allowed ? "SUCCESS" : "FAILURE";
   r.context = d.allowed ? "allowed" : d.Summary();
   return r;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "services/trust/policy.h"
 
 namespace edge::trustd {
@@ -21,6 +22,9 @@ struct LimboResult {
   std::string context;          // The Decision's summary, or why it was skipped.
   // Ids of the cases this one contradicts by design (web-PKI vs RFC 5280 readings).
   std::vector<std::string> conflicts_with;
+  // How long the engine took to decide (ChainValidator::ValidateCerts alone: not the PEM
+  // parsing nor building the validator); zero when the case was skipped.
+  absl::Duration decision_time;
 };
 
 struct LimboOptions {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "services/common/fingerprint.h"
 #include "services/trust/path_builder.h"
+#include "services/trust/signature_cache.h"
 #include "services/trust/strict_checks.h"
 
 namespace edge::trust {
@@ -293,11 +294,85 @@ std::string HintForOpenSslFailure(Reason reason, X509* bad, const PurposePolicy&
   }
 }
 
-// Errors the policy tolerates, and what the tolerance was used for.
+// What one X509_verify_cert call needs beyond OpenSSL's context: the errors the policy
+// tolerates (and whether the tolerance was used), and the signatures already verified.
 struct Tolerance {
   bool allow_self_signed;
+  SignatureCache* signatures;
   bool self_signed_used = false;
 };
+
+// Reports `err` about `cert` at `depth` to the verification callback, as OpenSSL's own
+// checks do; false when the callback says to stop.
+bool ReportVerifyError(X509_STORE_CTX* ctx, X509* cert, int depth, int err) {
+  X509_STORE_CTX_set_error_depth(ctx, depth);
+  X509_STORE_CTX_set_current_cert(ctx, cert);
+  X509_STORE_CTX_set_error(ctx, err);
+  return X509_STORE_CTX_get_verify_cb(ctx)(0, ctx) != 0;
+}
+
+// RFC 5280 6.1.3 (a)(2): the certificate's validity period includes the verification time
+// (the trust anchor's too, as OpenSSL checks it). X509_cmp_time: 0 is a malformed time.
+bool CheckValidityPeriod(X509_STORE_CTX* ctx, X509* cert, int depth) {
+  time_t at = X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(ctx));
+  int cmp = X509_cmp_time(X509_get0_notBefore(cert), &at);
+  if (cmp == 0 && !ReportVerifyError(ctx, cert, depth, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD)) {
+    return false;
+  }
+  if (cmp > 0 && !ReportVerifyError(ctx, cert, depth, X509_V_ERR_CERT_NOT_YET_VALID)) {
+    return false;
+  }
+  cmp = X509_cmp_time(X509_get0_notAfter(cert), &at);
+  if (cmp == 0 && !ReportVerifyError(ctx, cert, depth, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD)) {
+    return false;
+  }
+  return cmp > 0 || ReportVerifyError(ctx, cert, depth, X509_V_ERR_CERT_HAS_EXPIRED);
+}
+
+// The signature and validity step of X509_verify_cert (OpenSSL 3's internal_verify, in the
+// same order and with the same errors), except that a signature the SignatureCache already
+// verified is not checked again. From the top of the chain down: RFC 5280 6.1.4 (n) the
+// issuer's keyUsage allows keyCertSign, 6.1.3 (a)(1) the signature verifies under the
+// issuer's key, 6.1.3 (a)(2) the validity period includes the time. The top certificate is
+// the trust anchor (X509_V_FLAG_PARTIAL_CHAIN: it need not be self-issued): trusted as
+// configured (RFC 5280 6.1.1 (d)), only its validity is checked, as OpenSSL does.
+int VerifySignaturesAndValidity(X509_STORE_CTX* ctx) {
+  auto* t = static_cast<Tolerance*>(X509_STORE_CTX_get_app_data(ctx));
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+  const int top = sk_X509_num(chain) - 1;
+  for (int n = top; n >= 0; --n) {
+    X509* subject = sk_X509_value(chain, n);
+    if (n < top) {
+      X509* issuer = sk_X509_value(chain, n + 1);
+      // RFC 5280 6.1.4 (n); a proxy certificate (RFC 3820 3.8) needs digitalSignature.
+      bool proxy = (X509_get_extension_flags(subject) & EXFLAG_PROXY) != 0;
+      uint32_t needed = proxy ? KU_DIGITAL_SIGNATURE : KU_KEY_CERT_SIGN;
+      if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) &&
+          !(X509_get_key_usage(issuer) & needed) &&
+          !ReportVerifyError(ctx, issuer, n + 1,
+                             proxy ? X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE
+                                   : X509_V_ERR_KEYUSAGE_NO_CERTSIGN)) {
+        return 0;
+      }
+      if (X509_get0_pubkey(issuer) == nullptr) {
+        ClearOpenSslErrors();
+        if (!ReportVerifyError(ctx, issuer, n + 1,
+                               X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY)) {
+          return 0;
+        }
+      } else if (!t->signatures->Verify(subject, issuer) &&
+                 !ReportVerifyError(ctx, subject, n, X509_V_ERR_CERT_SIGNATURE_FAILURE)) {
+        return 0;
+      }
+    }
+    if (!CheckValidityPeriod(ctx, subject, n)) return 0;
+    // Success at this depth (an earlier tolerated error stays the context's error).
+    X509_STORE_CTX_set_error_depth(ctx, n);
+    X509_STORE_CTX_set_current_cert(ctx, subject);
+    if (!X509_STORE_CTX_get_verify_cb(ctx)(1, ctx)) return 0;
+  }
+  return 1;
+}
 
 // RFC 5280 section 6 by OpenSSL: signatures, validity, basic constraints and path length
 // (self-issued certificates not counted), key usage, name constraints, certificate policies
@@ -366,7 +441,7 @@ void ConfigureVerification(X509_VERIFY_PARAM* param, const PurposePolicy& pp, bo
 PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool server,
                               absl::Time now, X509* leaf,
                               const std::vector<X509*>& intermediates, X509* anchor,
-                              int depth) {
+                              int depth, SignatureCache* signatures) {
   PathOutcome out;
   UniqueX509Stack untrusted(sk_X509_new_null());
   for (X509* c : intermediates) {
@@ -387,9 +462,10 @@ PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool s
     X509_STORE_CTX_set0_trusted_stack(ctx.get(), trusted.get());
   }
   ConfigureVerification(X509_STORE_CTX_get0_param(ctx.get()), pp, server, now, depth);
-  Tolerance tolerance{pp.allow_self_signed};
+  Tolerance tolerance{pp.allow_self_signed, signatures};
   X509_STORE_CTX_set_app_data(ctx.get(), &tolerance);
   X509_STORE_CTX_set_verify_cb(ctx.get(), VerifyCallback);
+  X509_STORE_CTX_set_verify(ctx.get(), VerifySignaturesAndValidity);
 
   int ok = X509_verify_cert(ctx.get());
   UniqueX509Stack verified(X509_STORE_CTX_get1_chain(ctx.get()));
@@ -428,9 +504,9 @@ PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool s
 
 // Step 2: the web-PKI profile (strict_checks.h).
 std::optional<Failure> CheckWebPkiProfile(const std::vector<X509*>& chain, bool server,
-                                          const PurposePolicy& pp,
+                                          const PurposePolicy& pp, SignatureCache* signatures,
                                           std::vector<std::string>* warnings) {
-  auto f = CheckStrictPolicy(chain, server, pp.strict, warnings);
+  auto f = CheckStrictPolicy(chain, server, pp.strict, warnings, signatures);
   if (!f) return std::nullopt;
   std::string hint =
       f->relaxation.empty()
@@ -555,10 +631,10 @@ std::optional<Failure> CheckPins(const std::vector<X509*>& chain, const PurposeP
 // Steps 2 to 6 on a path that OpenSSL verified.
 void CheckVerifiedPath(const PurposePolicy& pp, Purpose purpose, bool server,
                        absl::string_view expected_name, const std::string& leaf_sha256,
-                       PathOutcome* out) {
+                       SignatureCache* signatures, PathOutcome* out) {
   const std::vector<X509*>& chain = out->chain;
   X509* leaf = chain.front();
-  std::optional<Failure> f = CheckWebPkiProfile(chain, server, pp, &out->warnings);
+  std::optional<Failure> f = CheckWebPkiProfile(chain, server, pp, signatures, &out->warnings);
   if (!f) f = CheckExpectedName(leaf, pp, expected_name, &out->warnings);
   if (!f) f = CheckValidationCriteria(chain, pp);
   if (!f) f = CheckLeafAllowlist(leaf, leaf_sha256, pp);
@@ -571,7 +647,7 @@ void CheckVerifiedPath(const PurposePolicy& pp, Purpose purpose, bool server,
 PathOutcome FindValidPath(X509_STORE* store, const std::vector<X509*>& presented,
                           const PurposePolicy& pp, Purpose purpose,
                           absl::string_view expected_name, absl::Time now,
-                          const std::string& leaf_sha256) {
+                          const std::string& leaf_sha256, SignatureCache* signatures) {
   const bool server = purpose != Purpose::kClient;
   X509* leaf = presented.front();
   std::vector<X509*> anchors;
@@ -586,19 +662,20 @@ PathOutcome FindValidPath(X509_STORE* store, const std::vector<X509*>& presented
   PathBuilder builder(anchors, intermediates, limits);
 
   const int cost_factor = pp.store->crls.empty() ? 1 : 2;
-  int signatures = 0;
+  int signature_checks = 0;
   std::optional<PathOutcome> first_failure;
   std::optional<PathOutcome> accepted;
   builder.ForEachPath(leaf, now, [&](const std::vector<X509*>& path) {
     int cost = std::max<int>(1, static_cast<int>(path.size()) - 1) * cost_factor;
-    if (signatures + cost > kMaxSignatureChecks) return PathVerdict::Stop();
-    signatures += cost;
+    if (signature_checks + cost > kMaxSignatureChecks) return PathVerdict::Stop();
+    signature_checks += cost;
     std::vector<X509*> middle;
     if (path.size() > 2) middle.assign(path.begin() + 1, path.end() - 1);
     PathOutcome outcome = VerifyWithOpenSsl(store, pp, server, now, path.front(), middle,
-                                            path.back(), kMaxPathIntermediates);
+                                            path.back(), kMaxPathIntermediates, signatures);
     if (!outcome.failure) {
-      CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, &outcome);
+      CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, signatures,
+                        &outcome);
     }
     if (!outcome.failure) {
       accepted = std::move(outcome);
@@ -616,9 +693,10 @@ PathOutcome FindValidPath(X509_STORE* store, const std::vector<X509*>& presented
   // issuer, self-signed, too long), or accepts what the policy tolerates (a self-signed
   // leaf under allow_self_signed).
   PathOutcome outcome =
-      VerifyWithOpenSsl(store, pp, server, now, leaf, intermediates, nullptr, max_depth);
+      VerifyWithOpenSsl(store, pp, server, now, leaf, intermediates, nullptr, max_depth,
+                        signatures);
   if (!outcome.failure) {
-    CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, &outcome);
+    CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, signatures, &outcome);
   }
   return outcome;
 }
@@ -649,8 +727,13 @@ bool ValidationCriteria::empty() const {
          !ca_cert_common_name && !ca_cert_organization && !ca_cert_organizational_unit;
 }
 
-absl::StatusOr<std::unique_ptr<ChainValidator>> ChainValidator::Create(TrustPolicy policy) {
+absl::StatusOr<std::unique_ptr<ChainValidator>> ChainValidator::Create(
+    TrustPolicy policy, std::shared_ptr<SignatureCache> signatures) {
   std::unique_ptr<ChainValidator> validator(new ChainValidator(std::move(policy)));
+  validator->signatures_ =
+      signatures != nullptr
+          ? std::move(signatures)
+          : std::make_shared<SignatureCache>(kDefaultSignatureEntries, kDefaultSignatureBytes);
   for (auto& [purpose, pp] : validator->policy_.purposes) {
     if (pp.store == nullptr) {
       return absl::InvalidArgumentError(
@@ -733,7 +816,7 @@ Decision ChainValidator::Decide(const std::vector<X509*>& presented, Purpose pur
   }
 
   PathOutcome outcome = FindValidPath(stores_.at(purpose).get(), presented, pp, purpose,
-                                      expected_name, now, d.leaf_sha256);
+                                      expected_name, now, d.leaf_sha256, signatures_.get());
   if (!outcome.chain.empty()) {
     d.chain.clear();
     for (X509* c : outcome.chain) d.chain.push_back(Summarize(c));

@@ -30,13 +30,22 @@
 #include "services/common/openssl_util.h"
 #include "services/trust/decision.h"
 #include "services/trust/policy.h"
+#include "services/trust/signature_cache.h"
 
 namespace edge::trust {
 
 class ChainValidator {
  public:
-  // kInvalidArgument when a purpose has no trust store.
-  static absl::StatusOr<std::unique_ptr<ChainValidator>> Create(TrustPolicy policy);
+  // Signatures remembered by a validator that is not given a SignatureCache of its own:
+  // a few thousand issuer/subject pairs, well under a megabyte.
+  static constexpr size_t kDefaultSignatureEntries = 4096;
+  static constexpr size_t kDefaultSignatureBytes = 1 << 20;
+
+  // kInvalidArgument when a purpose has no trust store. `signatures` (may be shared by the
+  // validators of successive policy generations, since its entries hold for exact
+  // certificates) remembers the signatures verified; null: one of the default size.
+  static absl::StatusOr<std::unique_ptr<ChainValidator>> Create(
+      TrustPolicy policy, std::shared_ptr<SignatureCache> signatures = nullptr);
 
   // `chain_der`: the peer's certificates as DER, leaf first, as sent in the handshake.
   // `expected_name`: a DNS name or an IP address literal; empty skips the name check.
@@ -55,6 +64,7 @@ class ChainValidator {
 
   uint64_t generation() const { return policy_.generation; }
   const TrustPolicy& policy() const { return policy_; }
+  const std::shared_ptr<SignatureCache>& signatures() const { return signatures_; }
 
  private:
   explicit ChainValidator(TrustPolicy policy) : policy_(std::move(policy)) {}
@@ -63,6 +73,7 @@ class ChainValidator {
                   absl::string_view expected_name, absl::Time now) const;
 
   TrustPolicy policy_;
+  std::shared_ptr<SignatureCache> signatures_;  // Never null.
   std::map<Purpose, UniqueX509Store> stores_;
   // Per purpose, why configured CRLs were left out of its store (one sentence each).
   std::map<Purpose, std::vector<std::string>> unusable_crls_;

@@ -11,6 +11,7 @@
 #include "services/common/openssl_util.h"
 #include "services/trust/decision.h"
 #include "services/trust/policy.h"
+#include "services/trust/signature_cache.h"
 
 namespace edge::trust {
 
@@ -23,10 +24,12 @@ struct StrictFailure {
 
 // `chain`: verified, leaf first, trust anchor last. `server`: serverAuth (true) or
 // clientAuth (false) is the EKU the purpose needs. Records in `warnings` each relaxation
-// of `policy` that the chain relied on.
+// of `policy` that the chain relied on. `signatures` (may be null) remembers the
+// self-signatures checked.
 std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, bool server,
                                                const StrictPolicy& policy,
-                                               std::vector<std::string>* warnings);
+                                               std::vector<std::string>* warnings,
+                                               SignatureCache* signatures = nullptr);
 
 // Whether `name` (a SAN dNSName, possibly "*.example.com") is allowed by the dNSName
 // subtrees of `nc` (RFC 5280 4.2.1.10), treating a wildcard as every name it can match:
