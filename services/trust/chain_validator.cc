@@ -727,13 +727,18 @@ bool ValidationCriteria::empty() const {
          !ca_cert_common_name && !ca_cert_organization && !ca_cert_organizational_unit;
 }
 
-absl::StatusOr<std::unique_ptr<ChainValidator>> ChainValidator::Create(
-    TrustPolicy policy, std::shared_ptr<SignatureCache> signatures) {
+absl::StatusOr<std::unique_ptr<ChainValidator>> ChainValidator::Create(TrustPolicy policy,
+                                                                       Caches caches) {
   std::unique_ptr<ChainValidator> validator(new ChainValidator(std::move(policy)));
-  validator->signatures_ =
-      signatures != nullptr
-          ? std::move(signatures)
-          : std::make_shared<SignatureCache>(kDefaultSignatureEntries, kDefaultSignatureBytes);
+  if (caches.signatures == nullptr) {
+    caches.signatures =
+        std::make_shared<SignatureCache>(kDefaultSignatureEntries, kDefaultSignatureBytes);
+  }
+  if (caches.certificates == nullptr) {
+    caches.certificates = std::make_shared<CertificateCache>(kDefaultCertificateEntries,
+                                                             kDefaultCertificateBytes);
+  }
+  validator->caches_ = std::move(caches);
   for (auto& [purpose, pp] : validator->policy_.purposes) {
     if (pp.store == nullptr) {
       return absl::InvalidArgumentError(
@@ -742,6 +747,7 @@ absl::StatusOr<std::unique_ptr<ChainValidator>> ChainValidator::Create(
     UniqueX509Store store(X509_STORE_new());
     for (const UniqueX509& anchor : pp.store->anchors) {
       if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) ClearOpenSslErrors();
+      validator->caches_.certificates->Remember(anchor.get());
     }
     for (const UniqueX509Crl& crl : pp.store->crls) {
       if (auto problem = CrlProblem(crl.get())) {
@@ -759,7 +765,9 @@ Decision ChainValidator::Validate(const std::vector<std::string>& chain_der, Pur
                                   absl::string_view expected_name, absl::Time now) const {
   std::vector<UniqueX509> owned;
   for (size_t i = 0; i < chain_der.size(); ++i) {
-    auto cert = CertFromDer(chain_der[i], absl::StrCat("peer certificate ", i));
+    // Every certificate after the leaf is a CA certificate that other peers send too.
+    auto cert = caches_.certificates->Parse(chain_der[i], absl::StrCat("peer certificate ", i),
+                                            /*remember=*/i > 0);
     if (!cert.ok()) {
       ClearOpenSslErrors();
       Decision d;
@@ -816,7 +824,8 @@ Decision ChainValidator::Decide(const std::vector<X509*>& presented, Purpose pur
   }
 
   PathOutcome outcome = FindValidPath(stores_.at(purpose).get(), presented, pp, purpose,
-                                      expected_name, now, d.leaf_sha256, signatures_.get());
+                                      expected_name, now, d.leaf_sha256,
+                                      caches_.signatures.get());
   if (!outcome.chain.empty()) {
     d.chain.clear();
     for (X509* c : outcome.chain) d.chain.push_back(Summarize(c));

@@ -28,6 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/common/openssl_util.h"
+#include "services/trust/certificate_cache.h"
 #include "services/trust/decision.h"
 #include "services/trust/policy.h"
 #include "services/trust/signature_cache.h"
@@ -36,16 +37,28 @@ namespace edge::trust {
 
 class ChainValidator {
  public:
-  // Signatures remembered by a validator that is not given a SignatureCache of its own:
-  // a few thousand issuer/subject pairs, well under a megabyte.
+  // What a validator remembers between decisions so as not to do the same work twice.
+  // Both hold for exact certificates whatever the policy, so the validators of successive
+  // policy generations may share them. Null: one of the default size.
+  struct Caches {
+    // Verified issuer/subject signatures: a new leaf under a known intermediate costs one
+    // signature check.
+    std::shared_ptr<SignatureCache> signatures;
+    // Parsed certificates: the trust anchors, and the CA certificates peers send (every
+    // certificate after the leaf).
+    std::shared_ptr<CertificateCache> certificates;
+  };
+  // The default sizes: a few thousand signatures (1 MB at most), a thousand CA
+  // certificates (8 MB at most).
   static constexpr size_t kDefaultSignatureEntries = 4096;
   static constexpr size_t kDefaultSignatureBytes = 1 << 20;
+  static constexpr size_t kDefaultCertificateEntries = 1024;
+  static constexpr size_t kDefaultCertificateBytes = 8 << 20;
 
-  // kInvalidArgument when a purpose has no trust store. `signatures` (may be shared by the
-  // validators of successive policy generations, since its entries hold for exact
-  // certificates) remembers the signatures verified; null: one of the default size.
-  static absl::StatusOr<std::unique_ptr<ChainValidator>> Create(
-      TrustPolicy policy, std::shared_ptr<SignatureCache> signatures = nullptr);
+  // kInvalidArgument when a purpose has no trust store. The trust anchors are added to
+  // `caches.certificates`.
+  static absl::StatusOr<std::unique_ptr<ChainValidator>> Create(TrustPolicy policy,
+                                                                Caches caches = {});
 
   // `chain_der`: the peer's certificates as DER, leaf first, as sent in the handshake.
   // `expected_name`: a DNS name or an IP address literal; empty skips the name check.
@@ -64,7 +77,7 @@ class ChainValidator {
 
   uint64_t generation() const { return policy_.generation; }
   const TrustPolicy& policy() const { return policy_; }
-  const std::shared_ptr<SignatureCache>& signatures() const { return signatures_; }
+  const Caches& caches() const { return caches_; }
 
  private:
   explicit ChainValidator(TrustPolicy policy) : policy_(std::move(policy)) {}
@@ -73,7 +86,7 @@ class ChainValidator {
                   absl::string_view expected_name, absl::Time now) const;
 
   TrustPolicy policy_;
-  std::shared_ptr<SignatureCache> signatures_;  // Never null.
+  Caches caches_;  // Neither is null.
   std::map<Purpose, UniqueX509Store> stores_;
   // Per purpose, why configured CRLs were left out of its store (one sentence each).
   std::map<Purpose, std::vector<std::string>> unusable_crls_;
