@@ -11,6 +11,7 @@ targets=(
   //services/json:json_fuzzer:services/json/testdata/fuzz
   //services/trust:sealed_secret_fuzzer:services/trust/testdata/fuzz/sealed_secret
   //services/trust:pem_chain_fuzzer:services/trust/testdata/fuzz/pem_chain
+  //services/trust:path_builder_fuzzer:services/trust/testdata/fuzz/path_builder
   //services/alwayson:codec_fuzzer:services/alwayson/testdata/fuzz
   //proto/edge/v1:edge_proto_fuzzer:proto/edge/v1/testdata/fuzz/edge_proto
   //edged:offline_store_fuzzer:edged/testdata/fuzz/offline_store

@@ -15,6 +15,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -112,6 +113,22 @@ CertSpec CertSpec::Client(std::string cn) {
   spec.common_name = cn;
   spec.dns_names = {std::move(cn)};
   spec.ext_key_usage = {"clientAuth"};
+  return spec;
+}
+
+CertSpec CertSpec::SelfSignedLikeOpensslReq(std::string cn) {
+  CertSpec spec;
+  spec.common_name = std::move(cn);
+  spec.is_ca = true;         // v3_ca: basicConstraints = critical,CA:true
+  spec.key_usage = false;    // v3_ca leaves keyUsage commented out.
+  // v3_ca: authorityKeyIdentifier = keyid:always,issuer (the keyid suffices, so no issuer).
+  spec.extensions = {{"authorityKeyIdentifier", "keyid:always"}};
+  // OpenSSL 3's req: 159 random bits, a positive 20-byte serial.
+  unsigned char rnd[20];
+  RAND_bytes(rnd, sizeof(rnd));
+  rnd[0] = (rnd[0] & 0x7f) | 0x01;
+  spec.serial_hex = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(rnd), sizeof(rnd)));
   return spec;
 }
 

@@ -73,6 +73,11 @@ struct CertSpec {
   static CertSpec Ca(std::string cn);
   static CertSpec Server(std::string dns_name);  // serverAuth, SAN = dns_name, CN = dns_name.
   static CertSpec Client(std::string cn);        // clientAuth, SAN = cn.
+  // What `openssl req -x509 -subj /CN=<cn>` makes with Debian's openssl.cnf (its v3_ca
+  // section), for TestPki::SelfSigned: subject CN=<cn> only, basicConstraints critical
+  // CA:TRUE, subject and authority key identifiers, a random 20-byte serial; no keyUsage,
+  // no extendedKeyUsage, no subjectAltName. The self-signed certificate of EMS installs.
+  static CertSpec SelfSignedLikeOpensslReq(std::string cn);
 };
 
 // What a CRL minted by TestPki::CrlPem looks like.
