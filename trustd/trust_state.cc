@@ -132,7 +132,7 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
   if (!policy.ok()) {
     error(policy.status().message());
   } else {
-    auto validator = trust::ChainValidator::Create(*std::move(policy));
+    auto validator = trust::ChainValidator::Create(*std::move(policy), options.validator_caches);
     if (!validator.ok()) {
       error(validator.status().message());
     } else {

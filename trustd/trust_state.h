@@ -31,6 +31,9 @@ struct LoadOptions {
   // Create the master key file when it does not exist (trustd), instead of only using an
   // existing one (check-config).
   bool create_master_key = false;
+  // What the chain validator remembers (ChainValidator::Caches); trustd passes the same to
+  // every generation. Null members: the validator's own, of the default size.
+  trust::ChainValidator::Caches validator_caches;
 };
 
 struct RoleIdentity {

@@ -26,7 +26,8 @@ namespace {
 // Loads everything a generation needs: the checks trustctl check-config makes, in the same
 // order and with the same lines (errors in the status, one per line; warnings logged).
 absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadGeneration(
-    const std::string& config_path, uint64_t generation) {
+    const std::string& config_path, uint64_t generation,
+    const trust::ChainValidator::Caches& caches) {
   startup::CheckedConfig checked =
       startup::CheckConfigFile(config_path, {startup::Daemon::kTrustd});
   std::vector<std::string> errors;
@@ -40,6 +41,7 @@ absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadG
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   LoadOptions options;
   options.create_master_key = true;
+  options.validator_caches = caches;
   auto state = TrustState::Load(checked.config, generation, options);
   if (!state.ok()) return state.status();
   for (const std::string& w : (*state)->warnings()) LogWarning(w);
@@ -66,7 +68,16 @@ void WarnAboutExpiry(const TrustState& state, absl::Time now) {
 }
 
 int Run(const std::string& config_path) {
-  auto first = LoadGeneration(config_path, 1);
+  // One set for every generation: the entries hold for exact certificates whatever the
+  // policy, so what a rotation leaves in use stays remembered.
+  trust::ChainValidator::Caches caches;
+  caches.signatures = std::make_shared<trust::SignatureCache>(
+      trust::ChainValidator::kDefaultSignatureEntries,
+      trust::ChainValidator::kDefaultSignatureBytes);
+  caches.certificates = std::make_shared<trust::CertificateCache>(
+      trust::ChainValidator::kDefaultCertificateEntries,
+      trust::ChainValidator::kDefaultCertificateBytes);
+  auto first = LoadGeneration(config_path, 1, caches);
   if (!first.ok()) {
     std::cerr << first.status().message() << "\ntrustd: not started: fix " << config_path << "\n";
     return 1;
@@ -103,7 +114,7 @@ int Run(const std::string& config_path) {
   absl::Time last_expiry_check = absl::Now();
   auto reload = [&] {
     absl::MutexLock lock(&reload_mu);
-    auto next = LoadGeneration(config_path, generation + 1);
+    auto next = LoadGeneration(config_path, generation + 1, caches);
     if (!next.ok()) {
       LogError(absl::StrCat("a changed file was refused; generation ", generation,
                             " stays in force:\n", next.status().message()));

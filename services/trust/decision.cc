@@ -56,9 +56,11 @@ absl::string_view ReasonName(Reason reason) {
 std::string Decision::Summary() const {
   std::string out(ReasonName(reason));
   if (openssl_error != 0) {
-    absl::StrAppend(&out, " (openssl error ", openssl_error, ": ", openssl_error_text, ")");
+    absl::StrAppend(&out, " (openssl error ", openssl_error, ": ",
+                    TruncateUtf8(openssl_error_text, kMaxSentenceBytes), ")");
   }
-  if (!detail.empty()) absl::StrAppend(&out, ": ", detail);
+  if (!detail.empty()) absl::StrAppend(&out, ": ", TruncateUtf8(detail, kMaxSentenceBytes));
+  if (!hint.empty()) absl::StrAppend(&out, "; hint: ", TruncateUtf8(hint, kMaxSentenceBytes));
   return out;
 }
 

@@ -72,6 +72,8 @@ inline constexpr size_t kMaxNameBytes = 256;
 // detail, hint and each warning: one sentence that may quote a few names.
 inline constexpr size_t kMaxSentenceBytes = 2048;
 inline constexpr size_t kMaxWarnings = 16;
+// Decision::Summary(): the reason, the OpenSSL error text, detail and hint.
+inline constexpr size_t kMaxSummaryBytes = 3 * kMaxSentenceBytes + 128;
 
 struct CertificateSummary {
   std::string subject;
@@ -94,7 +96,9 @@ struct Decision {
   std::vector<CertificateSummary> chain;  // As verified (leaf first), else as presented.
   std::vector<std::string> warnings;      // Relaxations that were used to accept.
 
-  // "NAME_MISMATCH (openssl error 62: hostname mismatch): <detail>".
+  // One log line: "NAME_MISMATCH (openssl error 62: hostname mismatch): <detail>; hint:
+  // <hint>" (the parts that are set). Bounded whatever the Decision holds: each part is cut
+  // to kMaxSentenceBytes, so the line is under kMaxSummaryBytes.
   std::string Summary() const;
   // One JSON object: allowed, reason, openssl_error, openssl_error_text, detail, hint,
   // failing_subject, failing_issuer, leaf_sha256, chain[], warnings[].

@@ -64,5 +64,30 @@ TEST(BoundDecisionTest, LeavesAnOrdinaryDecisionAsItIs) {
   EXPECT_EQ(bounded.ToJson(), d.ToJson());
 }
 
+TEST(DecisionSummaryTest, SaysTheReasonTheDetailAndTheHintOnOneLine) {
+  Decision d;
+  d.reason = Reason::kNameMismatch;
+  d.openssl_error = 62;
+  d.openssl_error_text = "hostname mismatch";
+  d.detail = "expected \"evil.test\", the certificate is for DNS:platform.test";
+  d.hint = "connect to a name the certificate holds";
+  EXPECT_EQ(d.Summary(),
+            "NAME_MISMATCH (openssl error 62: hostname mismatch): expected \"evil.test\", the "
+            "certificate is for DNS:platform.test; hint: connect to a name the certificate "
+            "holds");
+  d.hint.clear();
+  d.openssl_error = 0;
+  EXPECT_EQ(d.Summary(),
+            "NAME_MISMATCH: expected \"evil.test\", the certificate is for DNS:platform.test");
+}
+
+TEST(DecisionSummaryTest, IsBoundedEvenForADecisionThatWasNotBounded) {
+  Decision d;
+  d.reason = Reason::kInvalidChain;
+  d.openssl_error = 7;
+  d.openssl_error_text = d.detail = d.hint = std::string(100 * 1024, 's');
+  EXPECT_LE(d.Summary().size(), kMaxSummaryBytes);
+}
+
 }  // namespace
 }  // namespace edge::trust
