@@ -296,15 +296,31 @@ grpc::Status TrustServiceImpl::DoValidatePeer(grpc::ServerContextBase* context,
   if (!decision) {
     decision = state->validator().Validate(chain, purpose, request->peer_name(), now);
     cache_.Insert(key, *decision, now);
+    const std::string& peer =
+        request->endpoint().empty() ? request->peer_name() : request->endpoint();
     if (!decision->allowed) {
-      LogWarning(absl::StrCat("refused ", trust::PurposeName(purpose), " peer ",
-                              request->endpoint().empty() ? request->peer_name()
-                                                          : request->endpoint(),
-                              ": ", decision->Summary()));
+      LogWarning(absl::StrCat("refused ", trust::PurposeName(purpose), " peer ", peer, ": ",
+                              decision->Summary()));
+    } else if (!decision->warnings.empty() && FirstAcceptanceWarning(decision->leaf_sha256)) {
+      for (const std::string& w : decision->warnings) {
+        LogWarning(absl::StrCat("accepted ", trust::PurposeName(purpose), " peer ", peer,
+                                ": ", w));
+      }
     }
   }
   *response = trust::ToProto(*decision);
   return grpc::Status::OK;
+}
+
+bool TrustServiceImpl::FirstAcceptanceWarning(const std::string& leaf_sha256) {
+  absl::MutexLock lock(&warned_mu_);
+  if (!warned_.insert(leaf_sha256).second) return false;
+  warned_oldest_first_.push_back(leaf_sha256);
+  if (warned_oldest_first_.size() > kMaxWarnedLeaves) {
+    warned_.erase(warned_oldest_first_.front());
+    warned_oldest_first_.pop_front();
+  }
+  return true;
 }
 
 grpc::ServerUnaryReactor* TrustServiceImpl::ValidatePeer(grpc::CallbackServerContext* context,

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -171,10 +172,19 @@ class TrustServiceImpl final : public TrustServiceBase {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(watch_mu_);
   // Called by an admitted stream of `uid` once gRPC is done with it: it no longer counts.
   void ForgetWatch(Watch* watch, uid_t uid);
+  // True the first time a decision accepting the leaf `leaf_sha256` with warnings (a
+  // self-signed certificate under certificates.allow_self_signed, a trustd.policy
+  // relaxation) is to be logged: once per certificate, not on every decision. Remembers
+  // kMaxWarnedLeaves of them, the oldest forgotten first.
+  bool FirstAcceptanceWarning(const std::string& leaf_sha256);
 
   const PeerRegistry* peers_;
   Clock clock_;
   trust::DecisionCache cache_{kDecisionCacheEntries, kDecisionCacheBytes};
+  static constexpr size_t kMaxWarnedLeaves = 4096;
+  absl::Mutex warned_mu_;
+  std::set<std::string> warned_ ABSL_GUARDED_BY(warned_mu_);
+  std::deque<std::string> warned_oldest_first_ ABSL_GUARDED_BY(warned_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const TrustState> state_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const TrustState> previous_ ABSL_GUARDED_BY(mu_);

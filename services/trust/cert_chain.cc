@@ -1,14 +1,51 @@
 #include "services/trust/cert_chain.h"
 
+#include <openssl/x509v3.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/trust/decision.h"
 
 namespace edge::trust {
 namespace {
 
 bool Issued(X509* issuer, X509* subject) { return X509_check_issued(issuer, subject) == X509_V_OK; }
 
+// Issued by name and key identifiers, whatever the issuer's keyUsage says.
+bool LooksIssued(X509* issuer, X509* subject) {
+  int check = X509_check_issued(issuer, subject);
+  return check == X509_V_OK || check == X509_V_ERR_KEYUSAGE_NO_CERTSIGN;
+}
+
 }  // namespace
+
+std::optional<size_t> MisplacedLeaf(const std::vector<X509*>& certs) {
+  if (certs.size() < 2) return std::nullopt;
+  auto issued_another = [&](size_t i) {
+    for (size_t j = 0; j < certs.size(); ++j) {
+      if (j != i && LooksIssued(certs[i], certs[j])) return true;
+    }
+    return false;
+  };
+  std::optional<size_t> leaf;
+  if (issued_another(0)) {
+    for (size_t i = 1; i < certs.size(); ++i) {
+      if ((X509_get_extension_flags(certs[i]) & EXFLAG_CA) || issued_another(i)) continue;
+      if (leaf) {
+        leaf.reset();  // Two candidates: which one is meant cannot be told.
+        break;
+      }
+      leaf = i;
+    }
+  }
+  ClearOpenSslErrors();
+  return leaf;
+}
+
+std::string MisplacedLeafHint(const std::vector<X509*>& certs, size_t leaf_index) {
+  return absl::StrCat("the leaf must come first; found at position ", leaf_index + 1, " (\"",
+                      TruncateUtf8(NameToString(X509_get_subject_name(certs[leaf_index])), kMaxNameBytes), "\")");
+}
 
 std::vector<X509*> OrderedChain(const std::vector<UniqueX509>& certs) {
   std::vector<X509*> out;

@@ -6,6 +6,7 @@
 #ifndef SERVICES_TRUST_CERT_CHAIN_H_
 #define SERVICES_TRUST_CERT_CHAIN_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,18 @@ absl::StatusOr<LoadedChain> LoadCertificateChain(absl::string_view pem, absl::st
 // `certs` as a chain starting at certs[0], each followed by its issuer, when the file holds
 // one in some order; empty when there is none. Does not take ownership.
 std::vector<X509*> OrderedChain(const std::vector<UniqueX509>& certs);
+
+// When `certs` (a chain as sent or configured, leaf first) has its leaf elsewhere: the
+// index of the one certificate that is not a CA (no basicConstraints cA, RFC 5280
+// 4.2.1.9) and issued none of the others, while certs[0] issued one of them (by name and
+// key identifiers). nullopt when the first certificate is the leaf, or no single
+// certificate can be told to be it. RFC 5246 7.4.2 and RFC 8446 4.4.2: "The sender's
+// certificate MUST come in the first CertificateEntry in the list."
+std::optional<size_t> MisplacedLeaf(const std::vector<X509*>& certs);
+
+// "the leaf must come first; found at position 3 (\"CN=a.example\")": positions count
+// from 1, as a file or a handshake lists them.
+std::string MisplacedLeafHint(const std::vector<X509*>& certs, size_t leaf_index);
 
 }  // namespace edge::trust
 

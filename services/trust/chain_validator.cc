@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/fingerprint.h"
+#include "services/trust/cert_chain.h"
 #include "services/trust/path_builder.h"
 #include "services/trust/signature_cache.h"
 #include "services/trust/strict_checks.h"
@@ -218,6 +219,8 @@ struct PathOutcome {
   std::optional<Failure> failure;
   std::vector<std::string> warnings;
   int bad_edge = -1;  // chain[bad_edge]'s signature does not verify under the next's key.
+  // The chain is the leaf alone, self-signed, let through by certificates.allow_self_signed.
+  bool self_signed_leaf = false;
 };
 
 bool IsCrlError(int err) {
@@ -476,11 +479,7 @@ PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool s
     out.chain.push_back(c);
   }
   if (ok == 1) {
-    if (tolerance.self_signed_used) {
-      out.warnings.push_back(absl::StrCat("accepted the self-signed certificate \"",
-                                          Subject(leaf),
-                                          "\" (certificates.allow_self_signed)"));
-    }
+    out.self_signed_leaf = tolerance.self_signed_used && out.chain.size() == 1;
     return out;
   }
   int err = X509_STORE_CTX_get_error(ctx.get());
@@ -505,8 +504,12 @@ PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool s
 // Step 2: the web-PKI profile (strict_checks.h).
 std::optional<Failure> CheckWebPkiProfile(const std::vector<X509*>& chain, bool server,
                                           const PurposePolicy& pp, SignatureCache* signatures,
+                                          bool self_signed_leaf,
                                           std::vector<std::string>* warnings) {
-  auto f = CheckStrictPolicy(chain, server, pp.strict, warnings, signatures);
+  StrictOptions options;
+  options.signatures = signatures;
+  options.self_signed_leaf = self_signed_leaf;
+  auto f = CheckStrictPolicy(chain, server, pp.strict, warnings, options);
   if (!f) return std::nullopt;
   std::string hint =
       f->relaxation.empty()
@@ -518,9 +521,11 @@ std::optional<Failure> CheckWebPkiProfile(const std::vector<X509*>& chain, bool 
 }
 
 // Step 3: the expected host name or IP address is the leaf's (RFC 6125; SAN only unless
-// allow_missing_san).
+// allow_missing_san, or the leaf is a self-signed certificate let through by
+// allow_self_signed: then its CN when it has no SAN, RFC 6125 6.4.4).
 std::optional<Failure> CheckExpectedName(X509* leaf, const PurposePolicy& pp,
                                          absl::string_view expected_name,
+                                         bool self_signed_leaf,
                                          std::vector<std::string>* warnings) {
   if (!pp.check_name) {
     warnings->push_back("host name not checked (certificates.disable_hostname_validation)");
@@ -535,7 +540,9 @@ std::optional<Failure> CheckExpectedName(X509* leaf, const PurposePolicy& pp,
     code = X509_V_ERR_IP_ADDRESS_MISMATCH;
   } else {
     unsigned int host_flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
-    if (!pp.strict.allow_missing_san) host_flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+    if (!pp.strict.allow_missing_san && !self_signed_leaf) {
+      host_flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+    }
     match = X509_check_host(leaf, name.data(), name.size(), host_flags, nullptr);
     code = X509_V_ERR_HOSTNAME_MISMATCH;
   }
@@ -628,17 +635,36 @@ std::optional<Failure> CheckPins(const std::vector<X509*>& chain, const PurposeP
                               "matching; the leaf is ", leaf_sha256)};
 }
 
+// What a Decision that accepted a self-signed leaf under certificates.allow_self_signed
+// says, naming what the web-PKI profile would have refused in it (StrictOptions).
+std::string SelfSignedWarning(X509* leaf) {
+  std::string out = absl::StrCat("accepted the self-signed certificate \"", Subject(leaf),
+                                 "\" (certificates.allow_self_signed)");
+  bool no_eku = !(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE);
+  bool no_san = X509_get_ext_by_NID(leaf, NID_subject_alt_name, -1) < 0;
+  if (no_eku && no_san) {
+    absl::StrAppend(&out, " without extendedKeyUsage or subjectAltName, matched on its CN");
+  } else if (no_eku) {
+    absl::StrAppend(&out, " without extendedKeyUsage");
+  } else if (no_san) {
+    absl::StrAppend(&out, " without subjectAltName, matched on its CN");
+  }
+  return out;
+}
+
 // Steps 2 to 6 on a path that OpenSSL verified.
 void CheckVerifiedPath(const PurposePolicy& pp, Purpose purpose, bool server,
                        absl::string_view expected_name, const std::string& leaf_sha256,
                        SignatureCache* signatures, PathOutcome* out) {
   const std::vector<X509*>& chain = out->chain;
   X509* leaf = chain.front();
-  std::optional<Failure> f = CheckWebPkiProfile(chain, server, pp, signatures, &out->warnings);
-  if (!f) f = CheckExpectedName(leaf, pp, expected_name, &out->warnings);
+  std::optional<Failure> f = CheckWebPkiProfile(chain, server, pp, signatures,
+                                                out->self_signed_leaf, &out->warnings);
+  if (!f) f = CheckExpectedName(leaf, pp, expected_name, out->self_signed_leaf, &out->warnings);
   if (!f) f = CheckValidationCriteria(chain, pp);
   if (!f) f = CheckLeafAllowlist(leaf, leaf_sha256, pp);
   if (!f) f = CheckPins(chain, pp, purpose, leaf_sha256);
+  if (!f && out->self_signed_leaf) out->warnings.insert(out->warnings.begin(), SelfSignedWarning(leaf));
   out->failure = std::move(f);
 }
 
@@ -699,6 +725,24 @@ PathOutcome FindValidPath(X509_STORE* store, const std::vector<X509*>& presented
     CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, signatures, &outcome);
   }
   return outcome;
+}
+
+// On a refusal, a chain whose leaf is not first is refused for that (MisplacedLeaf), not
+// for the symptom: the CA certificate sent first, judged as the peer's own, lacks the
+// serverAuth usage or the name. A peer cannot be accepted that way anyway: TLS takes the
+// first certificate's key as the peer's (RFC 8446 4.4.2).
+std::optional<Failure> CheckLeafComesFirst(const std::vector<X509*>& presented) {
+  std::optional<size_t> at = MisplacedLeaf(presented);
+  if (!at) return std::nullopt;
+  Failure f;
+  f.reason = Reason::kInvalidChain;
+  f.cert = presented[*at];
+  f.detail = absl::StrCat("the certificates are out of order: the first, \"",
+                          Subject(presented[0]), "\", is a CA certificate, and the peer's own, \"",
+                          Subject(presented[*at]), "\", comes at position ", *at + 1);
+  f.hint = absl::StrCat(MisplacedLeafHint(presented, *at),
+                        ": the peer must send its own certificate first, then each issuer");
+  return f;
 }
 
 // Why a configured CRL cannot be used, if it cannot: RFC 5280 5.2.3, "conforming CRL
@@ -831,6 +875,7 @@ Decision ChainValidator::Decide(const std::vector<X509*>& presented, Purpose pur
     for (X509* c : outcome.chain) d.chain.push_back(Summarize(c));
   }
   if (outcome.failure) {
+    if (auto misplaced = CheckLeafComesFirst(presented)) outcome.failure = std::move(misplaced);
     Failure& f = *outcome.failure;
     X509* cert = f.cert != nullptr ? f.cert : leaf;
     d.allowed = false;

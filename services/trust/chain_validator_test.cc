@@ -185,6 +185,121 @@ TEST_F(ChainValidatorTest, RefusesASelfSignedLeafUnlessAllowed) {
   EXPECT_EQ(Validate(pp, {&self}, "other.example").reason, Reason::kNameMismatch);
 }
 
+// EMS habit: a device's certificate made with a plain `openssl req -x509` (no EKU, no SAN,
+// a CN, CA:TRUE) is accepted under certificates.allow_self_signed, with a warning naming
+// what the web-PKI profile would have refused.
+TEST_F(ChainValidatorTest, AcceptsAnOpensslReqSelfSignedLeafWithAWarningWhenAllowed) {
+  TestCert self = pki_.SelfSigned(CertSpec::SelfSignedLikeOpensslReq("edge.local"));
+  EXPECT_EQ(Validate(Policy(), {&self}, "edge.local").reason, Reason::kSelfSignedLeaf);
+
+  PurposePolicy pp = Policy();
+  pp.allow_self_signed = true;
+  for (Purpose purpose : {Purpose::kPlatform, Purpose::kEdge, Purpose::kClient}) {
+    SCOPED_TRACE(PurposeName(purpose));
+    Decision d = Validate(pp, {&self}, "edge.local", purpose);
+    EXPECT_TRUE(d.allowed) << d.Summary();
+    ASSERT_EQ(d.warnings.size(), 1u);
+    EXPECT_EQ(d.warnings[0],
+              "accepted the self-signed certificate \"CN=edge.local\" "
+              "(certificates.allow_self_signed) without extendedKeyUsage or subjectAltName, "
+              "matched on its CN");
+  }
+  // Its CN is its name: another name is still refused.
+  EXPECT_EQ(Validate(pp, {&self}, "other.local").reason, Reason::kNameMismatch);
+}
+
+// allow_self_signed lets through that one self-signed leaf and relaxes nothing else: not
+// the rules it still has to meet, not a CA-issued leaf, not a self-signed CA in a chain.
+TEST_F(ChainValidatorTest, RelaxesNothingButTheSelfSignedLeafItself) {
+  PurposePolicy pp = Policy();
+  pp.allow_self_signed = true;
+  auto like_req = [](void (*edit)(CertSpec*)) {
+    CertSpec spec = CertSpec::SelfSignedLikeOpensslReq("edge.local");
+    edit(&spec);
+    return spec;
+  };
+  TestCert sha1 = pki_.SelfSigned(like_req([](CertSpec* s) {
+    s->signature_hash = SigHash::kSha1;
+  }));
+  TestCert weak = pki_.SelfSigned(like_req([](CertSpec* s) {
+    s->key_type = KeyType::kRsa1024;
+  }));
+  TestCert expired = pki_.SelfSigned(like_req([](CertSpec* s) {
+    s->not_before = absl::Now() - absl::Hours(48);
+    s->not_after = absl::Now() - absl::Hours(24);
+  }));
+  TestCert client_only = pki_.SelfSigned(like_req([](CertSpec* s) {
+    s->ext_key_usage = {"clientAuth"};
+  }));
+  UniqueEvpPkey other_key = testing::GenerateKey(KeyType::kEcP256);
+  CertSpec forged_spec = CertSpec::SelfSignedLikeOpensslReq("edge.local");
+  forged_spec.signing_key_override = other_key.get();
+  TestCert forged = pki_.SelfSigned(forged_spec);
+  TestCert self_ca = pki_.SelfSigned(CertSpec::SelfSignedLikeOpensslReq("Device CA"));
+  TestCert under_self_ca = pki_.Issue(self_ca, CertSpec::Server("edge.local"));
+  CertSpec no_eku_spec = CertSpec::Server("platform.example");
+  no_eku_spec.ext_key_usage.clear();
+  TestCert no_eku = pki_.Issue(ica_, no_eku_spec);
+  CertSpec no_san_spec = CertSpec::Server("platform.example");
+  no_san_spec.dns_names.clear();
+  TestCert no_san = pki_.Issue(ica_, no_san_spec);
+  struct Row {
+    const char* name;
+    std::vector<const TestCert*> chain;
+    std::string host;
+    Reason reason;
+  } rows[] = {
+      {"a SHA-1 signature", {&sha1}, "edge.local", Reason::kWeakSignature},
+      {"an RSA-1024 key", {&weak}, "edge.local", Reason::kWeakKey},
+      {"expired", {&expired}, "edge.local", Reason::kExpired},
+      {"a self-signature that does not verify", {&forged}, "edge.local",
+       Reason::kInvalidChain},
+      {"an EKU without serverAuth", {&client_only}, "edge.local", Reason::kWrongUsage},
+      {"a leaf under a self-signed CA", {&under_self_ca, &self_ca}, "edge.local",
+       Reason::kSelfSignedInChain},
+      {"a CA-issued leaf without EKU", {&no_eku, &ica_}, "platform.example",
+       Reason::kWrongUsage},
+      {"a CA-issued leaf without SAN", {&no_san, &ica_}, "platform.example",
+       Reason::kMissingSan},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    Decision d = Validate(pp, row.chain, row.host);
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(ReasonName(d.reason), ReasonName(row.reason)) << d.Summary();
+  }
+}
+
+// A peer that sends its chain with the leaf elsewhere than first is told so, not the
+// symptom (the CA judged as the peer's own certificate).
+TEST_F(ChainValidatorTest, SaysWhereTheLeafIsInAChainGivenOutOfOrder) {
+  struct Row {
+    const char* name;
+    std::vector<const TestCert*> chain;
+    std::string position;
+  } rows[] = {
+      {"intermediate first", {&ica_, &leaf_}, "2"},
+      {"root and intermediate first", {&root_, &ica_, &leaf_}, "3"},
+      {"intermediate, leaf, root", {&ica_, &leaf_, &root_}, "2"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    Decision d = Validate(Policy(), row.chain, "platform.example");
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.reason, Reason::kInvalidChain) << d.Summary();
+    EXPECT_EQ(d.hint, absl::StrCat("the leaf must come first; found at position ",
+                                   row.position,
+                                   " (\"CN=platform.example\"): the peer must send its own "
+                                   "certificate first, then each issuer"));
+    EXPECT_EQ(d.failing_subject, "CN=platform.example");
+    EXPECT_NE(d.Summary().find("hint: the leaf must come first"), std::string::npos);
+  }
+  // In order, or a lone CA that issued nothing here: no such diagnosis.
+  EXPECT_TRUE(Validate(Policy(), {&leaf_, &ica_, &root_}, "platform.example").allowed);
+  Decision lone = Validate(Policy(), {&ica_}, "platform.example");
+  EXPECT_EQ(lone.hint.find("the leaf must come first"), std::string::npos) << lone.hint;
+}
+
 TEST_F(ChainValidatorTest, RefusesExpiredAndNotYetValidLeaves) {
   absl::Time now = absl::Now();
   CertSpec expired = CertSpec::Server("platform.example");

@@ -20,6 +20,16 @@ absl::StatusOr<Identity> LoadIdentity(const IdentityFiles& files, const MasterKe
   }
   auto chain = LoadCertificateChain(*cert_pem, cert_what);
   if (!chain.ok()) return chain.status();
+  // The file's first certificate is the one served with this key (SSL_CTX_use_certificate_
+  // chain_file does the same): a leaf further down is the mistake to name, not the key
+  // mismatch it would cause.
+  std::vector<X509*> in_file;
+  for (const UniqueX509& c : chain->certs) in_file.push_back(c.get());
+  if (std::optional<size_t> at = MisplacedLeaf(in_file)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cert_what, ": ", MisplacedLeafHint(in_file, *at),
+                     "; expected the order leaf, intermediates, root"));
+  }
   auto key_pem = ReadFile(files.key_path);
   if (!key_pem.ok()) {
     return absl::Status(key_pem.status().code(),

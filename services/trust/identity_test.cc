@@ -83,6 +83,17 @@ TEST_F(IdentityTest, ReordersAChainFileThatIsOutOfOrderAndSaysSo) {
   EXPECT_EQ(NameToString(X509_get_subject_name(ordered[1])), "CN=Intermediate");
 }
 
+TEST_F(IdentityTest, RefusesAChainFileWhoseLeafIsNotFirstAndSaysWhereItIs) {
+  IdentityFiles files = Files(ica_.Pem() + leaf_.Pem() + root_.Pem(), leaf_.KeyPem(), "");
+  auto id = LoadIdentity(files, &key_);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(id.status().message(),
+            absl::StrCat("http_server.certificate (", files.cert_path,
+                         "): the leaf must come first; found at position 2 "
+                         "(\"CN=localhost\"); expected the order leaf, intermediates, root"));
+}
+
 TEST_F(IdentityTest, ExplainsEveryWayAnIdentityCanBeWrong) {
   TestCert other = pki_.Issue(ica_, [] {
     CertSpec s = CertSpec::Server("other");

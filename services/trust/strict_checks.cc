@@ -628,16 +628,24 @@ bool DnsNameAllowedByConstraints(absl::string_view name, const NAME_CONSTRAINTS*
 std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, bool server,
                                                const StrictPolicy& policy,
                                                std::vector<std::string>* warnings,
-                                               SignatureCache* signatures) {
+                                               const StrictOptions& options) {
   if (chain.empty()) return std::nullopt;
   X509* leaf = chain.front();
+  SignatureCache* signatures = options.signatures;
+  const bool self_signed_leaf = options.self_signed_leaf && chain.size() == 1;
 
-  if (auto f = CheckLeafEku(leaf, server, policy, warnings)) return f;
+  // A self-signed leaf without extendedKeyUsage (StrictOptions): RFC 5280 4.2.1.12, any
+  // purpose. One that has the extension is held to it like any other leaf.
+  bool eku_exempt = self_signed_leaf && !(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE);
+  if (!eku_exempt) {
+    if (auto f = CheckLeafEku(leaf, server, policy, warnings)) return f;
+  }
 
-  // Subject alternative names: required (CA/B Forum BR 7.1.2.7.12).
+  // Subject alternative names: required (CA/B Forum BR 7.1.2.7.12), except in a self-signed
+  // leaf (StrictOptions), whose CN is then its name.
   bool has_san = false;
   std::vector<std::string> dns_names = SanDnsNames(leaf, &has_san);
-  if (!has_san) {
+  if (!has_san && !self_signed_leaf) {
     if (policy.allow_missing_san) {
       warnings->push_back(absl::StrCat("accepted \"", Subject(leaf),
                                        "\" without subjectAltName, matched on its CN "
@@ -662,6 +670,14 @@ std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, 
 
   if (auto f = CheckLeafNames(leaf)) return f;
   if (auto f = CheckNoNameConstraintsInEndEntity(leaf)) return f;
+  // A self-signed leaf is not a trust anchor: its signature is checked like any other
+  // certificate's (RFC 5280 6.1.3 (a)(1), under its own key), and so is its algorithm below.
+  if (self_signed_leaf && !IsSelfSigned(leaf, signatures)) {
+    return StrictFailure{Reason::kInvalidChain,
+                         "it is not self-signed: its signature does not verify under its own "
+                         "key",
+                         leaf, ""};
+  }
 
   for (size_t i = 0; i < chain.size(); ++i) {
     X509* cert = chain[i];
@@ -674,7 +690,7 @@ std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, 
     if (i > 0) {
       if (auto f = CheckIssuerEku(cert, server)) return f;
     }
-    if (anchor && IsSelfIssued(cert)) {
+    if (anchor && IsSelfIssued(cert) && !self_signed_leaf) {
       // A root, not a self-signed leaf (allow_self_signed).
       if (i > 0) {
         if (auto f = CheckRootHasNoEku(cert)) return f;

@@ -22,14 +22,26 @@ struct StrictFailure {
   std::string relaxation;  // The trustd.policy setting that would allow it, if any.
 };
 
+// How a chain is to be checked beyond its StrictPolicy.
+struct StrictOptions {
+  // Remembers the self-signatures checked; may be null.
+  SignatureCache* signatures = nullptr;
+  // The chain is the leaf alone, a self-signed certificate that certificates.
+  // allow_self_signed let through: the operator trusts that very certificate, so the rules
+  // for certificates that a CA issues to a subscriber (CA/B Forum BR 7.1.2.7), which a
+  // certificate made by `openssl req -x509` cannot meet, do not apply to it: it may lack
+  // extendedKeyUsage (RFC 5280 4.2.1.12: then any purpose) and subjectAltName (its CN is
+  // then its name, RFC 6125 6.4.4). Every other rule applies.
+  bool self_signed_leaf = false;
+};
+
 // `chain`: verified, leaf first, trust anchor last. `server`: serverAuth (true) or
 // clientAuth (false) is the EKU the purpose needs. Records in `warnings` each relaxation
-// of `policy` that the chain relied on. `signatures` (may be null) remembers the
-// self-signatures checked.
+// of `policy` that the chain relied on.
 std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, bool server,
                                                const StrictPolicy& policy,
                                                std::vector<std::string>* warnings,
-                                               SignatureCache* signatures = nullptr);
+                                               const StrictOptions& options = {});
 
 // Whether `name` (a SAN dNSName, possibly "*.example.com") is allowed by the dNSName
 // subtrees of `nc` (RFC 5280 4.2.1.10), treating a wildcard as every name it can match:
