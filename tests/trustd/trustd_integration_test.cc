@@ -84,7 +84,8 @@ class TrustdTest : public ::testing::Test {
         "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n"
         "  passphrase: \"", trust::Seal(key_, "key pass"), "\"\n"
         "  user: admin\n  password: \"", trust::Seal(key_, "rest pass"), "\"\n"
-        "certificates:\n  cert_chain: ca.pem\n"
+        "certificates:\n  cert_chain: ca.pem\n",
+        allow_self_signed_ ? "  allow_self_signed: true\n" : "",
         "trustd:\n  socket: ", socket_, "\n  socket_mode: \"0666\"\n"
         "  master_key_file: master.key\n"
         "  callers:\n    - name: nobody-signer\n      uid: 65534\n"
@@ -120,6 +121,7 @@ class TrustdTest : public ::testing::Test {
   TestPki pki_;
   std::string dir_, socket_;
   TestCert root_, ica_, platform_, rest_;
+  bool allow_self_signed_ = false;
   trust::MasterKey key_ = *trust::MasterKey::FromBytes(std::string(32, 'x'));
   std::unique_ptr<Subprocess> trustd_;
   std::shared_ptr<trust::TrustdClient> client_;
@@ -203,6 +205,28 @@ TEST_F(TrustdTest, AnswersEveryRpc) {
   for (const char* secret : {"the-app-key", "key pass", "rest pass", kMasterKey}) {
     EXPECT_EQ(trustd_->Log().find(secret), std::string::npos) << secret;
   }
+}
+
+// certificates.allow_self_signed: a self-signed device certificate as `openssl req -x509`
+// makes it is accepted, and trustd says so once for that certificate, not per decision.
+TEST_F(TrustdTest, LogsTheAcceptanceOfASelfSignedLeafOncePerCertificate) {
+  allow_self_signed_ = true;
+  Write("config.yaml", Config(), 0644);
+  StartTrustd();
+  TestCert self = pki_.SelfSigned(CertSpec::SelfSignedLikeOpensslReq("platform.test"));
+  // Two chains, so that the second is not the decision cache's: the same leaf.
+  for (const auto& chain : {Chain({&self}), Chain({&self, &ica_})}) {
+    trust::Decision d = client_->ValidatePeer(chain, trust::Purpose::kPlatform,
+                                              "platform.test", "platform.test:443");
+    EXPECT_TRUE(d.allowed) << d.Summary();
+  }
+  const std::string line =
+      "accepted platform peer platform.test:443: accepted the self-signed certificate "
+      "\"CN=platform.test\" (certificates.allow_self_signed) without extendedKeyUsage or "
+      "subjectAltName, matched on its CN";
+  ASSERT_TRUE(trustd_->WaitForLog(line, absl::Seconds(5))) << trustd_->Log();
+  std::string log = trustd_->Log();
+  EXPECT_EQ(log.find(line), log.rfind(line)) << log;
 }
 
 TEST_F(TrustdTest, RefusesCallersTheirPolicyDoesNotAllow) {
