@@ -18,6 +18,8 @@ PACKAGES=(
   # Bazel fetches nothing: the test and benchmark libraries are in the workspace's BUILD
   # files, so a build needs their headers too.
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # The trust engine's second TLS library (--config=boringssl; tests/run_all.sh).
+  android-libboringssl-dev
   # The Public Suffix List: trustd refuses wildcards over a public suffix (*.co.uk).
   publicsuffix
 )

@@ -131,9 +131,19 @@ std::string NameToString(const X509_NAME* name) {
 }
 
 absl::Time Asn1TimeToTime(const ASN1_TIME* t) {
+#ifdef OPENSSL_IS_BORINGSSL
+  // No ASN1_TIME_to_tm: the distance from the epoch instead.
+  int days = 0, seconds = 0;
+  ASN1_TIME* epoch = ASN1_TIME_set(nullptr, 0);
+  bool ok = t != nullptr && epoch != nullptr && ASN1_TIME_diff(&days, &seconds, epoch, t) == 1;
+  ASN1_TIME_free(epoch);
+  if (!ok) return absl::InfinitePast();
+  return absl::UnixEpoch() + absl::Hours(24) * days + absl::Seconds(seconds);
+#else
   struct tm tm {};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
   return absl::FromTM(tm, absl::UTCTimeZone());
+#endif
 }
 
 bool IsIpLiteral(absl::string_view name) {

@@ -123,11 +123,13 @@ Reason ReasonForOpenSslError(int err) {
     case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
     case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
       return Reason::kNameConstraintViolation;
+#ifndef OPENSSL_IS_BORINGSSL  // BoringSSL has no security levels.
     case X509_V_ERR_EE_KEY_TOO_SMALL:
     case X509_V_ERR_CA_KEY_TOO_SMALL:
       return Reason::kWeakKey;
     case X509_V_ERR_CA_MD_TOO_WEAK:
       return Reason::kWeakSignature;
+#endif
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
     case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
     case X509_V_ERR_INVALID_CA:
@@ -302,8 +304,14 @@ std::string HintForOpenSslFailure(Reason reason, X509* bad, const PurposePolicy&
 struct Tolerance {
   bool allow_self_signed;
   SignatureCache* signatures;
+  time_t at;  // The verification time (X509_VERIFY_PARAM_set_time).
   bool self_signed_used = false;
 };
+
+#ifndef OPENSSL_IS_BORINGSSL
+// OpenSSL 3 lets the signature step be replaced (X509_STORE_CTX_set_verify) and tells it
+// how to report; BoringSSL has neither X509_STORE_CTX_get_verify_cb nor the setters of the
+// error depth and certificate, so there its own step checks every signature.
 
 // Reports `err` about `cert` at `depth` to the verification callback, as OpenSSL's own
 // checks do; false when the callback says to stop.
@@ -317,7 +325,7 @@ bool ReportVerifyError(X509_STORE_CTX* ctx, X509* cert, int depth, int err) {
 // RFC 5280 6.1.3 (a)(2): the certificate's validity period includes the verification time
 // (the trust anchor's too, as OpenSSL checks it). X509_cmp_time: 0 is a malformed time.
 bool CheckValidityPeriod(X509_STORE_CTX* ctx, X509* cert, int depth) {
-  time_t at = X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(ctx));
+  time_t at = static_cast<Tolerance*>(X509_STORE_CTX_get_app_data(ctx))->at;
   int cmp = X509_cmp_time(X509_get0_notBefore(cert), &at);
   if (cmp == 0 && !ReportVerifyError(ctx, cert, depth, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD)) {
     return false;
@@ -376,6 +384,7 @@ int VerifySignaturesAndValidity(X509_STORE_CTX* ctx) {
   }
   return 1;
 }
+#endif  // OPENSSL_IS_BORINGSSL
 
 // RFC 5280 section 6 by OpenSSL: signatures, validity, basic constraints and path length
 // (self-issued certificates not counted), key usage, name constraints, certificate policies
@@ -395,21 +404,34 @@ int VerifyCallback(int ok, X509_STORE_CTX* c) {
     }
     return 0;
   }
+#ifdef X509_V_ERR_CA_CERT_MISSING_KEY_USAGE  // Not in BoringSSL, which never reports it.
   // RFC 5280 4.2.1.3 makes keyUsage in CA certificates a SHOULD; X509_STRICT a MUST.
   if (err == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE) return 1;
+#endif
   // The validity period includes notAfter itself (RFC 5280 4.1.2.5); OpenSSL 3.0 treats
   // that last second as expired.
   if (err == X509_V_ERR_CERT_HAS_EXPIRED) {
     X509* cert = X509_STORE_CTX_get_current_cert(c);
     int days = 0, secs = 0;
-    time_t at = X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(c));
-    ASN1_TIME* now = ASN1_TIME_set(nullptr, at);
+    ASN1_TIME* now = ASN1_TIME_set(nullptr, t->at);
     bool exact = cert != nullptr && now != nullptr &&
                  ASN1_TIME_diff(&days, &secs, X509_get0_notAfter(cert), now) == 1 &&
                  days == 0 && secs == 0;
     ASN1_TIME_free(now);
     if (exact) return 1;
   }
+#ifdef OPENSSL_IS_BORINGSSL
+  // BoringSSL does not process iPAddress name constraints: left to CheckStrictPolicy, which
+  // does (RFC 5280 4.2.1.10), when they are the only kind BoringSSL lacks.
+  if (err == X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE) {
+    STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(c);
+    std::vector<X509*> certs;
+    for (int i = 0; chain != nullptr && i < static_cast<int>(sk_X509_num(chain)); ++i) {
+      certs.push_back(sk_X509_value(chain, i));
+    }
+    return OnlyKnownNameConstraintTypes(certs) ? 1 : 0;
+  }
+#endif
   if (err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT && t->allow_self_signed) {
     t->self_signed_used = true;
     return 1;
@@ -465,10 +487,12 @@ PathOutcome VerifyWithOpenSsl(X509_STORE* store, const PurposePolicy& pp, bool s
     X509_STORE_CTX_set0_trusted_stack(ctx.get(), trusted.get());
   }
   ConfigureVerification(X509_STORE_CTX_get0_param(ctx.get()), pp, server, now, depth);
-  Tolerance tolerance{pp.allow_self_signed, signatures};
+  Tolerance tolerance{pp.allow_self_signed, signatures, absl::ToTimeT(now)};
   X509_STORE_CTX_set_app_data(ctx.get(), &tolerance);
   X509_STORE_CTX_set_verify_cb(ctx.get(), VerifyCallback);
+#ifndef OPENSSL_IS_BORINGSSL
   X509_STORE_CTX_set_verify(ctx.get(), VerifySignaturesAndValidity);
+#endif
 
   int ok = X509_verify_cert(ctx.get());
   UniqueX509Stack verified(X509_STORE_CTX_get1_chain(ctx.get()));

@@ -214,8 +214,25 @@ std::optional<StrictFailure> CheckKeyIdentifiers(X509* cert, SignatureCache* sig
   return StrictFailure{Reason::kMalformedCertificate, problem, cert, ""};
 }
 
-// A nameConstraints extension must constrain something, and its dNSName bases must be
-// host names (no wildcard, no leading dot).
+// RFC 5280 4.2.1.10: an iPAddress constraint is an IPv4 or IPv6 address and a mask in the
+// CIDR form of RFC 4632 (8 or 32 octets; the mask's one bits all leading).
+bool ValidIpSubtree(const ASN1_OCTET_STRING* subtree) {
+  int len = ASN1_STRING_length(subtree);
+  if (len != 8 && len != 32) return false;
+  const unsigned char* mask = ASN1_STRING_get0_data(subtree) + len / 2;
+  bool zero_seen = false;
+  for (int i = 0; i < len / 2; ++i) {
+    for (int bit = 7; bit >= 0; --bit) {
+      bool one = (mask[i] >> bit) & 1;
+      if (one && zero_seen) return false;
+      if (!one) zero_seen = true;
+    }
+  }
+  return true;
+}
+
+// A nameConstraints extension must constrain something, its dNSName bases must be host
+// names (no wildcard, no leading dot) and its iPAddress bases CIDR blocks.
 std::optional<StrictFailure> CheckNameConstraintsSyntax(X509* cert) {
   int crit = 0;
   NAME_CONSTRAINTS* nc = static_cast<NAME_CONSTRAINTS*>(
@@ -234,6 +251,10 @@ std::optional<StrictFailure> CheckNameConstraintsSyntax(X509* cert) {
   for (auto* list : {nc->permittedSubtrees, nc->excludedSubtrees}) {
     for (int i = 0; problem.empty() && i < sk_GENERAL_SUBTREE_num(list); ++i) {
       const GENERAL_SUBTREE* st = sk_GENERAL_SUBTREE_value(list, i);
+      if (st->base->type == GEN_IPADD && !ValidIpSubtree(st->base->d.iPAddress)) {
+        problem = "its iPAddress name constraint is not an address and a CIDR mask (RFC 5280 "
+                  "4.2.1.10)";
+      }
       if (st->base->type != GEN_DNS) continue;
       absl::string_view base = Ia5(st->base->d.dNSName);
       if (absl::StartsWith(base, ".") || absl::StrContains(base, "*")) {
@@ -511,6 +532,70 @@ std::optional<StrictFailure> CheckRequiredCriticality(X509* cert) {
   return std::nullopt;
 }
 
+// RFC 5280's rules on which extensions a certificate has and how they are marked, that
+// OpenSSL 3 applies under X509_STRICT (and BoringSSL does not): written here so that the
+// engine holds them whichever library verifies. `ca`: the certificate issues others in the
+// path or is its trust anchor.
+std::optional<StrictFailure> CheckExtensionPresenceAndCriticality(X509* cert, bool ca) {
+  auto problem = [cert](std::string text) {
+    return StrictFailure{Reason::kMalformedCertificate, std::move(text), cert, ""};
+  };
+  auto critical = [cert](int nid) -> std::optional<bool> {
+    int idx = X509_get_ext_by_NID(cert, nid, -1);
+    if (idx < 0) return std::nullopt;
+    return X509_EXTENSION_get_critical(X509_get_ext(cert, idx)) != 0;
+  };
+  if (X509_get_version(cert) < 2) return std::nullopt;  // No extensions (CheckVersion).
+  // RFC 5280 4.2: "A certificate-using system MUST reject the certificate if it encounters a
+  // critical extension it does not recognize" (the trust anchor's too, as OpenSSL does).
+  if (X509_get_extension_flags(cert) & EXFLAG_CRITICAL) {
+    return problem("it has a critical extension this validator does not know (RFC 5280 4.2)");
+  }
+  // 4.2.1.1: "Conforming CAs MUST mark this extension as non-critical."
+  if (critical(NID_authority_key_identifier).value_or(false)) {
+    return problem("its authorityKeyIdentifier is critical; RFC 5280 4.2.1.1 requires it not "
+                   "to be");
+  }
+  // 4.2.1.2: the subjectKeyIdentifier "MUST appear in all conforming CA certificates" and
+  // is non-critical.
+  std::optional<bool> ski = critical(NID_subject_key_identifier);
+  if (ski.value_or(false)) {
+    return problem("its subjectKeyIdentifier is critical; RFC 5280 4.2.1.2 requires it not to "
+                   "be");
+  }
+  if (ca && !ski) {
+    return problem("it is a CA certificate without subjectKeyIdentifier, which RFC 5280 "
+                   "4.2.1.2 requires");
+  }
+  // 4.2.1.6: with an empty subject, "the issuing CA MUST include a subjectAltName extension
+  // that is marked as critical".
+  if (X509_NAME_entry_count(X509_get_subject_name(cert)) == 0 &&
+      !critical(NID_subject_alt_name).value_or(false)) {
+    return problem("its subject is empty and its subjectAltName is missing or not critical "
+                   "(RFC 5280 4.2.1.6)");
+  }
+  // 4.2.1.9: CAs "MUST include this extension in all CA certificates that contain public
+  // keys used to validate digital signatures on certificates and MUST mark the extension
+  // as critical".
+  std::optional<bool> bc = critical(NID_basic_constraints);
+  if (ca && !bc) {
+    return problem("it is a CA certificate without basicConstraints (RFC 5280 4.2.1.9)");
+  }
+  if (ca && !*bc) {
+    return problem("its basicConstraints is not critical; RFC 5280 4.2.1.9 requires it to be "
+                   "in a CA certificate");
+  }
+  // 4.2.1.3: "If the keyCertSign bit is asserted, then the cA bit in the basic constraints
+  // extension MUST also be asserted."
+  uint32_t flags = X509_get_extension_flags(cert);
+  if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(cert) & KU_KEY_CERT_SIGN) &&
+      !(flags & EXFLAG_CA)) {
+    return problem("its keyUsage allows keyCertSign but it is not a CA (basicConstraints cA); "
+                   "RFC 5280 4.2.1.3");
+  }
+  return std::nullopt;
+}
+
 // Extensions whose syntax is "SEQUENCE SIZE (1..MAX) OF": an empty one is malformed.
 // RFC 5280 4.2.1.4 certificatePolicies, 4.2.1.5 policyMappings, 4.2.1.6 subjectAltName,
 // 4.2.1.7 issuerAltName, 4.2.1.12 extKeyUsage, 4.2.1.13 cRLDistributionPoints, 4.2.2.1
@@ -625,6 +710,97 @@ bool DnsNameAllowedByConstraints(absl::string_view name, const NAME_CONSTRAINTS*
   return true;
 }
 
+namespace {
+
+// RFC 5280 4.2.1.10: an iPAddress subtree is an address and a mask, 8 octets for IPv4 and
+// 32 for IPv6; `ip` (4 or 16 octets) is in it when it has that family and matches the
+// address under the mask.
+bool IpInSubtree(const ASN1_OCTET_STRING* ip, const ASN1_OCTET_STRING* subtree) {
+  int len = ASN1_STRING_length(ip);
+  if (ASN1_STRING_length(subtree) != 2 * len) return false;
+  const unsigned char* a = ASN1_STRING_get0_data(ip);
+  const unsigned char* base = ASN1_STRING_get0_data(subtree);
+  const unsigned char* mask = base + len;
+  for (int i = 0; i < len; ++i) {
+    if ((a[i] & mask[i]) != (base[i] & mask[i])) return false;
+  }
+  return true;
+}
+
+// Whether `ip` is allowed by the iPAddress subtrees of `nc`: inside one of the permitted
+// subtrees of its family when there are some, inside none of the excluded.
+bool IpAllowedByConstraints(const ASN1_OCTET_STRING* ip, const NAME_CONSTRAINTS* nc) {
+  bool any_permitted = false, permitted = false;
+  for (int i = 0; i < static_cast<int>(sk_GENERAL_SUBTREE_num(nc->permittedSubtrees)); ++i) {
+    const GENERAL_SUBTREE* st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i);
+    if (st->base->type != GEN_IPADD ||
+        ASN1_STRING_length(st->base->d.iPAddress) != 2 * ASN1_STRING_length(ip)) {
+      continue;
+    }
+    any_permitted = true;
+    if (IpInSubtree(ip, st->base->d.iPAddress)) permitted = true;
+  }
+  if (any_permitted && !permitted) return false;
+  for (int i = 0; i < static_cast<int>(sk_GENERAL_SUBTREE_num(nc->excludedSubtrees)); ++i) {
+    const GENERAL_SUBTREE* st = sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, i);
+    if (st->base->type == GEN_IPADD && IpInSubtree(ip, st->base->d.iPAddress)) return false;
+  }
+  return true;
+}
+
+// RFC 5280 4.2.1.10 and 6.1.4 (g): the iPAddress names of every certificate below a CA
+// with name constraints (its subjectAltName) lie within them. Written here because
+// BoringSSL's verifier does not process iPAddress constraints (it reports them as an
+// unsupported type, which ChainValidator then leaves to this check).
+std::optional<StrictFailure> CheckIpNameConstraints(const std::vector<X509*>& chain) {
+  for (size_t i = 1; i < chain.size(); ++i) {
+    NAME_CONSTRAINTS* nc = static_cast<NAME_CONSTRAINTS*>(
+        X509_get_ext_d2i(chain[i], NID_name_constraints, nullptr, nullptr));
+    ClearOpenSslErrors();
+    if (nc == nullptr) continue;
+    for (size_t j = 0; j < i; ++j) {
+      UniqueGeneralNames sans(static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(chain[j], NID_subject_alt_name, nullptr, nullptr)));
+      ClearOpenSslErrors();
+      for (int k = 0; sans && k < static_cast<int>(sk_GENERAL_NAME_num(sans.get())); ++k) {
+        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), k);
+        if (gn->type != GEN_IPADD || IpAllowedByConstraints(gn->d.iPAddress, nc)) continue;
+        NAME_CONSTRAINTS_free(nc);
+        return StrictFailure{Reason::kNameConstraintViolation,
+                             absl::StrCat("an IP address in its subjectAltName is outside the "
+                                          "name constraints of \"", Subject(chain[i]), "\""),
+                             chain[j], ""};
+      }
+    }
+    NAME_CONSTRAINTS_free(nc);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool OnlyKnownNameConstraintTypes(const std::vector<X509*>& chain) {
+  for (X509* cert : chain) {
+    NAME_CONSTRAINTS* nc = static_cast<NAME_CONSTRAINTS*>(
+        X509_get_ext_d2i(cert, NID_name_constraints, nullptr, nullptr));
+    ClearOpenSslErrors();
+    if (nc == nullptr) continue;
+    bool known = true;
+    for (auto* subtrees : {nc->permittedSubtrees, nc->excludedSubtrees}) {
+      for (int i = 0; i < static_cast<int>(sk_GENERAL_SUBTREE_num(subtrees)); ++i) {
+        int type = sk_GENERAL_SUBTREE_value(subtrees, i)->base->type;
+        if (type != GEN_DNS && type != GEN_EMAIL && type != GEN_URI && type != GEN_DIRNAME &&
+            type != GEN_IPADD) {
+          known = false;
+        }
+      }
+    }
+    NAME_CONSTRAINTS_free(nc);
+    if (!known) return false;
+  }
+  return true;
+}
+
 std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, bool server,
                                                const StrictPolicy& policy,
                                                std::vector<std::string>* warnings,
@@ -687,6 +863,7 @@ std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, 
     if (auto f = CheckKeyIdentifiers(cert, signatures)) return f;
     if (auto f = CheckNameConstraintsSyntax(cert)) return f;
     if (auto f = CheckRequiredCriticality(cert)) return f;
+    if (auto f = CheckExtensionPresenceAndCriticality(cert, i > 0)) return f;
     if (i > 0) {
       if (auto f = CheckIssuerEku(cert, server)) return f;
     }
@@ -701,6 +878,8 @@ std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, 
     if (auto f = CheckVersion(cert, policy, warnings)) return f;
     if (auto f = CheckSerial(cert, policy, warnings)) return f;
   }
+
+  if (auto f = CheckIpNameConstraints(chain)) return f;
 
   // Name constraints on the leaf's names, wildcard-aware (OpenSSL compares the wildcard
   // label literally, so "*.example.com" slips past an excluded "bar.example.com").

@@ -43,6 +43,11 @@ std::optional<StrictFailure> CheckStrictPolicy(const std::vector<X509*>& chain, 
                                                std::vector<std::string>* warnings,
                                                const StrictOptions& options = {});
 
+// Whether every name constraint in `chain` is of a type that the verifier or this file
+// checks: dNSName, rfc822Name, URI, directoryName, iPAddress (CheckStrictPolicy checks
+// iPAddress constraints itself).
+bool OnlyKnownNameConstraintTypes(const std::vector<X509*>& chain);
+
 // Whether `name` (a SAN dNSName, possibly "*.example.com") is allowed by the dNSName
 // subtrees of `nc` (RFC 5280 4.2.1.10), treating a wildcard as every name it can match:
 // it must lie wholly inside a permitted subtree and may match no excluded name.

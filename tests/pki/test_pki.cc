@@ -43,7 +43,7 @@ const EVP_MD* Digest(SigHash hash) {
 }
 
 void AddExt(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str());
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, ctx, nid, value.c_str());
   Check(ext != nullptr, absl::StrCat("extension ", OBJ_nid2sn(nid), "=", value));
   Check(X509_add_ext(cert, ext, -1) == 1, "X509_add_ext");
   X509_EXTENSION_free(ext);
@@ -62,6 +62,33 @@ void AddNameEntry(X509_NAME* name, const char* field, const std::string& value) 
 }
 
 }  // namespace
+
+#ifdef OPENSSL_IS_BORINGSSL
+// No EVP_PKEY_Q_keygen: the EVP_PKEY_CTX steps it stands for.
+EVP_PKEY* EVP_PKEY_Q_keygen(void*, const char*, const char* type, const char* curve) {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, nullptr);
+  EVP_PKEY* key = nullptr;
+  int nid = std::string(curve) == "P-384" ? NID_secp384r1 : NID_X9_62_prime256v1;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx) != 1 ||
+      EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, nid) != 1 ||
+      EVP_PKEY_keygen(ctx, &key) != 1) {
+    key = nullptr;
+  }
+  EVP_PKEY_CTX_free(ctx);
+  return key;
+}
+EVP_PKEY* EVP_PKEY_Q_keygen(void*, const char*, const char* type, size_t bits) {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, nullptr);
+  EVP_PKEY* key = nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx) != 1 ||
+      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, static_cast<int>(bits)) != 1 ||
+      EVP_PKEY_keygen(ctx, &key) != 1) {
+    key = nullptr;
+  }
+  EVP_PKEY_CTX_free(ctx);
+  return key;
+}
+#endif
 
 UniqueEvpPkey GenerateKey(KeyType type) {
   EVP_PKEY* key = nullptr;
@@ -171,9 +198,20 @@ std::string TestCert::KeyPem(const std::string& passphrase) const {
 
 std::string TestCert::TraditionalKeyPem() const {
   UniqueBio bio(BIO_new(BIO_s_mem()));
+#ifdef OPENSSL_IS_BORINGSSL
+  // No PEM_write_bio_PrivateKey_traditional: the type's own writer.
+  bool written =
+      EVP_PKEY_id(key_.get()) == EVP_PKEY_RSA
+          ? PEM_write_bio_RSAPrivateKey(bio.get(), EVP_PKEY_get0_RSA(key_.get()), nullptr,
+                                        nullptr, 0, nullptr, nullptr) == 1
+          : PEM_write_bio_ECPrivateKey(bio.get(), EVP_PKEY_get0_EC_KEY(key_.get()), nullptr,
+                                       nullptr, 0, nullptr, nullptr) == 1;
+  Check(written, "PEM_write_bio_*PrivateKey");
+#else
   Check(PEM_write_bio_PrivateKey_traditional(bio.get(), key_.get(), nullptr, nullptr, 0,
                                              nullptr, nullptr) == 1,
         "PEM_write_bio_PrivateKey_traditional");
+#endif
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
@@ -355,7 +393,7 @@ std::string TestPki::CrlPem(const TestCert& ca, const std::vector<const TestCert
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, ca.cert(), nullptr, nullptr, crl.get(), 0);
-  X509_EXTENSION* aki = X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier,
+  X509_EXTENSION* aki = X509V3_EXT_nconf_nid(nullptr, &ctx, NID_authority_key_identifier,
                                             "keyid:always");
   Check(aki != nullptr, "CRL AKI");
   X509_CRL_add_ext(crl.get(), aki, -1);
