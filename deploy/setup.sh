@@ -18,14 +18,14 @@ PACKAGES=(
   # Bazel fetches nothing: the test and benchmark libraries are in the workspace's BUILD
   # files, so a build needs their headers too.
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  # The trust engine's second TLS library (--config=boringssl; tests/run_all.sh).
-  android-libboringssl-dev
   # The Public Suffix List: trustd refuses wildcards over a public suffix (*.co.uk).
   publicsuffix
 )
 $build_only || PACKAGES+=(
   # The fuzz configuration (clang + libFuzzer).
   clang-14 libclang-rt-14-dev
+  # The trust engine's second TLS library (--config=boringssl; tests/run_all.sh).
+  android-libboringssl-dev
   # Real peers used by tests, benchmarks and the demo (node: the @grpc/grpc-js client).
   openssl curl ca-certificates strace nodejs
   # restd's TLS audit (tests) and its benchmark against nginx.

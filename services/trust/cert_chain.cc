@@ -43,8 +43,10 @@ std::optional<size_t> MisplacedLeaf(const std::vector<X509*>& certs) {
 }
 
 std::string MisplacedLeafHint(const std::vector<X509*>& certs, size_t leaf_index) {
+  std::string name =
+      TruncateUtf8(NameToString(X509_get_subject_name(certs[leaf_index])), kMaxNameBytes);
   return absl::StrCat("the leaf must come first; found at position ", leaf_index + 1, " (\"",
-                      TruncateUtf8(NameToString(X509_get_subject_name(certs[leaf_index])), kMaxNameBytes), "\")");
+                      name, "\")");
 }
 
 std::vector<X509*> OrderedChain(const std::vector<UniqueX509>& certs) {

@@ -688,7 +688,9 @@ void CheckVerifiedPath(const PurposePolicy& pp, Purpose purpose, bool server,
   if (!f) f = CheckValidationCriteria(chain, pp);
   if (!f) f = CheckLeafAllowlist(leaf, leaf_sha256, pp);
   if (!f) f = CheckPins(chain, pp, purpose, leaf_sha256);
-  if (!f && out->self_signed_leaf) out->warnings.insert(out->warnings.begin(), SelfSignedWarning(leaf));
+  if (!f && out->self_signed_leaf) {
+    out->warnings.insert(out->warnings.begin(), SelfSignedWarning(leaf));
+  }
   out->failure = std::move(f);
 }
 

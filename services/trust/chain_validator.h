@@ -15,7 +15,14 @@
 // pins. A path that fails is abandoned for the next; the decision is the first path that
 // passes, else the first path's failure (a leaf-only failure ends the search). When no
 // candidate reaches an anchor, OpenSSL's own path building gives the diagnosis (unknown
-// issuer, self-signed). At most 100 signature checks per decision.
+// issuer, self-signed). At most 100 signature checks per decision. A refusal of a chain
+// whose leaf is not first says so ("the leaf must come first; found at position 2").
+//
+// Work is not done twice (Caches): the trust anchors and the CA certificates peers send
+// are parsed once (CertificateCache), and a verified issuer-to-subject signature is
+// remembered (SignatureCache; with OpenSSL 3 the signature step of X509_verify_cert is
+// replaced by one that consults it), so a new leaf under a known intermediate costs one
+// parse and one signature check.
 // Thread-safe: Validate may be called concurrently.
 #ifndef SERVICES_TRUST_CHAIN_VALIDATOR_H_
 #define SERVICES_TRUST_CHAIN_VALIDATOR_H_

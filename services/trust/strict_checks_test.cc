@@ -180,7 +180,8 @@ TEST_F(StrictChecksTest, RefusesExtensionsMissingOrMarkedAgainstRfc5280) {
          ica->extensions = {{"subjectKeyIdentifier", ""}};
          // The leaf still names a key identifier (SEQUENCE { [0] 01020304 }).
          leaf->extensions = {{"authorityKeyIdentifier", ""}};
-         leaf->raw_extensions = {{"2.5.29.35", false, std::string("\x30\x06\x80\x04\x01\x02\x03\x04", 8)}};
+         leaf->raw_extensions = {
+             {"2.5.29.35", false, std::string("\x30\x06\x80\x04\x01\x02\x03\x04", 8)}};
        },
        Reason::kMalformedCertificate, "without subjectKeyIdentifier"},
       {"4.2.1.9: a CA whose basicConstraints is not critical",
