@@ -694,6 +694,34 @@ void CheckVerifiedPath(const PurposePolicy& pp, Purpose purpose, bool server,
   out->failure = std::move(f);
 }
 
+// Self-issued (subject and issuer names, and key identifiers, match) and signed by its own
+// key.
+bool IsSelfSignedLeaf(X509* leaf, SignatureCache* signatures) {
+  if (X509_NAME_cmp(X509_get_subject_name(leaf), X509_get_issuer_name(leaf)) != 0) {
+    return false;
+  }
+  int check = X509_check_issued(leaf, leaf);
+  ClearOpenSslErrors();
+  if (check != X509_V_OK && check != X509_V_ERR_KEYUSAGE_NO_CERTSIGN) return false;
+  return signatures->Verify(leaf, leaf);
+}
+
+// The refusal of a self-signed leaf when certificates.allow_self_signed is off, as OpenSSL
+// words it (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT).
+PathOutcome SelfSignedLeafRefusal(X509* leaf, const PurposePolicy& pp, bool server) {
+  PathOutcome out;
+  out.chain = {leaf};
+  Failure f;
+  f.reason = Reason::kSelfSignedLeaf;
+  f.openssl_error = X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+  f.cert = leaf;
+  std::string text = X509_verify_cert_error_string(f.openssl_error);
+  f.detail = absl::StrCat("\"", Subject(leaf), "\": ", text);
+  f.hint = HintForOpenSslFailure(f.reason, leaf, pp, server, text);
+  out.failure = std::move(f);
+  return out;
+}
+
 // The first candidate path that passes every step; else the first path's failure (or,
 // when no candidate reaches an anchor, OpenSSL's diagnosis of the chain as presented).
 PathOutcome FindValidPath(X509_STORE* store, const std::vector<X509*>& presented,
@@ -741,9 +769,26 @@ PathOutcome FindValidPath(X509_STORE* store, const std::vector<X509*>& presented
   if (accepted) return std::move(*accepted);
   if (first_failure) return std::move(*first_failure);
 
-  // No candidate path reaches an anchor: OpenSSL's own path building says why (unknown
-  // issuer, self-signed, too long), or accepts what the policy tolerates (a self-signed
-  // leaf under allow_self_signed).
+  // No candidate path reaches an anchor. A self-signed leaf (self-issued, its signature
+  // verifying under its own key: RFC 5280 6.1) is told by the engine itself, since the TLS
+  // libraries disagree on what self-signed is (BoringSSL also requires a keyUsage that
+  // allows keyCertSign): refused as such, or under allow_self_signed verified as the one
+  // certificate it is trusted as, its own anchor.
+  if (IsSelfSignedLeaf(leaf, signatures)) {
+    if (!pp.allow_self_signed) return SelfSignedLeafRefusal(leaf, pp, server);
+    // A store of its own: BoringSSL finds a partial chain's anchor in the store only.
+    UniqueX509Store own(X509_STORE_new());
+    if (!own || X509_STORE_add_cert(own.get(), leaf) != 1) ClearOpenSslErrors();
+    PathOutcome outcome = VerifyWithOpenSsl(own ? own.get() : store, pp, server, now, leaf, {},
+                                            leaf, kMaxPathIntermediates, signatures);
+    if (!outcome.failure) {
+      outcome.self_signed_leaf = true;
+      CheckVerifiedPath(pp, purpose, server, expected_name, leaf_sha256, signatures,
+                        &outcome);
+    }
+    return outcome;
+  }
+  // Else OpenSSL's own path building says why (unknown issuer, too long).
   PathOutcome outcome =
       VerifyWithOpenSsl(store, pp, server, now, leaf, intermediates, nullptr, max_depth,
                         signatures);

@@ -177,14 +177,6 @@ TEST_F(ChainValidatorTest, RefusesASelfSignedLeafUnlessAllowed) {
   CertSpec spec = CertSpec::Server("platform.example");
   TestCert self = pki_.SelfSigned(spec);
   Decision d = Validate(Policy(), {&self}, "platform.example");
-  if (kTlsLibraryIsBoringSsl) {
-    // BoringSSL counts a certificate as self-signed only when its keyUsage (here
-    // digitalSignature, keyEncipherment) allows keyCertSign: to it this leaf has an unknown
-    // issuer, and allow_self_signed does not apply (an `openssl req -x509` certificate,
-    // without keyUsage, is self-signed to both libraries).
-    EXPECT_EQ(d.reason, Reason::kUnknownIssuer);
-    return;
-  }
   EXPECT_EQ(d.reason, Reason::kSelfSignedLeaf);
   EXPECT_EQ(d.openssl_error, 18);
 
