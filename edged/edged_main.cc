@@ -153,13 +153,13 @@ int Run(const std::string& config_path) {
     return 1;
   }
   (*listener)->Start(server.get());
-  LogInfo(absl::StrCat("serving edge.v1.EdgeService on unix:", config.edged.socket, " (",
-                       auto_bind.size(), " auto_bind Things; platform ",
-                       absl::StrJoin(config.ws_servers, ", ",
-                                     [](std::string* out, const config::WsServer& s) {
-                                       absl::StrAppend(out, s.host, ":", s.port);
-                                     }),
-                       ")"));
+  LogForce(absl::StrCat("serving edge.v1.EdgeService on unix:", config.edged.socket, " (",
+                        auto_bind.size(), " auto_bind Things; platform ",
+                        absl::StrJoin(config.ws_servers, ", ",
+                                      [](std::string* out, const config::WsServer& s) {
+                                        absl::StrAppend(out, s.host, ":", s.port);
+                                      }),
+                        ")"));
   session.Start();
 
   AwaitTerminationSignal();

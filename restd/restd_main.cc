@@ -109,10 +109,10 @@ int Run(const std::string& config_path) {
     return 1;
   }
   binder.Start();
-  LogInfo(absl::StrCat("serving the EMS REST API on ", hs.ssl ? "https" : "http", "://", hs.host,
-                       ":", *port, hs.ssl ? " (keyless: signatures by trustd)" : "",
-                       "; platform through edged at ", edge->target(), "; ",
-                       config.auto_bind.size(), " auto_bind endpoints"));
+  LogForce(absl::StrCat("serving the EMS REST API on ", hs.ssl ? "https" : "http", "://", hs.host,
+                        ":", *port, hs.ssl ? " (keyless: signatures by trustd)" : "",
+                        "; platform through edged at ", edge->target(), "; ",
+                        config.auto_bind.size(), " auto_bind endpoints"));
 
   AwaitTerminationSignal();
   server.Stop();

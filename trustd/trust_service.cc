@@ -350,7 +350,7 @@ grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
   auto [callers, state, previous] = Current();
   std::string role = RoleName(request->role());
   if (!callers->AllowsRole(caller, role)) {
-    LogWarning(absl::StrCat("denied GetIdentity(", role, ") to ", callers->Describe(caller)));
+    LogAudit(absl::StrCat("denied GetIdentity(", role, ") to ", callers->Describe(caller)));
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("identity ", role, " is not allowed for uid ", caller.uid));
   }
@@ -379,7 +379,7 @@ grpc::Status TrustServiceImpl::DoSign(grpc::ServerContextBase* context, const v1
                                      "\"; it may have been rotated: ask GetIdentity again"));
   }
   if (!callers->AllowsRole(caller, id->name)) {
-    LogWarning(absl::StrCat("denied Sign with ", id->name, " to ", callers->Describe(caller)));
+    LogAudit(absl::StrCat("denied Sign with ", id->name, " to ", callers->Describe(caller)));
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("signing with ", id->name, " is not allowed for uid ",
                                      caller.uid));
@@ -421,7 +421,7 @@ grpc::Status TrustServiceImpl::RevealSecret(grpc::ServerContext* context,
   bool revealable = name == "app_key" || name == "proxy/password" ||
                     (absl::StartsWith(name, "auto_bind/") && absl::EndsWith(name, "/password"));
   if (!revealable || !callers->AllowsSecret(caller, name)) {
-    LogWarning(absl::StrCat("denied RevealSecret(", name, ") to ", callers->Describe(caller)));
+    LogAudit(absl::StrCat("denied RevealSecret(", name, ") to ", callers->Describe(caller)));
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("secret \"", name, "\" is not allowed for uid ", caller.uid));
   }

@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "services/common/daemon.h"
 #include "services/common/log.h"
@@ -32,11 +34,16 @@ absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadG
       startup::CheckConfigFile(config_path, {startup::Daemon::kTrustd});
   std::vector<std::string> errors;
   for (const config::Diagnostic& d : checked.diagnostics) {
-    if (d.severity == config::Diagnostic::Severity::kError) {
-      errors.push_back(d.ToString());
-    } else {
-      LogWarning(d.ToString());
+    if (d.severity == config::Diagnostic::Severity::kError) errors.push_back(d.ToString());
+  }
+  // The logger is read at start only: the first generation's file holds its warnings too.
+  if (errors.empty() && generation == 1) {
+    if (absl::Status s = startup::ApplyLogger(checked.config.logger); !s.ok()) {
+      errors.push_back(absl::StrCat("error: logger.publish_directory: ", s.message()));
     }
+  }
+  for (const config::Diagnostic& d : checked.diagnostics) {
+    if (d.severity != config::Diagnostic::Severity::kError) LogWarning(d.ToLogMessage());
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   LoadOptions options;
@@ -116,8 +123,12 @@ int Run(const std::string& config_path) {
     absl::MutexLock lock(&reload_mu);
     auto next = LoadGeneration(config_path, generation + 1, caches);
     if (!next.ok()) {
+      // One line per problem, each saying ERROR once (the status has "error: ..." lines).
       LogError(absl::StrCat("a changed file was refused; generation ", generation,
-                            " stays in force:\n", next.status().message()));
+                            " stays in force"));
+      for (absl::string_view line : absl::StrSplit(next.status().message(), '\n')) {
+        if (!line.empty()) LogError(absl::StripPrefix(line, "error: "));
+      }
       return;
     }
     ++generation;
@@ -133,9 +144,9 @@ int Run(const std::string& config_path) {
   auto watcher = FileWatcher::Start([&service] { return service.state()->Files(); }, reload, tick);
   if (!watcher.ok()) LogWarning(absl::StrCat("rotation disabled: ", watcher.status().message()));
 
-  LogInfo(absl::StrCat("serving trust.v1.TrustService on unix:", tc.socket, " (generation 1, ",
-                       state->validator().policy().purposes.size(), " purposes, ",
-                       state->Snapshot().identities_size(), " identities)"));
+  LogForce(absl::StrCat("serving trust.v1.TrustService on unix:", tc.socket, " (generation 1, ",
+                        state->validator().policy().purposes.size(), " purposes, ",
+                        state->Snapshot().identities_size(), " identities)"));
   AwaitTerminationSignal();
   watcher = absl::StatusOr<std::unique_ptr<FileWatcher>>(nullptr);
   (*listener)->Stop();

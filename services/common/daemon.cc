@@ -24,10 +24,13 @@ sigset_t TerminationSignals() {
 CommandSpec DaemonCommandSpec(const char* name, const char* summary) {
   CommandSpec spec;
   spec.name = name;
-  spec.synopsis = "--config FILE";
+  spec.synopsis = "--config FILE [--log-level LEVEL]";
   spec.summary = summary;
   spec.flags = {{"config", "FILE",
-                 "the configuration file: YAML, or an EMS config.json as it is (required)"}};
+                 "the configuration file: YAML, or an EMS config.json as it is (required)"},
+                {"log-level", "LEVEL",
+                 absl::StrCat("the threshold on standard error, over logger.level: ",
+                              kLogLevelNames)}};
   return spec;
 }
 
@@ -40,9 +43,19 @@ int DaemonMain(int argc, char** argv, const char* name, const char* summary,
   if (args.ok() && !args->help() && !args->version() && args->Value("config").empty()) {
     args = absl::InvalidArgumentError("--config FILE is required");
   }
+  std::optional<LogLevel> level;
+  if (args.ok() && args->Has("log-level")) {
+    absl::StatusOr<LogLevel> parsed = ParseLogLevel(args->Value("log-level"));
+    if (parsed.ok()) {
+      level = *parsed;
+    } else {
+      args = absl::InvalidArgumentError(absl::StrCat("--log-level: ", parsed.status().message()));
+    }
+  }
   if (std::optional<int> done = AnswerHelpVersionOrError(spec, args, std::cout, std::cerr)) {
     return *done;
   }
+  if (level) SetCommandLineLogLevel(*level);
   sigset_t signals = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
@@ -53,7 +66,7 @@ int AwaitTerminationSignal() {
   sigset_t signals = TerminationSignals();
   int sig = 0;
   sigwait(&signals, &sig);
-  LogInfo(absl::StrCat("stopping on signal ", sig));
+  LogForce(absl::StrCat("stopping on signal ", sig));
   return sig;
 }
 

@@ -119,12 +119,20 @@ struct OfflineMsgStore {
   int64_t max_size = 65535;  // Kilobytes, as in EMS.
 };
 
+// EMS's `logger` group; applied by each daemon at start (services/startup: ApplyLogger).
+// The levels are EMS's names (services/common/log.h: FORCE, ERROR, WARN, INFO, DEBUG,
+// TRACE, AUDIT, in any case).
 struct Logger {
-  std::string level = "INFO";
-  std::string publish_directory;
-  std::string publish_level;
-  int64_t max_file_storage = 0;
-  bool auto_flush = false;
+  std::string level = "INFO";      // **ours**: EMS's default is WARN.
+  std::string publish_directory;   // Empty: standard error only. Else DIR/<daemon>.log too.
+  std::string publish_level;       // Empty: the same as `level` (EMS: "logger:level").
+  int64_t max_file_storage = 2000000;  // Bytes, all the files of one daemon together.
+  bool auto_flush = false;         // fdatasync after each line written to the file.
+
+  // Empty, or EMS's documented default written out: "logger:level".
+  bool publish_level_follows_level() const {
+    return publish_level.empty() || publish_level == "logger:level";
+  }
 };
 
 // trustd.policy: relaxations of the strict web-PKI policy; each logs a warning when used.

@@ -10,6 +10,11 @@ std::string Diagnostic::ToString() const {
   return absl::StrCat(severity_name, ": ", path, ": ", message);
 }
 
+std::string Diagnostic::ToLogMessage() const {
+  if (path.empty()) return message;
+  return absl::StrCat(path, ": ", message);
+}
+
 void Diagnostics::Error(std::string path, std::string message) {
   all_.push_back({Diagnostic::Severity::kError, std::move(path), std::move(message)});
 }

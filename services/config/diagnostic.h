@@ -22,6 +22,9 @@ struct Diagnostic {
   // One line: "error: <path>: <message>" (or "warning: ..."; kUnsupported is a warning whose
   // message says "not supported by this stack").
   std::string ToString() const;
+  // For a log line, which says its level itself: "<path>: <message>" (ToString without
+  // "error: " or "warning: ").
+  std::string ToLogMessage() const;
 };
 
 class Diagnostics {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "services/common/file_util.h"
+#include "services/common/rotating_log_file.h"
 #include "services/common/fingerprint.h"
 #include "services/config/validate.h"
 
@@ -66,6 +67,8 @@ const char* EmsFeatureNotImplemented(absl::string_view path) {
                  "the group is ignored"},
       {"file", "EMS file transfer (virtual directories, staging) is not implemented; the group "
                "is ignored"},
+      {"logger.audit_target", "a separate audit destination (file:// or http://) is not "
+                              "implemented; AUDIT lines are written to the log like the others"},
   };
   for (const auto& [group, why] : kGroups) {
     if (path == group) return why;
@@ -425,6 +428,21 @@ void ParseTrustd(Group& g, TrustdConfig* t) {
   ParseCallers(g, &t->callers);
 }
 
+// EMS's `logger` (log.h says what the levels mean; validate.cc checks their names).
+void ParseLogger(Group& g, Logger* l) {
+  g.String("level", &l->level);
+  g.String("publish_directory", &l->publish_directory);
+  g.String("publish_level", &l->publish_level);
+  g.Int("max_file_storage", &l->max_file_storage, RotatingLogFile::kMinTotalBytes, INT64_MAX,
+        "bytes, ");
+  g.Bool("auto_flush", &l->auto_flush);
+  // EMS's buffer sizes: each line is written whole with one write(2), so there is nothing
+  // to size; read (and checked) so that an EMS file is taken as it is.
+  int64_t unused = 0;
+  g.Int("flush_chunk_size", &unused, 1, INT64_MAX, "bytes, ");
+  g.Int("buffer_size", &unused, 1, INT64_MAX, "bytes, ");
+}
+
 void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
   Group g(root, "", diags);
   ObjectList(g, "ws_servers", "{host, port}", " {host, port}", [c](Group& s) {
@@ -458,13 +476,7 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.String("directory", &c->offline_msg_store.directory);
     s.Int("max_size", &c->offline_msg_store.max_size, 1, INT64_MAX);
   });
-  g.Object("logger", [c](Group& s) {
-    s.String("level", &c->logger.level);
-    s.String("publish_directory", &c->logger.publish_directory);
-    s.String("publish_level", &c->logger.publish_level);
-    s.Int("max_file_storage", &c->logger.max_file_storage, 0, INT64_MAX);
-    s.Bool("auto_flush", &c->logger.auto_flush);
-  });
+  g.Object("logger", [c](Group& s) { ParseLogger(s, &c->logger); });
   g.Object("trustd", [c](Group& s) { ParseTrustd(s, &c->trustd); });
   g.Object("edged", [c](Group& s) {
     s.String("socket", &c->edged.socket);
@@ -509,6 +521,7 @@ void ResolvePaths(Config* c) {
   }
   Resolve(b, &c->trustd.master_key_file);
   Resolve(b, &c->offline_msg_store.directory);
+  Resolve(b, &c->logger.publish_directory);
   Resolve(b, &c->restd.state_directory);
 }
 

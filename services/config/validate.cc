@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "services/alwayson/entity_name.h"
+#include "services/common/log.h"
 
 namespace edge::config {
 namespace {
@@ -205,7 +206,38 @@ void ValidateRestd(const RestdConfig& r, Diagnostics* diags) {
   }
 }
 
+// The level names are EMS's (log.h). EMS documents publish_level's default as the text
+// "logger:level" (the same as level); written out, it means that here too.
+void ValidateLogger(const Logger& l, Diagnostics* diags) {
+  if (absl::Status s = ParseLogLevel(l.level).status(); !s.ok()) {
+    diags->Error("logger.level", std::string(s.message()));
+  }
+  if (!l.publish_level_follows_level()) {
+    if (absl::Status s = ParseLogLevel(l.publish_level).status(); !s.ok()) {
+      diags->Error("logger.publish_level",
+                   absl::StrCat(s.message(), " (or \"logger:level\": the same as logger.level)"));
+    }
+  }
+}
+
 // Across groups: what one group needs of another.
+
+// EMS writes the verbose message log at TRACE only.
+void ValidateVerbose(const Config& c, Diagnostics* diags) {
+  if (!c.ws_connection.verbose) return;
+  auto trace = [](const std::string& name) {
+    absl::StatusOr<LogLevel> level = ParseLogLevel(name);
+    return level.ok() && *level == LogLevel::kTrace;
+  };
+  bool file = !c.logger.publish_directory.empty() &&
+              !c.logger.publish_level_follows_level() && trace(c.logger.publish_level);
+  if (!trace(c.logger.level) && !file) {
+    diags->Warning("ws_connection.verbose",
+                   "each AlwaysOn message is logged at TRACE, but logger.level is not TRACE "
+                   "(nor a publish_level with a publish_directory): nothing is written unless "
+                   "edged runs with --log-level TRACE");
+  }
+}
 
 void ValidateTrustAnchorsForPeers(const Config& c, Diagnostics* diags) {
   const Certificates& certs = c.certificates;
@@ -262,6 +294,8 @@ void ValidateConfig(const Config& c, Diagnostics* diags, bool check_files) {
   ValidateTrustAnchorsForPeers(c, diags);
   ValidateAutoBind(c.auto_bind, diags);
   ValidateTrustd(c.trustd, diags);
+  ValidateLogger(c.logger, diags);
+  ValidateVerbose(c, diags);
   if (check_files) ValidateFiles(c, diags);
 }
 

@@ -12,12 +12,12 @@ absl::StatusOr<PeerCredentials> AuthorizeCaller(const PeerRegistry& peers,
                                                 absl::string_view daemon) {
   std::optional<PeerCredentials> creds = peers.Lookup(grpc_peer);
   if (!creds) {
-    LogWarning(absl::StrCat("denied ", method, " to an unidentified caller (", grpc_peer, ")"));
+    LogAudit(absl::StrCat("denied ", method, " to an unidentified caller (", grpc_peer, ")"));
     return absl::PermissionDeniedError(absl::StrCat(daemon, " cannot identify the caller"));
   }
   if (!policy.AllowsMethod(*creds, method)) {
-    LogWarning(absl::StrCat("denied ", method, " to ", policy.Describe(*creds),
-                            ": not allowed by ", daemon, ".callers"));
+    LogAudit(absl::StrCat("denied ", method, " to ", policy.Describe(*creds),
+                          ": not allowed by ", daemon, ".callers"));
     return absl::PermissionDeniedError(absl::StrCat(method, " is not allowed for uid ",
                                                     creds->uid, " (", daemon, ".callers)"));
   }

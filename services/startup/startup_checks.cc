@@ -147,6 +147,49 @@ void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
   }
 }
 
+const char* DaemonName(Daemon daemon) {
+  switch (daemon) {
+    case Daemon::kTrustd: return "trustd";
+    case Daemon::kEdged: return "edged";
+    case Daemon::kRestd: return "restd";
+  }
+  return "edge";
+}
+
+// What RotatingLogFile::Open needs: the directory (or its parent, to create it in) and this
+// daemon's file in it, writable.
+void CheckLogDirectory(const Config& c, absl::string_view daemon, Diagnostics* diags) {
+  const std::string& dir = c.logger.publish_directory;
+  if (dir.empty()) return;
+  const char* field = "logger.publish_directory";
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    std::string parent = DirName(dir);
+    if (!IsDirectory(parent)) {
+      diags->Error(field, absl::StrCat(dir, " does not exist, nor does its parent ", parent,
+                                       "; create it: install -d -m 0750 -o DAEMON_USER ", dir));
+    } else if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+      diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created in ", parent,
+                                       " (", std::strerror(errno),
+                                       "); create it: install -d -m 0750 -o DAEMON_USER ", dir));
+    }
+    return;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    diags->Error(field, absl::StrCat("expected a directory, found a file: ", dir));
+    return;
+  }
+  std::string file = absl::StrCat(dir, "/", daemon, ".log");
+  bool file_exists = ::access(file.c_str(), F_OK) == 0;
+  if (file_exists ? ::access(file.c_str(), W_OK) != 0
+                  : ::access(dir.c_str(), W_OK | X_OK) != 0) {
+    diags->Error(field, absl::StrCat("expected a directory ", daemon, " can write its log in, "
+                                     "found one where it cannot write ",
+                                     file_exists ? file : dir, " (", std::strerror(errno),
+                                     "); chown it to the user ", daemon, " runs as"));
+  }
+}
+
 }  // namespace
 
 bool CheckedConfig::has_errors() const {
@@ -157,6 +200,7 @@ bool CheckedConfig::has_errors() const {
 }
 
 void CheckStartup(const Config& config, Daemon daemon, Diagnostics* diags) {
+  CheckLogDirectory(config, DaemonName(daemon), diags);
   switch (daemon) {
     case Daemon::kTrustd:
       CheckSocket("trustd.socket", config.trustd.socket, diags);
@@ -193,16 +237,37 @@ CheckedConfig CheckConfigText(absl::string_view text, absl::string_view source_n
 }
 
 bool ReportAtStart(const CheckedConfig& checked, absl::string_view daemon) {
+  // The log file first, so that it holds the warnings too.
+  if (!checked.has_errors()) {
+    if (absl::Status s = ApplyLogger(checked.config.logger); !s.ok()) {
+      std::cerr << "error: logger.publish_directory: " << s.message() << "\n"
+                << daemon << ": not started: fix " << checked.config.source << "\n";
+      return false;
+    }
+  }
   for (const config::Diagnostic& d : checked.diagnostics) {
     if (d.severity == config::Diagnostic::Severity::kError) {
       std::cerr << d.ToString() << "\n";
     } else {
-      LogWarning(d.ToString());
+      LogWarning(d.ToLogMessage());  // The line says WARNING itself.
     }
   }
   if (!checked.has_errors()) return true;
   std::cerr << daemon << ": not started: fix " << checked.config.source << "\n";
   return false;
+}
+
+absl::Status ApplyLogger(const config::Logger& logger) {
+  LogSettings settings;
+  // Checked by the loader; a name it refused never gets here.
+  settings.level = ParseLogLevel(logger.level).value_or(LogLevel::kInfo);
+  if (!logger.publish_level_follows_level()) {
+    settings.publish_level = ParseLogLevel(logger.publish_level).value_or(settings.level);
+  }
+  settings.publish_directory = logger.publish_directory;
+  settings.max_file_storage = static_cast<uint64_t>(logger.max_file_storage);
+  settings.auto_flush = logger.auto_flush;
+  return ApplyLogSettings(settings);
 }
 
 CheckedConfig CheckConfigFile(const std::string& path, const std::vector<Daemon>& daemons) {

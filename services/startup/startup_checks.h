@@ -12,7 +12,8 @@
 // rules across groups, and for trustd the files it names), then per daemon what start-up
 // needs of this machine:
 //   every daemon  sealed values have our form (a legacy EMS value is named as such, with or
-//                 without a master key)
+//                 without a master key); logger.publish_directory (exists, or can be created
+//                 in its parent) and the daemon's log file in it are writable
 //   trustd        trustd.socket's directory; trustd.callers' user and group names; the master
 //                 key (mode 0600, 32 bytes; needed only when something is sealed)
 //   edged         edged.socket's directory; edged.callers' names; offline_msg_store.directory
@@ -29,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "services/config/config.h"
 #include "services/config/diagnostic.h"
@@ -54,9 +56,17 @@ CheckedConfig CheckConfigText(absl::string_view text, absl::string_view source_n
                               const std::string& base_dir, const std::vector<Daemon>& daemons);
 
 // What a daemon does with `checked` at start: errors on stderr, exactly the lines
-// check-config prints, then "DAEMON: not started: fix FILE"; warnings and unsupported
-// settings logged. False when there are errors (do not start).
+// check-config prints, then "DAEMON: not started: fix FILE"; without errors, the `logger`
+// group applied (ApplyLogger), then warnings and unsupported settings logged (each line says
+// WARNING once). False when there are errors (do not start).
 bool ReportAtStart(const CheckedConfig& checked, absl::string_view daemon);
+
+// Applies EMS's `logger` group, checked, for this daemon (the log name is set): the
+// threshold on standard error (`level`, unless the daemon was given --log-level), the file
+// publish_directory/DAEMON.log with its own threshold (`publish_level`, or the same) rotated
+// within max_file_storage, fdatasync per line with auto_flush (log.h). The settings are read
+// once, at start: a change takes a restart. Errors are the file's (rotating_log_file.h).
+absl::Status ApplyLogger(const config::Logger& logger);
 
 // Only the start-up checks of `daemon` (not the file's own rules), on a loaded config.
 void CheckStartup(const config::Config& config, Daemon daemon, config::Diagnostics* diags);
