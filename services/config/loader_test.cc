@@ -380,6 +380,69 @@ TEST_F(LoaderTest, ReportsWhatThisStackDoesNotImplementAsNotSupportedWithItsPath
                                             "supported by this stack: an unknown key, ignored"});
 }
 
+// EMS's `logger` as its documentation shows it: every key read, only audit_target (a second
+// destination) not supported; the levels by EMS's names.
+TEST_F(LoaderTest, TakesEmsLoggerGroupAsDocumented) {
+  std::string logger =
+      "logger:\n  level: WARN\n  audit_target: \"file:///var/log/audit\"\n"
+      "  publish_directory: logs\n  publish_level: logger:level\n"
+      "  max_file_storage: 2000000\n  auto_flush: true\n  flush_chunk_size: 16384\n"
+      "  buffer_size: 4096\n";
+  Config config;
+  std::vector<Diagnostic> all = CheckConfigText(Yaml({{"logger", logger}}), "test.yaml", dir_,
+                                                &config);
+  ASSERT_EQ(all.size(), 1u) << all[0].ToString();
+  EXPECT_EQ(all[0].ToString(),
+            "warning: logger.audit_target: not supported by this stack: a separate audit "
+            "destination (file:// or http://) is not implemented; AUDIT lines are written to "
+            "the log like the others");
+  EXPECT_EQ(config.logger.level, "WARN");
+  EXPECT_EQ(config.logger.publish_directory, dir_ + "/logs");  // Relative to the file.
+  EXPECT_TRUE(config.logger.publish_level_follows_level());
+  EXPECT_EQ(config.logger.max_file_storage, 2000000);
+  EXPECT_TRUE(config.logger.auto_flush);
+}
+
+TEST_F(LoaderTest, RefusesALoggerLevelThatIsNotAnEmsLevelNamingTheField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"logger:\n  level: VERBOSE\n",
+       "error: logger.level: expected one of FORCE, ERROR, WARN, INFO, DEBUG, TRACE, AUDIT, "
+       "found \"VERBOSE\""},
+      {"logger:\n  publish_level: warning\n",
+       "error: logger.publish_level: expected one of FORCE, ERROR, WARN, INFO, DEBUG, TRACE, "
+       "AUDIT, found \"warning\" (or \"logger:level\": the same as logger.level)"},
+      {"logger:\n  max_file_storage: 1000\n",
+       "error: logger.max_file_storage: expected bytes, at least 65536, found 1000"},
+      {"logger:\n  auto_flush: sometimes\n",
+       "error: logger.auto_flush: expected true or false, found \"sometimes\""},
+  };
+  for (const auto& [logger, expected] : cases) {
+    SCOPED_TRACE(logger);
+    EXPECT_EQ(Lines(Yaml({{"logger", logger}})), std::vector<std::string>{expected});
+  }
+  for (const char* level : {"trace", "Debug", "INFO", "warn", "ERROR", "FORCE", "audit"}) {
+    SCOPED_TRACE(level);
+    EXPECT_EQ(Lines(Yaml({{"logger", absl::StrCat("logger:\n  level: ", level,
+                                                  "\n  publish_level: ", level, "\n")}})),
+              std::vector<std::string>{});
+  }
+}
+
+TEST_F(LoaderTest, WarnsWhenVerboseMessagesWouldNotBeWritten) {
+  const std::string warning =
+      "warning: ws_connection.verbose: each AlwaysOn message is logged at TRACE, but "
+      "logger.level is not TRACE (nor a publish_level with a publish_directory): nothing is "
+      "written unless edged runs with --log-level TRACE";
+  EXPECT_EQ(Lines(Yaml({{"ws_connection", "ws_connection:\n  verbose: true\n"}})),
+            std::vector<std::string>{warning});
+  EXPECT_EQ(Lines(Yaml({{"ws_connection", "ws_connection:\n  verbose: true\n"},
+                        {"logger", "logger:\n  level: TRACE\n"}})),
+            std::vector<std::string>{});
+  EXPECT_EQ(Lines(Yaml({{"ws_connection", "ws_connection:\n  verbose: true\n"},
+                        {"logger", "logger:\n  publish_directory: logs\n  publish_level: TRACE\n"}})),
+            std::vector<std::string>{});
+}
+
 TEST_F(LoaderTest, ReportsOneBadFingerprintAsOneError) {
   std::vector<std::string> lines = Lines(Yaml(
       {{"certificates",

@@ -156,11 +156,13 @@ const char* DaemonName(Daemon daemon) {
   return "edge";
 }
 
-// What RotatingLogFile::Open needs: the directory (or its parent, to create it in) and this
-// daemon's file in it, writable.
-void CheckLogDirectory(const Config& c, absl::string_view daemon, Diagnostics* diags) {
+// What RotatingLogFile::Open needs: the directory (or its parent, to create it in), and
+// each daemon's file in it writable. One problem of the directory is one error, however
+// many daemons are checked.
+void CheckLogDirectory(const Config& c, const std::vector<Daemon>& daemons,
+                       Diagnostics* diags) {
   const std::string& dir = c.logger.publish_directory;
-  if (dir.empty()) return;
+  if (dir.empty() || daemons.empty()) return;
   const char* field = "logger.publish_directory";
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {
@@ -179,14 +181,18 @@ void CheckLogDirectory(const Config& c, absl::string_view daemon, Diagnostics* d
     diags->Error(field, absl::StrCat("expected a directory, found a file: ", dir));
     return;
   }
-  std::string file = absl::StrCat(dir, "/", daemon, ".log");
-  bool file_exists = ::access(file.c_str(), F_OK) == 0;
-  if (file_exists ? ::access(file.c_str(), W_OK) != 0
-                  : ::access(dir.c_str(), W_OK | X_OK) != 0) {
-    diags->Error(field, absl::StrCat("expected a directory ", daemon, " can write its log in, "
+  for (Daemon daemon : daemons) {
+    std::string name = DaemonName(daemon);
+    std::string file = absl::StrCat(dir, "/", name, ".log");
+    bool file_exists = ::access(file.c_str(), F_OK) == 0;
+    if (file_exists ? ::access(file.c_str(), W_OK) == 0
+                    : ::access(dir.c_str(), W_OK | X_OK) == 0) {
+      continue;
+    }
+    diags->Error(field, absl::StrCat("expected a directory ", name, " can write its log in, "
                                      "found one where it cannot write ",
                                      file_exists ? file : dir, " (", std::strerror(errno),
-                                     "); chown it to the user ", daemon, " runs as"));
+                                     "); chown it to the user ", name, " runs as"));
   }
 }
 
@@ -200,7 +206,6 @@ bool CheckedConfig::has_errors() const {
 }
 
 void CheckStartup(const Config& config, Daemon daemon, Diagnostics* diags) {
-  CheckLogDirectory(config, DaemonName(daemon), diags);
   switch (daemon) {
     case Daemon::kTrustd:
       CheckSocket("trustd.socket", config.trustd.socket, diags);
@@ -229,9 +234,12 @@ CheckedConfig CheckConfigText(absl::string_view text, absl::string_view source_n
   }
   Diagnostics diags;
   CheckSealedValues(checked.config, &diags);
+  std::vector<Daemon> checked_daemons;
   for (Daemon d : {Daemon::kTrustd, Daemon::kEdged, Daemon::kRestd}) {
-    if (Has(daemons, d)) CheckStartup(checked.config, d, &diags);
+    if (Has(daemons, d)) checked_daemons.push_back(d);
   }
+  CheckLogDirectory(checked.config, checked_daemons, &diags);
+  for (Daemon d : checked_daemons) CheckStartup(checked.config, d, &diags);
   for (config::Diagnostic& d : diags.Take()) checked.diagnostics.push_back(std::move(d));
   return checked;
 }

@@ -10,8 +10,11 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "services/common/log.h"
 
 namespace edge::startup {
 namespace {
@@ -208,6 +211,18 @@ TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix)
                     "/ca.pem: exists and is not a directory; create it: install -d -m 0700 -o "
                     "EDGED_USER ",
                     dir_, "/ca.pem/edge/offline")},
+      {"log directory without a parent",
+       {{"logger", "logger:\n  publish_directory: var/log/edge\n"}},
+       {Daemon::kEdged, Daemon::kRestd},  // One error for both.
+       absl::StrCat("error: logger.publish_directory: ", dir_,
+                    "/var/log/edge does not exist, nor does its parent ", dir_,
+                    "/var/log; create it: install -d -m 0750 -o DAEMON_USER ", dir_,
+                    "/var/log/edge")},
+      {"log directory is a file",
+       {{"logger", "logger:\n  publish_directory: ca.pem\n"}},
+       {Daemon::kRestd},
+       absl::StrCat("error: logger.publish_directory: expected a directory, found a file: ",
+                    dir_, "/ca.pem")},
       {"offline store is a file",
        {{"offline_msg_store", "offline_msg_store:\n  directory: ca.pem\n"}},
        {Daemon::kEdged},
@@ -245,6 +260,42 @@ TEST_F(StartupChecksTest, ReportsAFileThatIsNotAConfigurationOnce) {
   ASSERT_EQ(missing.diagnostics.size(), 1u);
   EXPECT_EQ(missing.diagnostics[0].ToString(),
             "error: cannot read the configuration: " + dir_ + "/missing.json: no such file");
+}
+
+// The log a daemon starts with: the `logger` group applied before the warnings are logged,
+// so that its file holds them; each line says its level once ("WARNING appKey: ...", not
+// "WARNING warning: appKey: ...").
+TEST_F(StartupChecksTest, ReportAtStartWritesTheWarningsToTheLogFileWithTheirLevelOnce) {
+  SetLogName("edged");
+  std::string text =
+      Yaml({{"logger", "logger:\n  level: ERROR\n  publish_directory: logs\n"
+                       "  publish_level: WARN\n  max_file_storage: 100000\n"}});
+  CheckedConfig checked = Check(text, {Daemon::kEdged});
+  ASSERT_FALSE(checked.has_errors());
+  testing::internal::CaptureStderr();
+  EXPECT_TRUE(ReportAtStart(checked, "edged"));
+  LogInfo("below the file's WARN");
+  std::string err = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(ApplyLogSettings({}).ok());  // Closes the file.
+  EXPECT_EQ(err, "");  // ERROR on standard error: the warnings go to the file only.
+  std::ifstream in(dir_ + "/logs/edged.log");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_FALSE(lines.empty());
+  bool plaintext = false;
+  for (const std::string& line : lines) {
+    SCOPED_TRACE(line);
+    std::vector<std::string> words = absl::StrSplit(line, ' ');
+    ASSERT_GE(words.size(), 4u);
+    EXPECT_EQ(words[1], "edged");
+    EXPECT_EQ(words[2], "WARNING");
+    for (const char* level : {"warning:", "error:", "WARNING", "WARN", "ERROR"}) {
+      EXPECT_FALSE(absl::StartsWithIgnoreCase(words[3], level)) << "the level twice";
+    }
+    plaintext = plaintext || absl::StrContains(line, " edged WARNING appKey: secret given in "
+                                                     "plaintext");
+  }
+  EXPECT_TRUE(plaintext) << absl::StrJoin(lines, "\n");
 }
 
 }  // namespace
