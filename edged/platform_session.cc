@@ -22,6 +22,7 @@
 #include "edged/request_tracker.h"
 #include "edged/ws_connection.h"
 #include "services/alwayson/chunking.h"
+#include "services/alwayson/message_summary.h"
 #include "services/common/log.h"
 
 namespace edge::edged {
@@ -494,6 +495,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     absl::StatusOr<Message> message =
         alwayson::DecodeMessage(whole, alwayson::Limits{static_cast<size_t>(options_.ws.max_msg_size)});
     if (!message.ok()) return message.status();
+    TraceMessage("received", *message, whole.size());
     Code code = message->header.code;
     if (alwayson::IsResponse(code)) {
       // Unknown: late (its caller has timed out) or never sent.
@@ -563,7 +565,18 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       tracker_.Add(message.header.request_id, kind, Clock::now() + Ms(options_.ws.msg_timeout),
                    std::move(done));
     }
+    TraceMessage("sent", message, encoded->size(), chunks->size());
     for (std::string& c : *chunks) conn_->Send(std::move(c));
+  }
+
+  // ws_connection.verbose: each message at TRACE, as MessageSummary says it (never a value
+  // or the app key).
+  void TraceMessage(absl::string_view direction, const Message& message, size_t bytes,
+                    size_t chunks = 1) const {
+    if (!options_.ws.verbose || !LogEnabled(LogLevel::kTrace)) return;
+    LogTrace(absl::StrCat(direction, " ", alwayson::MessageSummary(message), " (", bytes,
+                          " bytes", chunks > 1 ? absl::StrCat(" in ", chunks, " chunks") : "",
+                          direction == "sent" ? " to " : " from ", ServerName(), ")"));
   }
 
   // --- Failure and the clock ---------------------------------------------------------------
