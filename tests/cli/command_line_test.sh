@@ -35,6 +35,12 @@ for name in trustd edged restd; do
   check "$name with a wrong flag exits 2" exits 2 "$bin" --confg x.yaml 2> "$name-wrong.err"
   check "$name names the wrong flag" contains "$name-wrong.err" "$name: unknown option --confg"
   check "$name prints its usage for a wrong flag" contains "$name-wrong.err" "usage: $name --config FILE"
+  check "$name --help lists --log-level" contains "$name-help.out" "  --log-level LEVEL  "
+  check "$name with a wrong --log-level exits 2" \
+    exits 2 "$bin" --config x.yaml --log-level VERBOSE 2> "$name-level.err"
+  check "$name names the levels it takes" contains "$name-level.err" \
+    "$name: --log-level: expected one of FORCE, ERROR, WARN, INFO, DEBUG, TRACE, AUDIT, found \"VERBOSE\""
+  check "$name prints its usage for a wrong --log-level" contains "$name-level.err" "usage: $name --config FILE"
   check "$name without --config exits 2" exits 2 "$bin" 2> "$name-none.err"
   check "$name says --config is required" contains "$name-none.err" "$name: --config FILE is required"
 done
@@ -86,6 +92,11 @@ printf 'trustd:\n  socket: %s\n  master_key_file: %s\n  callers:\n    - user: no
 sed '/^trustd:/,/^  master_key_file/d' base.yaml | cat - callers-trustd.txt > callers.yaml
 same_line trustd callers.yaml "^error: trustd.callers\[0\].user: "
 
+printf 'logger:\n  level: VERBOSE\n' | cat base.yaml - > level.yaml
+for name in trustd edged restd; do
+  same_line "$name" level.yaml '^error: logger.level: expected one of FORCE, ERROR, WARN, INFO, DEBUG, TRACE, AUDIT, found "VERBOSE"$'
+done
+
 # The file all of them accept: check-config calls it valid, and each one starts on it.
 "$trustctl" check-config base.yaml > base.out 2> base.err
 check "check-config calls the base file valid" contains base.out "base.yaml: valid"
@@ -98,6 +109,32 @@ edged_pid=$!
 for _ in $(seq 100); do [ -S run/edged.sock ] && break; sleep 0.1; done
 check "edged starts on it" test "$("$trustctl" --socket run/edged.sock health)" = SERVING
 kill "$edged_pid" "$trustd_pid"; wait "$edged_pid" "$trustd_pid" 2>/dev/null
+
+# logger: trustd's own file in publish_directory (created 0750) at publish_level, and
+# standard error at --log-level, which wins over logger.level. Each line says its level once.
+printf 'logger:\n  level: TRACE\n  publish_directory: logs\n  publish_level: WARN\n  max_file_storage: 65536\n' |
+  cat base.yaml - > logger.yaml
+"$trustctl" check-config logger.yaml > logger.out 2> logger.err
+check "check-config calls the logger file valid" contains logger.out "logger.yaml: valid"
+"${daemon[trustd]}" --config logger.yaml --log-level ERROR > trustd-logger.err 2>&1 &
+trustd_pid=$!
+for _ in $(seq 100); do [ -S run/trustd.sock ] && break; sleep 0.1; done
+check "trustd starts with a log directory" test "$("$trustctl" --socket run/trustd.sock health)" = SERVING
+kill "$trustd_pid"; wait "$trustd_pid" 2>/dev/null
+check "trustd created its log directory 0750" test "$(stat -c %a logs)" = 750
+check "trustd writes its log file" test -s logs/trustd.log
+check "the file has the warnings (publish_level WARN)" \
+  contains logs/trustd.log " trustd WARNING appKey: secret given in plaintext"
+check "the file has the FORCE line of the start" contains logs/trustd.log " trustd FORCE serving trust.v1.TrustService"
+check "the file has the FORCE line of the stop" contains logs/trustd.log " trustd FORCE stopping on signal 15"
+check "--log-level ERROR keeps warnings off standard error" \
+  test -z "$(grep -F ' WARNING ' trustd-logger.err)"
+check "standard error still has the FORCE lines" contains trustd-logger.err " trustd FORCE serving trust.v1.TrustService"
+levels='(TRACE|DEBUG|INFO|WARNING|ERROR|FORCE|AUDIT)'
+check "no line says its level twice" \
+  test -z "$(grep -hiE "^[^ ]+ [a-z]+ $levels ($levels|warn|warning|error)[: ]" logs/trustd.log trustd-logger.err base.err)"
+check "every line of the file has a time, the daemon and a level" \
+  test -z "$(grep -vE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z trustd $levels " logs/trustd.log)"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -247,6 +248,58 @@ TEST_F(EdgedTest, AuthenticatesBindsWritesReadsAndServes) {
 
 // Hostile-peer report, item 8: two registered Things with 600 KB names made the reconnect
 // BIND exceed max_msg_size, so nothing was bound. Names are checked at registration.
+// ws_connection.verbose: every AlwaysOn message in edged's own log file at TRACE (kind, ids,
+// entity, size), never the app key nor a value; --log-level keeps them off standard error.
+TEST_F(EdgedTest, VerboseLogsEachMessageAtTraceInItsFileWithoutAppKeyOrValues) {
+  StartSim();
+  StackConfig config;
+  config.ws_connection += "  verbose: true\n";
+  config.extra = "logger:\n  level: INFO\n  publish_directory: logs\n  publish_level: TRACE\n";
+  ASSERT_TRUE(stack_.WriteConfig(config).ok());
+  ASSERT_TRUE(stack_.StartTrustd().ok());
+  auto edged = Subprocess::Start({testing::Runfile("edged/edged"), "--config",
+                                  stack_.config_path(), "--log-level", "WARN"},
+                                 stack_.dir() + "/edged.log");
+  ASSERT_TRUE(edged.ok()) << edged.status();
+  edged_ = edged->get();
+  ASSERT_TRUE(WaitFor([&] { return ::access(stack_.edged_socket().c_str(), F_OK) == 0; },
+                      absl::Seconds(20)));
+  stub_ = stack_.EdgeStub();
+  ASSERT_TRUE(WaitConnected());
+  v1::Value secret_value;
+  secret_value.set_base_type(v1::STRING);
+  secret_value.set_string_value("value-that-must-not-be-logged-42");
+  v1::Delivery delivery;
+  ASSERT_TRUE(Write("Pump1", "Label", secret_value, &delivery).ok());
+  ASSERT_EQ(delivery.outcome(), v1::Delivery::DELIVERED);
+
+  std::string file;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::ifstream in(stack_.dir() + "/logs/edged.log");
+        std::stringstream ss;
+        ss << in.rdbuf();
+        file = ss.str();
+        return file.find("edged TRACE received SUCCESS response") != std::string::npos &&
+               file.find("edged TRACE sent PUT request") != std::string::npos;
+      },
+      absl::Seconds(10)))
+      << file;
+  EXPECT_NE(file.find("edged TRACE sent AUTH request 1: claims appKey ("), std::string::npos)
+      << file;
+  EXPECT_NE(file.find("edged TRACE sent BIND request"), std::string::npos) << file;
+  EXPECT_NE(file.find(": 1 Thing Pump1 ("), std::string::npos) << file;
+  EXPECT_NE(file.find("THING Pump1 PROPERTIES Label, 1 header, params 1 row x 1 field ("),
+            std::string::npos)
+      << file;
+  EXPECT_EQ(file.find(kAppKey), std::string::npos) << file;
+  EXPECT_EQ(file.find("value-that-must-not-be-logged-42"), std::string::npos) << file;
+  std::string err = (*edged)->Log();
+  EXPECT_EQ(err.find(" TRACE "), std::string::npos) << err;  // --log-level WARN.
+  EXPECT_EQ(err.find(" INFO "), std::string::npos) << err;
+  EXPECT_NE(err.find(" edged FORCE serving edge.v1.EdgeService"), std::string::npos) << err;
+}
+
 TEST_F(EdgedTest, RefusesARegistrationWithANameThingWorxWouldNotAcceptAndKeepsTheOthersBound) {
   StartSim();
   StartStack();
