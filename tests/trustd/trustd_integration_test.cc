@@ -302,6 +302,11 @@ TEST_F(TrustdTest, RotatesLeafAndAnchorWhileAClientWatchesAndKeepsTheLastGoodSta
   Write("ca.pem", "not a certificate", 0644);
   ASSERT_TRUE(trustd_->WaitForLog("a changed file was refused; generation 3 stays in force",
                                   absl::Seconds(10)));
+  // Each problem its own line, saying ERROR once (not "ERROR error: ...", not "\n" inside).
+  ASSERT_TRUE(trustd_->WaitForLog("trustd ERROR certificates.cert_chain", absl::Seconds(5)))
+      << trustd_->Log();
+  EXPECT_EQ(trustd_->Log().find("ERROR error:"), std::string::npos) << trustd_->Log();
+  EXPECT_EQ(trustd_->Log().find("stays in force:\\n"), std::string::npos) << trustd_->Log();
   EXPECT_TRUE(client_->ValidatePeer({new_platform.Der()}, trust::Purpose::kPlatform,
                                     "platform.test", "").allowed);
   {
