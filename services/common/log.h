@@ -13,6 +13,7 @@
 #define SERVICES_COMMON_LOG_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -32,8 +33,8 @@ std::string LogSafe(absl::string_view text, size_t max_bytes = 256);
 
 // Levels, as EMS names them (logger.level, logger.publish_level, --log-level). A message
 // is written when its level is at or above the threshold in this order (as EMS and its C
-// SDK do): AUDIT and FORCE are above ERROR, so they are written at every threshold but the
-// highest ones: a threshold of FORCE writes FORCE and AUDIT only, AUDIT writes AUDIT only.
+// SDK rank them): TRACE < DEBUG < INFO < WARN < ERROR < FORCE < AUDIT. So every threshold
+// writes FORCE and AUDIT lines, except AUDIT, which writes AUDIT lines only.
 //   threshold  writes
 //   TRACE      TRACE, DEBUG, INFO, WARNING, ERROR, FORCE, AUDIT
 //   DEBUG      DEBUG, INFO, WARNING, ERROR, FORCE, AUDIT
