@@ -129,6 +129,9 @@ grpc::Status EdgeServiceImpl::WriteProperty(grpc::ServerContext* context,
   if (!request->has_value()) return Invalid("value: expected a typed value, found none");
   absl::StatusOr<alwayson::Value> value = edge_api::FromProto(request->value(), "value");
   if (!value.ok()) return ToGrpcStatus(value.status());
+  // Of the type the property was declared with, when a read has told (property_types.h).
+  value = property_types_.Conform(request->thing(), request->property(), *std::move(value));
+  if (!value.ok()) return ToGrpcStatus(value.status());
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kProperties, request->property());
   body.params = InfoTable::SingleValue(request->property(), std::move(*value));
@@ -147,6 +150,9 @@ grpc::Status EdgeServiceImpl::ReadProperty(grpc::ServerContext* context,
                                  request->property()),
                           /*queueable=*/false, &delivery);
   if (!s.ok()) return s;
+  if (absl::StatusOr<InfoTable> read = edge_api::FromProto(delivery.result(), "result"); read.ok()) {
+    property_types_.Learn(request->thing(), *read);
+  }
   *response->mutable_value() = delivery.result();
   return grpc::Status::OK;
 }

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "edged/delivery.h"
 #include "edged/platform_session.h"
+#include "edged/property_types.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
 #include "services/local_rpc/caller_policy.h"
 #include "services/local_rpc/uds_listener.h"
@@ -76,6 +77,7 @@ class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
   PlatformSession* session_ = nullptr;
   Delivery* delivery_ = nullptr;
   OfflineStore* store_ = nullptr;
+  PropertyTypes property_types_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, Server*> served_ ABSL_GUARDED_BY(mu_);  // Thing -> its server.

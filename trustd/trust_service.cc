@@ -90,6 +90,12 @@ grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::S
   return reactor;
 }
 
+// The user trustd runs as, for the command that fixes a directory it cannot create.
+std::string OwnUserName() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return pw != nullptr ? pw->pw_name : std::to_string(::geteuid());
+}
+
 }  // namespace
 
 absl::StatusOr<CallerPolicy> TrustdCallerPolicy(const config::Config& config) {
@@ -434,22 +440,46 @@ grpc::Status TrustServiceImpl::RevealSecret(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+std::shared_ptr<const trust::MasterKey> TrustServiceImpl::SealingKey(const TrustState& state,
+                                                                     grpc::Status* refusal) {
+  if (state.master_key() != nullptr) {
+    // The state outlives this call (the caller holds it); the copy is 32 bytes.
+    return std::make_shared<const trust::MasterKey>(*state.master_key());
+  }
+  absl::MutexLock lock(&seal_mu_);
+  if (created_key_ != nullptr) return created_key_;
+  // Issue 11: trustd creates what it owns on first use when the parent allows it: the key's
+  // directory 0700 and the key 0600 (never a new top-level directory; MakeDirectories).
+  // The next reload loads the same file.
+  const std::string& file = state.config().trustd.master_key_file;
+  absl::StatusOr<trust::MasterKey> key = trust::MasterKey::LoadOrCreate(file);
+  if (!key.ok()) {
+    std::string dir = file.rfind('/') == std::string::npos ? "." : file.substr(0, file.rfind('/'));
+    std::string user = OwnUserName();
+    *refusal = grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("trustd has no master key and cannot create one: ", key.status().message(),
+                     "; as root, run `install -d -m 0700 -o ", user, " ", dir,
+                     "` (or point trustd.master_key_file at a directory ", user,
+                     " owns) and seal again"));
+    LogWarning(absl::StrCat("Seal refused: ", refusal->error_message()));
+    return nullptr;
+  }
+  LogInfo(absl::StrCat("created the master key ", file, " (0600) on the first Seal"));
+  created_key_ = std::make_shared<const trust::MasterKey>(*std::move(key));
+  return created_key_;
+}
+
 grpc::Status TrustServiceImpl::Seal(grpc::ServerContext* context, const v1::SealRequest* request,
                                     v1::SealResponse* response) {
   PeerCredentials caller;
   grpc::Status auth = Authorize(context, "Seal", &caller);
   if (!auth.ok()) return auth;
   std::shared_ptr<const TrustState> state = this->state();
-  if (state->master_key() == nullptr) {
-    // Started on a file with nothing sealed and no directory for the key (startup_checks).
-    const std::string& file = state->config().trustd.master_key_file;
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        absl::StrCat("trustd has no master key: nothing in its configuration is "
-                                     "sealed and the directory of ", file, " does not exist; "
-                                     "create it (mkdir -m 0700, owned by trustd's user) and "
-                                     "restart trustd"));
-  }
-  response->set_sealed(trust::Seal(*state->master_key(), request->plaintext()));
+  grpc::Status refusal;
+  std::shared_ptr<const trust::MasterKey> key = SealingKey(*state, &refusal);
+  if (key == nullptr) return refusal;
+  response->set_sealed(trust::Seal(*key, request->plaintext()));
   return grpc::Status::OK;
 }
 

@@ -178,8 +178,15 @@ class TrustServiceImpl final : public TrustServiceBase {
   // kMaxWarnedLeaves of them, the oldest forgotten first.
   bool FirstAcceptanceWarning(const std::string& leaf_sha256);
 
+  // The master key for Seal: the state's, or one this trustd created on the first Seal
+  // when its configuration needed none (nothing sealed, no key yet). Null when neither.
+  std::shared_ptr<const trust::MasterKey> SealingKey(const TrustState& state,
+                                                      grpc::Status* refusal);
+
   const PeerRegistry* peers_;
   Clock clock_;
+  absl::Mutex seal_mu_;
+  std::shared_ptr<const trust::MasterKey> created_key_ ABSL_GUARDED_BY(seal_mu_);
   trust::DecisionCache cache_{kDecisionCacheEntries, kDecisionCacheBytes};
   static constexpr size_t kMaxWarnedLeaves = 4096;
   absl::Mutex warned_mu_;

@@ -71,8 +71,11 @@ class E2eTest : public ::testing::Test {
     config_ = c;
   }
 
-  void StartAll(const std::string& allowlist_fp = "") {
-    ASSERT_TRUE(stack_.StartSim().ok());
+  void StartAll(const std::string& allowlist_fp = "",
+                const std::vector<std::string>& sim_properties = {}) {
+    ASSERT_TRUE(stack_.StartSim("platform.pem", "platform.key", testing::kStackAppKey, 0, true,
+                                sim_properties)
+                    .ok());
     StartEndpoint();
     Config(allowlist_fp);
     absl::Status s = stack_.WriteConfig(config_);
@@ -174,6 +177,51 @@ TEST_F(E2eTest, DemoFlowsPutArrivesAndThePlatformCallsTheAutoBindThing) {
                       absl::Seconds(10)))
       << stack_.restd()->Log();
   ExpectNoSecretInAnyLog();
+}
+
+// Issue 11: "hot" for a NUMBER is a 400 naming the property and both types: from the
+// platform while its type is not known here, from edged once a read has told it, also
+// while offline (then nothing is queued that the platform would refuse on replay). A value
+// that converts without loss goes as the declared type.
+TEST_F(E2eTest, AWriteOfTheWrongBaseTypeIsA400NamingThePropertyAndBothTypes) {
+  StartAll("", {"Pump1/Pressure=NUMBER", "Pump1/Cycles=INTEGER"});
+  std::string token = CsrfToken();
+  const std::string pressure = "/Thingworx/Things/Pump1/Properties/Pressure";
+
+  CurlResult refused = Put(pressure, R"({"Pressure": "hot"})", token);
+  EXPECT_EQ(refused.code, 400) << refused.body;
+  EXPECT_TRUE(absl::StrContains(
+      refused.body, R"(property \"Pressure\" of Thing \"Pump1\" is NUMBER; a STRING cannot be written to it)"))
+      << refused.body;
+
+  CurlResult read = Get(pressure);
+  ASSERT_EQ(read.code, 200) << read.body;
+  EXPECT_TRUE(absl::StrContains(read.body, R"("baseType":"NUMBER")")) << read.body;
+  ASSERT_EQ(Get("/Thingworx/Things/Pump1/Properties/Cycles").code, 200);
+
+  // A whole number for the INTEGER goes as an INTEGER.
+  CurlResult cycles = Put("/Thingworx/Things/Pump1/Properties/Cycles", R"({"Cycles": 12})", token);
+  EXPECT_EQ(cycles.code, 200) << cycles.body;
+  std::vector<json::Value> writes = Writes("Cycles");
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].Find("baseType")->str(), "INTEGER");
+
+  ASSERT_TRUE(stack_.sim()->Refuse(3600 * 1000).ok());
+  ASSERT_TRUE(WaitFor([&] { return !EdgedConnected(); }, absl::Seconds(10)));
+  CurlResult offline = Put(pressure, R"({"Pressure": "cold"})", token);
+  EXPECT_EQ(offline.code, 400) << offline.body;
+  EXPECT_TRUE(absl::StrContains(
+      offline.body, R"(property \"Pressure\" of Thing \"Pump1\" is NUMBER; the value given is STRING)"))
+      << offline.body;
+  CurlResult half = Put("/Thingworx/Things/Pump1/Properties/Cycles", R"({"Cycles": 1.5})", token);
+  EXPECT_EQ(half.code, 400) << half.body;
+  CurlResult queued = Put(pressure, R"({"Pressure": 2.5})", token);
+  EXPECT_EQ(queued.code, 202) << queued.body;
+  EXPECT_TRUE(absl::StrContains(queued.body, R"("queue_depth": 1)")) << queued.body;
+
+  ASSERT_TRUE(stack_.sim()->Refuse(0).ok());
+  ASSERT_TRUE(WaitFor([&] { return Writes("Pressure").size() == 1; }, absl::Seconds(30)));
+  EXPECT_EQ(Writes("Pressure")[0].Find("value")->number(), 2.5);
 }
 
 TEST_F(E2eTest, PlatformOutageThousandWritesDeliveredInOrderExactlyOnce) {

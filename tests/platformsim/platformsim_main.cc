@@ -6,7 +6,13 @@
 //
 //   platformsim --listen 127.0.0.1:0 --cert cert.pem --key key.pem --app-key KEY \
 //               --control 127.0.0.1:0 --ready-file ports.json [--journal records.jsonl]
-//               [--require-appkey-header]
+//               [--require-appkey-header] [--property THING/PROPERTY=TYPE ...]
+//
+// --property declares a property as a Thing's shape on a real platform does: it reads as
+// the type's zero value until written, and a write of a value of another base type is
+// refused with BAD_REQUEST naming both types (a real platform refuses what it cannot
+// convert). Types: STRING, NUMBER, INTEGER, BOOLEAN, DATETIME. Undeclared properties take
+// whatever is written.
 //
 // With --require-appkey-header the WebSocket upgrade itself must carry a known app key in
 // its `appKey` header (else HTTP 401), as a platform that authenticates the upgrade does.
@@ -32,8 +38,10 @@
 #include <future>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -76,7 +84,22 @@ struct Options {
   // Refuse a WebSocket upgrade whose appKey header is not a known app key, with HTTP 401,
   // as a platform that authenticates the upgrade itself does.
   bool require_appkey_header = false;
+  std::vector<std::pair<std::string, alwayson::BaseType>> declared;  // "Thing/prop", type.
 };
+
+// The zero value of a --property type; nullopt for a type the flag does not take.
+std::optional<alwayson::Value> ZeroOf(alwayson::BaseType type) {
+  using alwayson::BaseType;
+  using alwayson::Value;
+  switch (type) {
+    case BaseType::kString: return Value::String("");
+    case BaseType::kNumber: return Value::Number(0);
+    case BaseType::kInteger: return Value::Integer(0);
+    case BaseType::kBoolean: return Value::Boolean(false);
+    case BaseType::kDatetime: return Value::Datetime(0);
+    default: return std::nullopt;
+  }
+}
 
 json::Value Str(std::string s) { return json::Value::String(std::move(s)); }
 json::Value Num(double d) { return json::Value::Number(d); }
@@ -142,6 +165,11 @@ class Platform {
     // The EMS test URL: /Thingworx/Things/SystemRepository/Properties/name.
     properties_["SystemRepository/name"] =
         alwayson::InfoTable::SingleValue("name", alwayson::Value::String("SystemRepository"));
+    for (const auto& [key, type] : options_.declared) {
+      properties_[key] = alwayson::InfoTable::SingleValue(key.substr(key.find('/') + 1),
+                                                          *ZeroOf(type));
+      declared_[key] = type;
+    }
     return absl::OkStatus();
   }
 
@@ -246,6 +274,24 @@ class Platform {
     std::string msg_id;
     for (const auto& [name, value] : req.headers) {
       if (name == "edge-msg-id") msg_id = value;
+    }
+    if (code == Code::kPut && req.characteristic == 1 && req.params &&
+        req.params->fields.size() == 1) {
+      auto d = declared_.find(absl::StrCat(req.entity_name, "/", req.characteristic_name));
+      if (d != declared_.end() && req.params->fields[0].base_type != d->second) {
+        auto name = [](alwayson::BaseType t) {
+          return std::string(alwayson::BaseTypeName(static_cast<uint8_t>(t)).value_or("?"));
+        };
+        Record({{"kind", Str("refused")}, {"thing", Str(req.entity_name)},
+                {"name", Str(req.characteristic_name)}, {"msgId", Str(msg_id)}});
+        alwayson::ResponseBody body;
+        body.reason = absl::StrCat("property \"", req.characteristic_name, "\" of Thing \"",
+                                   req.entity_name, "\" is ", name(d->second), "; a ",
+                                   name(req.params->fields[0].base_type),
+                                   " cannot be written to it");
+        conn->Send(Message::Response(Code::kBadRequest, m.header.request_id, conn->session(), body));
+        return;
+      }
     }
     if (!msg_id.empty() && code != Code::kGet && !seen_.insert(msg_id).second) {
       ++duplicates_;
@@ -435,6 +481,7 @@ class Platform {
   std::map<uint64_t, std::shared_ptr<EdgeConn>> conns_;
   std::map<std::string, uint64_t> bound_;  // Thing -> connection.
   std::map<std::string, alwayson::InfoTable> properties_;
+  std::map<std::string, alwayson::BaseType> declared_;  // --property.
   std::map<uint32_t, PendingCall> calls_;
   std::set<std::string> seen_;
   uint64_t next_conn_ = 0;
@@ -630,14 +677,27 @@ int Main(int argc, char** argv) {
     else if (a == "--journal") options.journal = value();
     else if (a == "--chunk-size") options.chunk_size = std::stoul(value());
     else if (a == "--require-appkey-header") options.require_appkey_header = true;
-    else {
+    else if (a == "--property") {
+      std::string p = value();
+      size_t slash = p.find('/'), eq = p.find('=');
+      std::optional<alwayson::BaseType> type =
+          eq == std::string::npos ? std::nullopt : alwayson::BaseTypeFromName(p.substr(eq + 1));
+      if (slash == 0 || slash == std::string::npos || eq == std::string::npos || eq < slash + 2 ||
+          !type || !ZeroOf(*type)) {
+        std::cerr << "platformsim: --property \"" << p << "\": expected THING/PROPERTY=TYPE "
+                     "with TYPE one of STRING, NUMBER, INTEGER, BOOLEAN, DATETIME\n";
+        return 2;
+      }
+      options.declared.emplace_back(p.substr(0, eq), *type);
+    } else {
       std::cerr << "platformsim: unknown argument \"" << a << "\"\n";
       return 2;
     }
   }
   if (options.cert.empty() || options.key.empty() || options.app_keys.empty()) {
     std::cerr << "usage: platformsim --cert PEM --key PEM --app-key KEY [--listen IP:PORT] "
-                 "[--control IP:PORT] [--ready-file FILE] [--journal FILE]\n";
+                 "[--control IP:PORT] [--ready-file FILE] [--journal FILE] [--require-appkey-header] "
+                 "[--property THING/PROPERTY=TYPE ...]\n";
     return 2;
   }
   Platform platform(options);

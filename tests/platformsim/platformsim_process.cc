@@ -22,6 +22,10 @@ absl::StatusOr<std::unique_ptr<PlatformSimProcess>> PlatformSimProcess::Start(
   if (options.require_appkey_header) {
     argv.push_back("--require-appkey-header");
   }
+  for (const std::string& p : options.properties) {
+    argv.push_back("--property");
+    argv.push_back(p);
+  }
   auto process = Subprocess::Start(argv, absl::StrCat(dir, "/", options.name, ".log"));
   if (!process.ok()) return process.status();
   std::unique_ptr<PlatformSimProcess> sim(new PlatformSimProcess());

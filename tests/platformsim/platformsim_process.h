@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/json/json.h"
@@ -24,6 +25,7 @@ struct PlatformSimOptions {
   std::string journal;   // Optional: records survive a restart.
   std::string name = "platformsim";  // Log file name in the directory.
   bool require_appkey_header = false;  // --require-appkey-header
+  std::vector<std::string> properties;  // --property THING/PROPERTY=TYPE each.
 };
 
 class PlatformSimProcess {

@@ -107,9 +107,11 @@ void EdgeStack::WriteFile(const std::string& name, const std::string& content, i
 
 absl::Status EdgeStack::StartSim(const std::string& cert, const std::string& key,
                                  const std::string& app_key, int port,
-                                 bool require_appkey_header) {
+                                 bool require_appkey_header,
+                                 const std::vector<std::string>& properties) {
   PlatformSimOptions o;
   o.require_appkey_header = require_appkey_header;
+  o.properties = properties;
   o.cert = dir_ + "/" + cert;
   o.key = dir_ + "/" + key;
   o.app_key = app_key;

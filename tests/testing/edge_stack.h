@@ -65,11 +65,13 @@ class EdgeStack {
 
   // The simulator, serving dir/cert and dir/key; `port` 0 for any. It refuses a WebSocket
   // upgrade without `app_key` in its appKey header unless `require_appkey_header` is false
-  // (then only the AUTH message is judged).
+  // (then only the AUTH message is judged). `properties`: declared properties
+  // ("Thing/Prop=NUMBER", platformsim --property).
   absl::Status StartSim(const std::string& cert = "platform.pem",
                         const std::string& key = "platform.key",
                         const std::string& app_key = kStackAppKey, int port = 0,
-                        bool require_appkey_header = true);
+                        bool require_appkey_header = true,
+                        const std::vector<std::string>& properties = {});
   absl::Status WriteConfig(const StackConfig& config);
   absl::Status StartTrustd();
   // edged, logging to dir/`log_name`.

@@ -77,17 +77,22 @@ class TrustdTest : public ::testing::Test {
     Write("restd.pem", leaf.Pem() + ica_.Pem(), 0644);
   }
 
+  // A secret as the configuration holds it: sealed under key_, or plaintext (EMS's way).
+  std::string Secret(const std::string& plain) {
+    return plaintext_secrets_ ? plain : trust::Seal(key_, plain);
+  }
+
   std::string Config() {
     return absl::StrCat(
         "ws_servers: [{host: platform.test, port: 443}]\n"
-        "appKey: \"", trust::Seal(key_, "the-app-key"), "\"\n"
+        "appKey: \"", Secret("the-app-key"), "\"\n"
         "http_server:\n  certificate: restd.pem\n  private_key: restd.key\n"
-        "  passphrase: \"", trust::Seal(key_, "key pass"), "\"\n"
-        "  user: admin\n  password: \"", trust::Seal(key_, "rest pass"), "\"\n"
+        "  passphrase: \"", Secret("key pass"), "\"\n"
+        "  user: admin\n  password: \"", Secret("rest pass"), "\"\n"
         "certificates:\n  cert_chain: ca.pem\n",
         allow_self_signed_ ? "  allow_self_signed: true\n" : "",
         "trustd:\n  socket: ", socket_, "\n  socket_mode: \"0666\"\n"
-        "  master_key_file: master.key\n"
+        "  master_key_file: ", master_key_file_, "\n"
         "  callers:\n    - name: nobody-signer\n      uid: 65534\n"
         "      methods: [GetIdentity, Sign]\n      roles: [rest_server]\n");
   }
@@ -122,6 +127,8 @@ class TrustdTest : public ::testing::Test {
   std::string dir_, socket_;
   TestCert root_, ica_, platform_, rest_;
   bool allow_self_signed_ = false;
+  bool plaintext_secrets_ = false;
+  std::string master_key_file_ = "master.key";
   trust::MasterKey key_ = *trust::MasterKey::FromBytes(std::string(32, 'x'));
   std::unique_ptr<Subprocess> trustd_;
   std::shared_ptr<trust::TrustdClient> client_;
@@ -205,6 +212,53 @@ TEST_F(TrustdTest, AnswersEveryRpc) {
   for (const char* secret : {"the-app-key", "key pass", "rest pass", kMasterKey}) {
     EXPECT_EQ(trustd_->Log().find(secret), std::string::npos) << secret;
   }
+}
+
+// Issue 11: an EMS configuration (plaintext secrets, no key, no directory for one) starts;
+// the first Seal creates the key's directory 0700 and the key 0600, and what it sealed
+// opens with the key in that file.
+TEST_F(TrustdTest, CreatesTheMasterKeyAndItsDirectoryOnTheFirstSeal) {
+  plaintext_secrets_ = true;
+  master_key_file_ = dir_ + "/state/keys/master.key";
+  Write("config.yaml", Config(), 0644);
+  StartTrustd();
+  struct stat st;
+  ASSERT_NE(::stat(master_key_file_.c_str(), &st), 0) << "created before it was needed";
+
+  auto sealed = client_->Seal("sealed on first use");
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  ASSERT_EQ(::stat((dir_ + "/state/keys").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat(master_key_file_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto key = trust::MasterKey::Load(master_key_file_);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(*trust::Unseal(*key, *sealed, "test"), "sealed on first use");
+  // The second Seal uses the same key.
+  auto again = client_->Seal("second");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*trust::Unseal(*key, *again, "test"), "second");
+  EXPECT_TRUE(trustd_->WaitForLog("created the master key " + master_key_file_, absl::Seconds(5)));
+}
+
+// Where the key's directory cannot be made, Seal says why and which command fixes it.
+TEST_F(TrustdTest, ASealWithoutAKeyThatCannotBeCreatedNamesTheFix) {
+  plaintext_secrets_ = true;
+  master_key_file_ = dir_ + "/ca.pem/keys/master.key";  // Under a file: no directory here.
+  Write("config.yaml", Config(), 0644);
+  StartTrustd();
+  auto sealed = client_->Seal("x");
+  ASSERT_EQ(sealed.status().code(), absl::StatusCode::kFailedPrecondition) << sealed.status();
+  EXPECT_TRUE(absl::StrContains(sealed.status().message(),
+                                "trustd has no master key and cannot create one"))
+      << sealed.status();
+  EXPECT_TRUE(absl::StrContains(sealed.status().message(),
+                                absl::StrCat("install -d -m 0700 -o ")))
+      << sealed.status();
+  EXPECT_TRUE(absl::StrContains(sealed.status().message(), dir_ + "/ca.pem/keys"))
+      << sealed.status();
+  EXPECT_EQ(trustd_->Log().find("\"x\""), std::string::npos);
 }
 
 // certificates.allow_self_signed: a self-signed device certificate as `openssl req -x509`
