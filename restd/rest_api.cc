@@ -315,6 +315,8 @@ Response RestApi::LocalEmsProperties(const Request& req, const std::string& prop
   add("reconnects", Value::Number(status.ok() ? static_cast<double>(status->reconnects()) : 0));
   add("lastError", Value::String(status.ok() ? status->last_error()
                                              : absl::StrCat("edged: ", status.status().message())));
+  // restd's own: failed Basic logins since it started (all addresses).
+  add("failedLogins", Value::Number(static_cast<double>(failed_logins_.total())));
   InfoTable t;
   std::vector<Value> row;
   for (auto& [field, value] : props) {
@@ -326,7 +328,7 @@ Response RestApi::LocalEmsProperties(const Request& req, const std::string& prop
     return Error(req, http::status::not_found,
                  absl::StrCat("LocalEms has no property ", prop,
                               " (isConnected, connectedServer, connectionState, queueDepth, "
-                              "queueBytes, reconnects, lastError)"));
+                              "queueBytes, reconnects, lastError, failedLogins)"));
   }
   t.rows.push_back(std::move(row));
   return JsonResponse(req, http::status::ok, alwayson::InfoTableToJson(t));

@@ -290,6 +290,10 @@ TEST_F(RestdTest, FailedLoginsAreLoggedAndHeldButACorrectLoginIsNot) {
       << stack_.restd()->Log();
   std::string log = stack_.restd()->Log();
   EXPECT_FALSE(absl::StrContains(log, "\x1b")) << "no control character reaches the log";
+  // Counted: eight failures so far, read as a LocalEms property.
+  CurlResult count = Get("/Thingworx/Things/LocalEms/Properties/failedLogins");
+  EXPECT_EQ(count.code, 200) << count.body;
+  EXPECT_TRUE(absl::StrContains(count.body, R"("failedLogins":8)")) << count.body;
   EXPECT_FALSE(absl::StrContains(log, "wrong-guess")) << "no password in the log";
   EXPECT_FALSE(absl::StrContains(log, testing::kStackRestPassword));
 }
