@@ -99,6 +99,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     thread_.join();
     // A preparation still asking trustd ends on its own; what it posts is dropped below.
     prepare_.join();
+    handshakes_.Stop();
     {
       absl::MutexLock lock(&post_mu_);
       stopped_ = true;
@@ -268,7 +269,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   void OnResolved(uint64_t gen, const tcp::resolver::results_type& results,
                   std::shared_ptr<Prepared> prepared) {
-    std::shared_ptr<WsConnection> conn = NewWsConnection(io_, options_.tls ? prepared->tls.get() : nullptr);
+    std::shared_ptr<WsConnection> conn = NewWsConnection(io_, options_.tls ? prepared->tls.get() : nullptr, handshakes_);
     if (conn->ssl() != nullptr) tls::ExpectServer(conn->ssl(), server().host);
     conn_ = conn;
     if (proxied()) {
@@ -694,6 +695,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   SessionOptions options_;
   SessionCallbacks callbacks_;
+  // Before io_: the handlers io_ holds track work of the pool, so it must outlive them.
+  tls::HandshakePool handshakes_{1};
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::resolver resolver_;

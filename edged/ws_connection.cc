@@ -30,8 +30,9 @@ template <class Next>
 class Connection : public WsConnection, public std::enable_shared_from_this<Connection<Next>> {
  public:
   template <class... Args>
-  explicit Connection(std::unique_ptr<asio::ssl::context> ctx, Args&&... args)
-      : ctx_(std::move(ctx)), ws_(std::forward<Args>(args)...) {}
+  explicit Connection(tls::HandshakePool& handshakes, std::unique_ptr<asio::ssl::context> ctx,
+                      Args&&... args)
+      : ctx_(std::move(ctx)), ws_(std::forward<Args>(args)...), handshake_(handshakes) {}
 
   void Connect(const tcp::resolver::results_type& endpoints, std::chrono::milliseconds timeout,
                Handler h) override {
@@ -66,9 +67,11 @@ class Connection : public WsConnection, public std::enable_shared_from_this<Conn
     if constexpr (std::is_same_v<Next, beast::tcp_stream>) {
       h({});
     } else {
-      ws_.next_layer().async_handshake(asio::ssl::stream_base::client,
-                                       [self = this->shared_from_this(), h = std::move(h)](
-                                           beast::error_code ec) { h(ec); });
+      // On the handshake pool: the platform certificate's ValidatePeer and a client
+      // certificate's keyless Sign wait for trustd there, not on the session's thread.
+      handshake_.Start(ws_.next_layer(), asio::ssl::stream_base::client, ws_.get_executor(),
+                       [self = this->shared_from_this(), h = std::move(h)](
+                           beast::error_code ec) { h(ec); });
     }
   }
 
@@ -134,9 +137,12 @@ class Connection : public WsConnection, public std::enable_shared_from_this<Conn
 
   void Close() override {
     closed_ = true;
-    beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    Lowest().socket().close(ignored);
+    // Where the socket may be touched: on the handshake pool while a handshake runs there.
+    handshake_.Close(ws_.get_executor(), [self = this->shared_from_this()] {
+      beast::error_code ignored;
+      self->Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->Lowest().socket().close(ignored);
+    });
   }
 
  private:
@@ -263,19 +269,21 @@ class Connection : public WsConnection, public std::enable_shared_from_this<Conn
   std::deque<std::string> queue_;
   bool writing_ = false;
   bool closed_ = false;
+  tls::OffloadedHandshake handshake_;
 };
 
 }  // namespace
 
-std::shared_ptr<WsConnection> NewWsConnection(asio::io_context& io, SSL_CTX* ctx) {
+std::shared_ptr<WsConnection> NewWsConnection(asio::io_context& io, SSL_CTX* ctx,
+                                              tls::HandshakePool& handshakes) {
   if (ctx == nullptr) {
-    return std::make_shared<Connection<beast::tcp_stream>>(nullptr, io);
+    return std::make_shared<Connection<beast::tcp_stream>>(handshakes, nullptr, io);
   }
   SSL_CTX_up_ref(ctx);  // The asio context takes this reference.
   auto asio_ctx = std::make_unique<asio::ssl::context>(ctx);
   auto* raw = asio_ctx.get();
-  return std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(std::move(asio_ctx),
-                                                                            io, *raw);
+  return std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
+      handshakes, std::move(asio_ctx), io, *raw);
 }
 
 }  // namespace edge::edged

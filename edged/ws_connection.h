@@ -18,6 +18,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "absl/status/status.h"
+#include "services/tls/offloaded_handshake.h"
 
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -76,8 +77,10 @@ class WsConnection {
 };
 
 // A connection on `io`: TLS with `ctx` (the asio context takes a reference of its own) or,
-// when `ctx` is null, plain TCP.
-std::shared_ptr<WsConnection> NewWsConnection(boost::asio::io_context& io, SSL_CTX* ctx);
+// when `ctx` is null, plain TCP. The TLS handshake runs on `handshakes` (its trustd calls
+// block a thread of that pool, never `io`'s), which must outlive the connection.
+std::shared_ptr<WsConnection> NewWsConnection(boost::asio::io_context& io, SSL_CTX* ctx,
+                                              tls::HandshakePool& handshakes);
 
 }  // namespace edge::edged
 

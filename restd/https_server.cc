@@ -20,6 +20,7 @@
 #include "restd/refusal_log.h"
 #include "restd/request_framing.h"
 #include "services/common/log.h"
+#include "services/tls/offloaded_handshake.h"
 
 namespace edge::restd {
 namespace {
@@ -62,6 +63,7 @@ class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
         handler_(std::move(handler)),
         table_({options_.max_clients, options_.max_pending_handshakes,
                 options_.max_connections_per_address}),
+        handshakers_(static_cast<size_t>(options_.handshake_threads)),
         io_(std::make_unique<asio::io_context>()),
         workers_(static_cast<size_t>(options_.workers)) {
     acceptor_.emplace(*io_);
@@ -100,6 +102,7 @@ class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
     io_->stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
+    handshakers_.Stop();  // Its handshakes wait in io_'s reactor: stop, do not wait.
     workers_.join();
     acceptor_.reset();
     summary_timer_.reset();
@@ -216,6 +219,8 @@ class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
   PeerHandler handler_;
   ConnectionTable table_;
   RefusalLog refusals_;
+  // Before io_: the handlers io_ holds track work of the pool, so it must outlive them.
+  tls::HandshakePool handshakers_;
   std::unique_ptr<asio::io_context> io_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::steady_timer> summary_timer_;
@@ -234,7 +239,7 @@ class HttpsServer::Impl::Session : public ConnectionTable::Closable,
   Session(std::shared_ptr<Impl> server, ConnectionTable::Id id, std::string address,
           std::unique_ptr<asio::ssl::context> ctx, Stream stream)
       : server_(std::move(server)), id_(id), address_(std::move(address)),
-        ctx_(std::move(ctx)), stream_(std::move(stream)) {}
+        ctx_(std::move(ctx)), stream_(std::move(stream)), handshake_(server_->handshakers_) {}
   ~Session() override { server_->table_.Close(id_); }
 
   void Run() {
@@ -251,7 +256,10 @@ class HttpsServer::Impl::Session : public ConnectionTable::Closable,
   // The table dropped this connection to make room: close it on its own strand.
   void CloseNow() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      self->Lowest().close();  // Cancels its timer too; pending operations end aborted.
+      // Where the stream may be touched: on the handshake pool while a handshake runs there.
+      self->handshake_.Close(self->stream_.get_executor(), [self] {
+        self->Lowest().close();  // Cancels its timer too; pending operations end aborted.
+      });
     });
   }
 
@@ -278,11 +286,13 @@ class HttpsServer::Impl::Session : public ConnectionTable::Closable,
 
   void DoHandshake() {
     if constexpr (kTls) {
-      stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
-                              [self = this->shared_from_this()](beast::error_code ec,
-                                                                size_t used) {
-                                self->OnHandshake(ec, used);
-                              });
+      // On the handshake pool: its trustd calls (the keyless Sign, a client certificate's
+      // ValidatePeer) must not hold an I/O thread.
+      handshake_.Start(stream_, asio::ssl::stream_base::server, buffer_.data(),
+                       stream_.get_executor(),
+                       [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+                         self->OnHandshake(ec, used);
+                       });
     }
   }
 
@@ -506,6 +516,7 @@ class HttpsServer::Impl::Session : public ConnectionTable::Closable,
   const std::string address_;
   std::unique_ptr<asio::ssl::context> ctx_;
   Stream stream_;
+  tls::OffloadedHandshake handshake_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::request_parser<http::empty_body>> plain_parser_;

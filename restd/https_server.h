@@ -51,6 +51,9 @@ struct HttpsServerOptions {
   size_t body_limit = 1 << 20;
   int io_threads = 2;
   int workers = 8;
+  // Threads TLS handshakes run on (their trustd calls block them, never an I/O thread;
+  // services/tls/offloaded_handshake.h).
+  int handshake_threads = 8;
 };
 
 class HttpsServer {

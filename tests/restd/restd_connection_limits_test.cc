@@ -3,6 +3,8 @@
 // taking every slot, request smuggling through Transfer-Encoding, plain HTTP on the TLS
 // port. Loopback only; peers are told apart by their source address (127.x.y.z). Timeouts
 // are set small in each test's configuration; nothing else is measured by time.
+#include <stdio.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/testing/curl.h"
+#include "tests/testing/delay_proxy.h"
 #include "tests/testing/edge_stack.h"
 #include "tests/testing/loopback_client.h"
 
@@ -63,7 +66,9 @@ class RestdConnectionLimitsTest : public ::testing::Test {
  protected:
   // The stack with restd on a free port; `http_server_keys` are added to the http_server
   // group, `restd_keys` make up the restd group.
-  void Start(const std::string& http_server_keys, const std::string& restd_keys) {
+  // With `slow_trustd`, edged and restd reach trustd through proxy_ (no delay until set).
+  void Start(const std::string& http_server_keys, const std::string& restd_keys,
+             bool slow_trustd = false) {
     ASSERT_TRUE(stack_.StartSim().ok());
     port_ = EdgeStack::FreePort();
     StackConfig config;
@@ -71,6 +76,14 @@ class RestdConnectionLimitsTest : public ::testing::Test {
     config.extra = absl::StrCat("restd:\n", restd_keys);
     absl::Status s = stack_.WriteConfig(config);
     if (s.ok()) s = stack_.StartTrustd();
+    if (s.ok() && slow_trustd) {
+      // trustd keeps serving its socket under another name; the proxy takes the configured one.
+      std::string real = stack_.dir() + "/trustd-real.sock";
+      ASSERT_EQ(::rename(stack_.trustd_socket().c_str(), real.c_str()), 0);
+      auto proxy = testing::DelayProxy::Start(stack_.trustd_socket(), real);
+      ASSERT_TRUE(proxy.ok()) << proxy.status();
+      proxy_ = std::move(*proxy);
+    }
     if (s.ok()) s = stack_.StartEdged();
     if (s.ok()) s = stack_.StartRestd();
     ASSERT_TRUE(s.ok()) << s;
@@ -128,9 +141,70 @@ class RestdConnectionLimitsTest : public ::testing::Test {
   }
 
   EdgeStack stack_;
+  std::unique_ptr<testing::DelayProxy> proxy_;  // Destroyed before the stack's daemons.
   int port_ = 0;
   std::shared_ptr<SSL_CTX> tls_;
 };
+
+// Issue 12: a slow trustd delays only the handshakes that wait for it. With every trustd
+// answer 500 ms late, 20 new handshakes wait (each needs trustd's keyless Sign for its
+// CertificateVerify) while a keep-alive client on an open connection goes on being served.
+// With the handshakes on restd's two I/O threads, the open connection would get nothing
+// until the first of them was done.
+TEST_F(RestdConnectionLimitsTest, ASlowTrustdDelaysNewHandshakesButNotOpenConnections) {
+  Start("", "  max_connections_per_address: 64\n  io_threads: 2\n", /*slow_trustd=*/true);
+  absl::StatusOr<LoopbackClient> open = TlsClient();
+  ASSERT_TRUE(open.ok()) << open.status();
+  const std::string request = absl::StrCat(
+      "GET /Thingworx/Things/LocalEms/Properties/isConnected HTTP/1.1\r\nHost: localhost\r\n",
+      AuthorizationHeader(), "\r\n");
+  auto one_request = [&]() -> bool {
+    if (!open->Write(request).ok()) return false;
+    return absl::StrContains(open->ReadUntil("}]}", absl::Seconds(10)), "}]}");
+  };
+  ASSERT_TRUE(one_request());  // The credentials are cached now: no trustd call per request.
+  int baseline = 0;
+  absl::Time start = absl::Now();
+  while (absl::Now() - start < absl::Milliseconds(500)) {
+    ASSERT_TRUE(one_request());
+    ++baseline;
+  }
+  absl::Duration baseline_time = absl::Now() - start;
+
+  constexpr absl::Duration kDelay = absl::Milliseconds(500);
+  proxy_->set_delay(kDelay);
+  constexpr int kHandshakes = 20;
+  std::atomic<int> done{0}, failed{0};
+  std::vector<std::thread> clients;
+  absl::Time began = absl::Now();
+  for (int i = 0; i < kHandshakes; ++i) {
+    clients.emplace_back([&] {
+      if (!TlsClient().ok()) ++failed;
+      ++done;
+    });
+  }
+  int served_while_waiting = 0;
+  while (done.load() == 0) {
+    ASSERT_TRUE(one_request());
+    if (done.load() == 0) ++served_while_waiting;
+  }
+  absl::Duration until_first = absl::Now() - began;
+  for (std::thread& t : clients) t.join();
+  absl::Duration all = absl::Now() - began;
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GE(until_first, kDelay) << "the handshakes did not wait for trustd";
+  // A count of requests, not a rate: with the I/O threads held by trustd calls it is 0.
+  EXPECT_GE(served_while_waiting, 10)
+      << "the open connection was not served while handshakes waited for trustd";
+  std::printf("trustd delayed %lld ms: %d keep-alive requests served while %d handshakes waited "
+              "(%.0f/s; %.0f/s with trustd at full speed); first handshake after %lld ms, all "
+              "%d after %lld ms\n",
+              static_cast<long long>(absl::ToInt64Milliseconds(kDelay)), served_while_waiting,
+              kHandshakes, served_while_waiting / absl::ToDoubleSeconds(until_first),
+              baseline / absl::ToDoubleSeconds(baseline_time),
+              static_cast<long long>(absl::ToInt64Milliseconds(until_first)), kHandshakes,
+              static_cast<long long>(absl::ToInt64Milliseconds(all)));
+}
 
 TEST_F(RestdConnectionLimitsTest, IdleConnectionsNeitherLockOutClientsNorOutliveTheHandshakeTimeout) {
   Start("", "  handshake_timeout: 3000\n  max_connections_per_address: 100\n");
