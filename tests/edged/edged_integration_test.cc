@@ -6,7 +6,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <sstream>
 #include <thread>
@@ -18,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
 #include "services/json/json.h"
+#include "tests/testing/delay_proxy.h"
 #include "tests/testing/edge_stack.h"
 #include "tests/testing/subprocess.h"
 
@@ -487,6 +491,55 @@ TEST_F(EdgedTest, DroppedConnectionsLoseNothingAndDuplicateNothing) {
   }
   EXPECT_GE(EdgeStatus().reconnects(), 3u);
   std::cout << "queued during the drops: " << queued << " of " << kWrites << "\n";
+}
+
+// Issue 12: while the platform's certificate is being judged on a reconnect (every trustd
+// answer 1 s late, through a proxy on trustd's socket), edged keeps taking writes: each is
+// answered QUEUED at once, none waits for trustd, and all are delivered in order once the
+// session is back. The handshake's ValidatePeer runs on the handshake pool, not on the
+// session's thread.
+TEST_F(EdgedTest, KeepsTakingWritesWhileThePlatformCertificateIsJudgedSlowly) {
+  StartSim();
+  absl::Status s = stack_.WriteConfig({});
+  if (s.ok()) s = stack_.StartTrustd();
+  ASSERT_TRUE(s.ok()) << s;
+  std::string real = stack_.dir() + "/trustd-real.sock";
+  ASSERT_EQ(::rename(stack_.trustd_socket().c_str(), real.c_str()), 0);
+  auto proxy = testing::DelayProxy::Start(stack_.trustd_socket(), real);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  StartEdged();
+  ASSERT_TRUE(WaitConnected());
+
+  constexpr absl::Duration kDelay = absl::Seconds(1);
+  (*proxy)->set_delay(kDelay);
+  absl::Time dropped = absl::Now();
+  ASSERT_TRUE(sim_->Drop().ok());
+  ASSERT_TRUE(WaitFor([&] { return EdgeStatus().state() != v1::StatusResponse::CONNECTED; },
+                      absl::Seconds(10)));
+  int answered_while_away = 0, i = 0;
+  absl::Duration slowest;
+  while (EdgeStatus().state() != v1::StatusResponse::CONNECTED &&
+         absl::Now() - dropped < absl::Seconds(30)) {
+    v1::Delivery delivery;
+    absl::Time start = absl::Now();
+    ASSERT_TRUE(Write("Pump1", "Counter", Number(++i), &delivery).ok());
+    slowest = std::max(slowest, absl::Now() - start);
+    if (delivery.outcome() == v1::Delivery::QUEUED) ++answered_while_away;
+  }
+  absl::Duration away = absl::Now() - dropped;
+  ASSERT_TRUE(WaitConnected());
+  EXPECT_GE(away, kDelay) << "the reconnection did not wait for trustd";
+  EXPECT_GE(answered_while_away, 20) << edged_->Log();
+  ASSERT_TRUE(WaitFor([&] { return Writes("Counter").size() >= static_cast<size_t>(i); },
+                      absl::Seconds(30)));
+  std::vector<json::Value> writes = Writes("Counter");
+  ASSERT_EQ(writes.size(), static_cast<size_t>(i)) << "each exactly once";
+  for (int n = 0; n < i; ++n) ASSERT_EQ(writes[n].Find("value")->number(), n + 1) << "in order";
+  std::cout << "trustd " << absl::FormatDuration(kDelay) << " late: back after "
+            << absl::FormatDuration(away) << "; " << answered_while_away
+            << " writes queued meanwhile, the slowest answered in "
+            << absl::FormatDuration(slowest) << "\n";
+  proxy->reset();  // Before the stack's daemons go.
 }
 
 TEST_F(EdgedTest, MessagesQueuedBeforeAKillAreDeliveredAfterRestart) {
