@@ -18,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
 #include "services/common/file_util.h"
-#include "tests/testing/delay_proxy.h"
 #include "tests/testing/edge_stack.h"
 
 namespace edge {
@@ -74,13 +73,11 @@ int Run() {
   if (s.ok()) s = stack.WriteConfig(config);
   if (s.ok()) s = stack.StartTrustd();
   // edged and restd reach trustd through a proxy that can delay its answers.
-  std::unique_ptr<testing::DelayProxy> slow_trustd;
+  testing::DelayProxy* slow_trustd = nullptr;
   if (s.ok()) {
-    std::string real = stack.dir() + "/trustd-real.sock";
-    if (::rename(stack.trustd_socket().c_str(), real.c_str()) != 0) {
-      s = absl::InternalError("cannot move trustd's socket aside");
-    } else if (auto proxy = testing::DelayProxy::Start(stack.trustd_socket(), real); proxy.ok()) {
-      slow_trustd = std::move(*proxy);
+    absl::StatusOr<testing::DelayProxy*> proxy = stack.SlowTrustd();
+    if (proxy.ok()) {
+      slow_trustd = *proxy;
     } else {
       s = proxy.status();
     }

@@ -2,8 +2,6 @@
 
 #include <openssl/ssl.h>
 
-#include <deque>
-#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -13,7 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,7 +27,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using alwayson::Code;
 using alwayson::Message;

@@ -6,26 +6,15 @@ produce, in a private mount and network namespace (overlays on /etc, /usr/local 
 /var/lib, a tmpfs on /run) so that nothing outside the test changes. Checks the health
 checks, a REST write reaching a platform (the simulator), and that a restart of trustd
 does not drop edged's platform session."""
-import json, os, pwd, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, signal, subprocess, sys, tempfile, urllib.request
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from namespaced_test import fail, reexec_in_namespaces, wait  # noqa: E402
+
 os.environ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN = os.path.join(os.environ.get("TEST_SRCDIR", ""), os.environ.get("TEST_WORKSPACE", ""))
-
-
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def wait(pred, seconds, what):
-    end = time.time() + seconds
-    while time.time() < end:
-        if pred():
-            return
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
 
 
 def sh(*args, **kw):
@@ -33,14 +22,7 @@ def sh(*args, **kw):
 
 
 def outside():
-    if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "-n", "true"]).returncode != 0:
-        print("SKIPPED: needs root and mount/network namespaces (unshare -m -n)")
-        sys.exit(0)
-    if shutil.which("docker-compose") is None or shutil.which("setpriv") is None:
-        print("SKIPPED: docker-compose or setpriv missing (deploy/setup.sh installs them)")
-        sys.exit(0)
-    os.execvp("unshare", ["unshare", "-m", "-n", "--propagation", "private",
-                          sys.executable, sys.argv[0], "--inside"])
+    reexec_in_namespaces(["docker-compose", "setpriv"])
 
 
 class Stack:

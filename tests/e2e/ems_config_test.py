@@ -5,52 +5,18 @@ edged / restd groups (so the sockets are /run/edge/*.sock and the offline store
 /var/lib/edge/offline, EMS's REST port 8000) and no /var/lib/edge on the machine. The
 stack runs in private mount and network namespaces (an overlay on /var/lib, a tmpfs on
 /run) so that those default paths and ports can be used without touching the machine."""
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, signal, subprocess, sys, tempfile, urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from namespaced_test import can_connect, fail, free_port, reexec_in_namespaces, wait  # noqa: E402
 
 os.environ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN = os.path.join(os.environ.get("TEST_SRCDIR", ""), os.environ.get("TEST_WORKSPACE", ""))
 
 
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def wait(pred, seconds, what):
-    end = time.time() + seconds
-    while time.time() < end:
-        if pred():
-            return
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def can_connect(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def main():
     if len(sys.argv) < 2:
-        if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "-n", "true"]).returncode != 0:
-            print("SKIPPED: needs root and mount/network namespaces (unshare -m -n)")
-            return
-        if not os.path.exists("/usr/sbin/squid"):
-            print("SKIPPED: squid is not installed (deploy/setup.sh installs it)")
-            return
-        os.execvp("unshare", ["unshare", "-m", "-n", "--propagation", "private",
-                              sys.executable, sys.argv[0], "--inside"])
+        reexec_in_namespaces(["/usr/sbin/squid"])
     work = tempfile.mkdtemp(prefix="ems-config.")
     os.chmod(work, 0o755)
     procs = []

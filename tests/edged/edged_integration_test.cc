@@ -21,7 +21,6 @@
 #include "gtest/gtest.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
 #include "services/json/json.h"
-#include "tests/testing/delay_proxy.h"
 #include "tests/testing/edge_stack.h"
 #include "tests/testing/subprocess.h"
 
@@ -503,9 +502,7 @@ TEST_F(EdgedTest, KeepsTakingWritesWhileThePlatformCertificateIsJudgedSlowly) {
   absl::Status s = stack_.WriteConfig({});
   if (s.ok()) s = stack_.StartTrustd();
   ASSERT_TRUE(s.ok()) << s;
-  std::string real = stack_.dir() + "/trustd-real.sock";
-  ASSERT_EQ(::rename(stack_.trustd_socket().c_str(), real.c_str()), 0);
-  auto proxy = testing::DelayProxy::Start(stack_.trustd_socket(), real);
+  absl::StatusOr<testing::DelayProxy*> proxy = stack_.SlowTrustd();
   ASSERT_TRUE(proxy.ok()) << proxy.status();
   StartEdged();
   ASSERT_TRUE(WaitConnected());
@@ -539,7 +536,6 @@ TEST_F(EdgedTest, KeepsTakingWritesWhileThePlatformCertificateIsJudgedSlowly) {
             << absl::FormatDuration(away) << "; " << answered_while_away
             << " writes queued meanwhile, the slowest answered in "
             << absl::FormatDuration(slowest) << "\n";
-  proxy->reset();  // Before the stack's daemons go.
 }
 
 TEST_F(EdgedTest, MessagesQueuedBeforeAKillAreDeliveredAfterRestart) {

@@ -17,7 +17,6 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/testing/curl.h"
-#include "tests/testing/delay_proxy.h"
 #include "tests/testing/edge_stack.h"
 #include "tests/testing/loopback_client.h"
 
@@ -77,12 +76,9 @@ class RestdConnectionLimitsTest : public ::testing::Test {
     absl::Status s = stack_.WriteConfig(config);
     if (s.ok()) s = stack_.StartTrustd();
     if (s.ok() && slow_trustd) {
-      // trustd keeps serving its socket under another name; the proxy takes the configured one.
-      std::string real = stack_.dir() + "/trustd-real.sock";
-      ASSERT_EQ(::rename(stack_.trustd_socket().c_str(), real.c_str()), 0);
-      auto proxy = testing::DelayProxy::Start(stack_.trustd_socket(), real);
+      absl::StatusOr<testing::DelayProxy*> proxy = stack_.SlowTrustd();
       ASSERT_TRUE(proxy.ok()) << proxy.status();
-      proxy_ = std::move(*proxy);
+      proxy_ = *proxy;
     }
     if (s.ok()) s = stack_.StartEdged();
     if (s.ok()) s = stack_.StartRestd();
@@ -141,7 +137,7 @@ class RestdConnectionLimitsTest : public ::testing::Test {
   }
 
   EdgeStack stack_;
-  std::unique_ptr<testing::DelayProxy> proxy_;  // Destroyed before the stack's daemons.
+  testing::DelayProxy* proxy_ = nullptr;  // Owned by stack_ (SlowTrustd).
   int port_ = 0;
   std::shared_ptr<SSL_CTX> tls_;
 };

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -155,6 +158,18 @@ absl::Status EdgeStack::StartTrustd() {
     return absl::DeadlineExceededError("trustd did not start:\n" + trustd_->Log());
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<DelayProxy*> EdgeStack::SlowTrustd() {
+  std::string real = dir_ + "/trustd-real.sock";
+  if (::rename(trustd_socket().c_str(), real.c_str()) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot move ", trustd_socket(), " aside: ", std::strerror(errno)));
+  }
+  absl::StatusOr<std::unique_ptr<DelayProxy>> proxy = DelayProxy::Start(trustd_socket(), real);
+  if (!proxy.ok()) return proxy.status();
+  trustd_proxy_ = std::move(*proxy);
+  return trustd_proxy_.get();
 }
 
 absl::Status EdgeStack::StartEdged(const std::string& log_name) {

@@ -20,6 +20,7 @@
 #include "services/trust/master_key.h"
 #include "tests/pki/test_pki.h"
 #include "tests/platformsim/platformsim_process.h"
+#include "tests/testing/delay_proxy.h"
 #include "tests/testing/subprocess.h"
 
 namespace edge::testing {
@@ -74,6 +75,10 @@ class EdgeStack {
                         const std::vector<std::string>& properties = {});
   absl::Status WriteConfig(const StackConfig& config);
   absl::Status StartTrustd();
+  // After StartTrustd, before the daemons that should use it: trustd's socket moves aside
+  // and a DelayProxy takes its path, so that every trustd answer can be made late
+  // (set_delay on the result; no delay until then). The stack owns the proxy.
+  absl::StatusOr<DelayProxy*> SlowTrustd();
   // edged, logging to dir/`log_name`.
   absl::Status StartEdged(const std::string& log_name = "edged.log");
   // The running edged, handed over, so that a test can start another beside it.
@@ -111,6 +116,7 @@ class EdgeStack {
   TestCert root_, ica_, platform_, rest_;
   trust::MasterKey key_;
   std::unique_ptr<PlatformSimProcess> sim_;
+  std::unique_ptr<DelayProxy> trustd_proxy_;  // Outlives the daemons that use it.
   std::unique_ptr<Subprocess> trustd_, edged_, restd_, endpoint_;
 };
 
