@@ -52,7 +52,7 @@ struct HttpsServerOptions {
   int io_threads = 2;
   int workers = 8;
   // Threads TLS handshakes run on (their trustd calls block them, never an I/O thread;
-  // services/tls/offloaded_handshake.h).
+  // services/tls/offloaded_handshake.h). restd: max_pending_handshakes / 8, 4 to 32.
   int handshake_threads = 8;
 };
 

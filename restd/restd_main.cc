@@ -4,6 +4,7 @@
 //   restd --config /etc/edge/config.yaml
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -100,6 +101,11 @@ int Run(const std::string& config_path) {
   server_options.keepalive_timeout = absl::Milliseconds(config.restd.keepalive_timeout);
   server_options.body_limit = static_cast<size_t>(config.restd.max_body_bytes);
   server_options.io_threads = static_cast<int>(config.restd.io_threads);
+  // Handshakes mostly wait for trustd there: one thread per 8 handshakes that may be in
+  // progress (4 to 32), so that a backlog of them, or of clients that left mid-handshake,
+  // drains while trustd answers.
+  server_options.handshake_threads = static_cast<int>(
+      std::clamp<size_t>(server_options.max_pending_handshakes / 8, 4, 32));
   HttpsServer server(server_options, [&api](const Request& r, const std::string& peer) {
     return api.Handle(r, peer);
   });
