@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <algorithm>
 #include <regex>
 #include <thread>
 
@@ -56,6 +57,28 @@ WrkResult Wrk(const std::string& url, const std::string& auth, int connections,
     r.errors += std::atol(m[1].str().c_str()) + std::atol(m[4].str().c_str());
   }
   return r;
+}
+
+// Full TLS handshakes per second from `clients` `openssl s_time -new` processes at once for
+// 8 s (each handshake new: no resumption, so each needs trustd's Sign; wrk reuses sessions).
+double NewHandshakes(int port, int clients) {
+  std::string cmd = absl::StrCat(
+      "for i in $(seq ", clients, "); do openssl s_time -connect 127.0.0.1:", port,
+      " -new -time 8 2>/dev/null | grep 'real seconds' & done; wait");
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (p && (n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  if (p) ::pclose(p);
+  double total = 0;
+  std::smatch m;
+  std::string rest = out;
+  while (std::regex_search(rest, m, std::regex(R"((\d+) connections in (\d+) real seconds)"))) {
+    total += std::atof(m[1].str().c_str()) / std::max(1.0, std::atof(m[2].str().c_str()));
+    rest = m.suffix();
+  }
+  return total;
 }
 
 int Run() {
@@ -149,13 +172,14 @@ int Run() {
   WrkResult nk = Wrk(nginx_url, auth, 16, false);
   WrkResult rh = Wrk(restd_url, auth, 8, true);
   WrkResult nh = Wrk(nginx_url, auth, 8, true);
-  // Keep-alive requests while 20 clients make a new handshake per request, at once.
-  auto under_handshakes = [&](WrkResult* keepalive, WrkResult* handshakes) {
-    std::thread h([&] { *handshakes = Wrk(restd_url, auth, 20, true); });
+  // Keep-alive requests while 20 clients make full handshakes (no resumption), at once.
+  auto under_handshakes = [&](WrkResult* keepalive, double* handshakes) {
+    std::thread h([&] { *handshakes = NewHandshakes(port, 20); });
     *keepalive = Wrk(restd_url, auth, 16, false);
     h.join();
   };
-  WrkResult rk_fast, rh_fast, rk_slow, rh_slow;
+  WrkResult rk_fast, rk_slow;
+  double rh_fast = 0, rh_slow = 0;
   under_handshakes(&rk_fast, &rh_fast);
   slow_trustd->set_delay(absl::Milliseconds(200));
   under_handshakes(&rk_slow, &rh_slow);
@@ -173,14 +197,20 @@ int Run() {
   row("nginx  new TLS handshake per request (8)", nh);
   std::printf("restd/nginx: keep-alive %.0f%%, handshakes %.0f%%\n",
               nk.rps > 0 ? 100 * rk.rps / nk.rps : 0, nh.rps > 0 ? 100 * rh.rps / nh.rps : 0);
-  std::printf("\nwhile 20 clients make new handshakes (one per request), trustd at full speed "
-              "and then 200 ms late:\n");
+  std::printf("\nwhile 20 clients make full handshakes (openssl s_time -new), trustd at full "
+              "speed and then 200 ms late:\n");
   row("restd  keep-alive (16), trustd full speed", rk_fast);
-  row("restd  handshakes (20), trustd full speed", rh_fast);
+  std::printf("%-44s %9.0f handshakes/s\n", "restd  full handshakes (20), trustd full speed",
+              rh_fast);
   row("restd  keep-alive (16), trustd 200 ms late", rk_slow);
-  row("restd  handshakes (20), trustd 200 ms late", rh_slow);
-  std::printf("keep-alive with trustd 200 ms late / full speed: %.2f (target >= 0.90)\n",
-              rk_fast.rps > 0 ? rk_slow.rps / rk_fast.rps : 0);
+  std::printf("%-44s %9.0f handshakes/s\n", "restd  full handshakes (20), trustd 200 ms late",
+              rh_slow);
+  // The open connections' rate while 20 handshakes wait on a slow trustd, against the same
+  // keep-alive run with nothing else going on (with trustd at full speed the handshakes'
+  // own CPU competes on this machine's 2 cores, so that row is not the yardstick).
+  std::printf("keep-alive while 20 handshakes wait on trustd 200 ms late / keep-alive alone: "
+              "%.2f (target >= 0.90)\n",
+              rk.rps > 0 ? rk_slow.rps / rk.rps : 0);
   if (rk.rps == 0 || nk.rps == 0) std::printf("wrk output:\n%s\n%s\n", rk.raw.c_str(), nk.raw.c_str());
   return 0;
 }
