@@ -37,17 +37,24 @@ double ToMs(const std::string& value, const std::string& unit) {
   return v;
 }
 
+// What the shell command `cmd` prints on standard output.
+std::string Output(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (p && (n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  if (p) ::pclose(p);
+  return out;
+}
+
 WrkResult Wrk(const std::string& url, const std::string& auth, int connections,
               bool new_connection_each) {
   std::string cmd = absl::StrCat("wrk -t1 -c", connections, " -d8s --latency --timeout 10s -H ",
                                  "'Authorization: Basic ", auth, "' ",
                                  new_connection_each ? "-H 'Connection: close' " : "", url, " 2>&1");
   WrkResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while (p && (n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.raw.append(buf, n);
-  if (p) ::pclose(p);
+  r.raw = Output(cmd);
   std::smatch m;
   if (std::regex_search(r.raw, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) r.rps = std::atof(m[1].str().c_str());
   if (std::regex_search(r.raw, m, std::regex(R"(50%\s+([0-9.]+)(us|ms|s))"))) r.p50_ms = ToMs(m[1], m[2]);
@@ -65,12 +72,7 @@ double NewHandshakes(int port, int clients) {
   std::string cmd = absl::StrCat(
       "for i in $(seq ", clients, "); do openssl s_time -connect 127.0.0.1:", port,
       " -new -time 8 2>/dev/null | grep 'real seconds' & done; wait");
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while (p && (n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  if (p) ::pclose(p);
+  std::string out = Output(cmd);
   double total = 0;
   std::smatch m;
   std::string rest = out;

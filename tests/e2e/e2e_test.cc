@@ -38,6 +38,17 @@ using testing::WaitFor;
 
 constexpr char kLsrPassword[] = "lsr secret 7";
 
+// The WARNING and ERROR lines of a daemon's log, for a failure message.
+std::string WarningsOf(const std::string& log) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, " WARNING ") || absl::StrContains(line, " ERROR ")) {
+      absl::StrAppend(&out, line.substr(0, 300), "\n");
+    }
+  }
+  return out;
+}
+
 class E2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -544,7 +555,8 @@ TEST_F(E2eTest, TwoHundredConcurrentClientsForThirtySeconds) {
               out.c_str(), before, after);
   EXPECT_TRUE(absl::StrContains(out, "Requests/sec")) << out;
   EXPECT_FALSE(absl::StrContains(out, "Non-2xx")) << out;
-  EXPECT_FALSE(absl::StrContains(out, "Socket errors")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "Socket errors"))
+      << out << "\nrestd's warnings:\n" << WarningsOf(stack_.restd()->Log());
   EXPECT_TRUE(stack_.restd()->Running());
   // Stable: the run's own buffers, not a leak per request (tens of thousands of them).
 #if defined(__SANITIZE_ADDRESS__)
