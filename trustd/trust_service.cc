@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/file_util.h"
 #include "services/common/log.h"
 #include "services/common/status_mapping.h"
 #include "services/local_rpc/authorize.h"
@@ -440,21 +441,18 @@ grpc::Status TrustServiceImpl::RevealSecret(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-std::shared_ptr<const trust::MasterKey> TrustServiceImpl::SealingKey(const TrustState& state,
-                                                                     grpc::Status* refusal) {
-  if (state.master_key() != nullptr) {
-    // The state outlives this call (the caller holds it); the copy is 32 bytes.
-    return std::make_shared<const trust::MasterKey>(*state.master_key());
-  }
+const trust::MasterKey* TrustServiceImpl::SealingKey(const TrustState& state,
+                                                     grpc::Status* refusal) {
+  if (state.master_key() != nullptr) return state.master_key();
   absl::MutexLock lock(&seal_mu_);
-  if (created_key_ != nullptr) return created_key_;
+  if (created_key_) return &*created_key_;
   // Issue 11: trustd creates what it owns on first use when the parent allows it: the key's
   // directory 0700 and the key 0600 (never a new top-level directory; MakeDirectories).
   // The next reload loads the same file.
   const std::string& file = state.config().trustd.master_key_file;
   absl::StatusOr<trust::MasterKey> key = trust::MasterKey::LoadOrCreate(file);
   if (!key.ok()) {
-    std::string dir = file.rfind('/') == std::string::npos ? "." : file.substr(0, file.rfind('/'));
+    std::string dir = DirName(file);
     std::string user = OwnUserName();
     *refusal = grpc::Status(
         grpc::StatusCode::FAILED_PRECONDITION,
@@ -466,8 +464,8 @@ std::shared_ptr<const trust::MasterKey> TrustServiceImpl::SealingKey(const Trust
     return nullptr;
   }
   LogInfo(absl::StrCat("created the master key ", file, " (0600) on the first Seal"));
-  created_key_ = std::make_shared<const trust::MasterKey>(*std::move(key));
-  return created_key_;
+  created_key_ = *std::move(key);
+  return &*created_key_;
 }
 
 grpc::Status TrustServiceImpl::Seal(grpc::ServerContext* context, const v1::SealRequest* request,
@@ -477,7 +475,7 @@ grpc::Status TrustServiceImpl::Seal(grpc::ServerContext* context, const v1::Seal
   if (!auth.ok()) return auth;
   std::shared_ptr<const TrustState> state = this->state();
   grpc::Status refusal;
-  std::shared_ptr<const trust::MasterKey> key = SealingKey(*state, &refusal);
+  const trust::MasterKey* key = SealingKey(*state, &refusal);
   if (key == nullptr) return refusal;
   response->set_sealed(trust::Seal(*key, request->plaintext()));
   return grpc::Status::OK;

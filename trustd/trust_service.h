@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -178,15 +179,16 @@ class TrustServiceImpl final : public TrustServiceBase {
   // kMaxWarnedLeaves of them, the oldest forgotten first.
   bool FirstAcceptanceWarning(const std::string& leaf_sha256);
 
-  // The master key for Seal: the state's, or one this trustd created on the first Seal
-  // when its configuration needed none (nothing sealed, no key yet). Null when neither.
-  std::shared_ptr<const trust::MasterKey> SealingKey(const TrustState& state,
-                                                      grpc::Status* refusal);
+  // The master key for Seal: the state's (valid while the caller holds `state`), or one
+  // this trustd created on the first Seal when its configuration needed none (nothing
+  // sealed, no key yet; set once, kept for the service's life). Null, with `refusal`, when
+  // neither.
+  const trust::MasterKey* SealingKey(const TrustState& state, grpc::Status* refusal);
 
   const PeerRegistry* peers_;
   Clock clock_;
   absl::Mutex seal_mu_;
-  std::shared_ptr<const trust::MasterKey> created_key_ ABSL_GUARDED_BY(seal_mu_);
+  std::optional<trust::MasterKey> created_key_ ABSL_GUARDED_BY(seal_mu_);
   trust::DecisionCache cache_{kDecisionCacheEntries, kDecisionCacheBytes};
   static constexpr size_t kMaxWarnedLeaves = 4096;
   absl::Mutex warned_mu_;

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/file_util.h"
 #include "services/common/openssl_util.h"
 #include "services/trust/policy_from_config.h"
 #include "services/trust/sealed_secret.h"
@@ -51,9 +52,7 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
   // Created only where its directory already is: a file whose secrets are all plaintext
   // needs no key, and an EMS machine has no /var/lib/edge (startup_checks warns about it).
   const std::string& mk_file = state->master_key_file_;
-  std::string mk_dir =
-      mk_file.rfind('/') == std::string::npos ? "." : mk_file.substr(0, mk_file.rfind('/'));
-  if (mk_dir.empty()) mk_dir = "/";
+  std::string mk_dir = DirName(mk_file);
   bool can_create = options.create_master_key && ::stat(mk_dir.c_str(), &st) == 0 &&
                     S_ISDIR(st.st_mode);
   if (exists || can_create) {

@@ -15,6 +15,9 @@ namespace edge {
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      size_t max_bytes = 16 * 1024 * 1024);
 
+// The directory part of `path`: "." for a bare name, "/" for a file at the root.
+std::string DirName(const std::string& path);
+
 // Writes `data` to `path` atomically (temporary file, fsync, rename) with `mode`.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode);
 
