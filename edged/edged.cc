@@ -146,7 +146,6 @@ absl::Status Edged::Start() {
                                       }),
                         ")"));
   session_->Start();
-  started_ = true;
   return absl::OkStatus();
 }
 

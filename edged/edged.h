@@ -68,7 +68,7 @@ class Edged {
   std::unique_ptr<PlatformSession> session_;
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<grpc::Server> server_;
-  bool started_ = false, stopped_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace edge::edged

@@ -63,16 +63,9 @@ class OffloadedHandshake {
   template <class Stream, class Executor, class Handler>
   void Start(Stream& stream, boost::asio::ssl::stream_base::handshake_type type, Executor home,
              Handler done) {
-    state_.store(kOnPool);
-    boost::asio::post(strand_, [this, &stream, type, home, done = std::move(done)]() mutable {
-      stream.async_handshake(
-          type, boost::asio::bind_executor(
-                    strand_, [this, home, done = std::move(done)](
-                                 const boost::system::error_code& ec) mutable {
-                      state_.store(kDone);
-                      boost::asio::post(home, [done = std::move(done), ec]() mutable { done(ec); });
-                    }));
-    });
+    OnPool(home, [&stream, type](auto completion) {
+      stream.async_handshake(type, std::move(completion));
+    }, std::move(done));
   }
 
   // The same, with bytes already read from the socket (`buffers`, which must stay valid):
@@ -80,19 +73,9 @@ class OffloadedHandshake {
   template <class Stream, class Buffers, class Executor, class Handler>
   void Start(Stream& stream, boost::asio::ssl::stream_base::handshake_type type,
              const Buffers& buffers, Executor home, Handler done) {
-    state_.store(kOnPool);
-    boost::asio::post(strand_, [this, &stream, type, buffers, home,
-                                done = std::move(done)]() mutable {
-      stream.async_handshake(
-          type, buffers,
-          boost::asio::bind_executor(
-              strand_, [this, home, done = std::move(done)](const boost::system::error_code& ec,
-                                                            size_t used) mutable {
-                state_.store(kDone);
-                boost::asio::post(home,
-                                  [done = std::move(done), ec, used]() mutable { done(ec, used); });
-              }));
-    });
+    OnPool(home, [&stream, type, buffers](auto completion) {
+      stream.async_handshake(type, buffers, std::move(completion));
+    }, std::move(done));
   }
 
   // Runs `close` where it may touch the stream: at once when no handshake is on the pool,
@@ -115,6 +98,23 @@ class OffloadedHandshake {
 
  private:
   enum State { kIdle, kOnPool, kDone };
+
+  // `initiate(completion)` starts the handshake on the pool's strand; its completion, bound
+  // to that strand, marks the handshake done and posts `done` with the same arguments home.
+  template <class Executor, class Initiate, class Handler>
+  void OnPool(Executor home, Initiate initiate, Handler done) {
+    state_.store(kOnPool);
+    boost::asio::post(strand_, [this, home, initiate = std::move(initiate),
+                                done = std::move(done)]() mutable {
+      initiate(boost::asio::bind_executor(
+          strand_, [this, home, done = std::move(done)](auto... result) mutable {
+            state_.store(kDone);
+            boost::asio::post(home,
+                              [done = std::move(done), result...]() mutable { done(result...); });
+          }));
+    });
+  }
+
   boost::asio::strand<boost::asio::thread_pool::executor_type> strand_;
   std::atomic<int> state_{kIdle};
 };
