@@ -66,7 +66,6 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         callbacks_(std::move(callbacks)),
         work_(asio::make_work_guard(io_)),
         resolver_(io_),
-        retry_timer_(io_),
         tick_timer_(io_),
         reassembler_(NewReassembler()),
         policy_(ReconnectOptions{Ms(options_.ws.connect_retry_interval),
@@ -88,7 +87,6 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       self->stopping_ = true;
       self->Drop("edged is stopping", /*reconnect=*/false);
       self->resolver_.cancel();
-      self->retry_timer_.cancel();
       self->tick_timer_.cancel();
       self->work_.reset();  // run() returns once the cancelled handlers have run.
     });
@@ -162,6 +160,13 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     std::shared_ptr<SSL_CTX> tls;
     absl::StatusOr<std::string> proxy_password;
   };
+
+  Clock::time_point Now() const { return options_.now ? options_.now() : Clock::now(); }
+  // The same instant for what measures time in absl (the chunk reassembler, which only
+  // compares instants).
+  absl::Time AbslNow() const {
+    return absl::UnixEpoch() + absl::FromChrono(Now().time_since_epoch());
+  }
 
   bool proxied() const { return !options_.proxy.host.empty(); }
   std::string ProxyName() const {
@@ -265,7 +270,10 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
 
   void OnResolved(uint64_t gen, const tcp::resolver::results_type& results,
                   std::shared_ptr<Prepared> prepared) {
-    std::shared_ptr<WsConnection> conn = NewWsConnection(io_, options_.tls ? prepared->tls.get() : nullptr, handshakes_);
+    SSL_CTX* ctx = options_.tls ? prepared->tls.get() : nullptr;
+    std::shared_ptr<WsConnection> conn = options_.new_connection
+                                             ? options_.new_connection(io_, ctx, handshakes_)
+                                             : NewWsConnection(io_, ctx, handshakes_);
     if (conn->ssl() != nullptr) tls::ExpectServer(conn->ssl(), server().host);
     conn_ = conn;
     if (proxied()) {
@@ -445,8 +453,8 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
                            policy_.failures() == 1 ? "" : "s"));
     }
     policy_.Reset();
-    online_since_ = Clock::now();
-    next_ping_ = Clock::now() + Ms(options_.ws.ping_rate);
+    online_since_ = Now();
+    next_ping_ = online_since_ + Ms(options_.ws.ping_rate);
     {
       absl::MutexLock lock(&mu_);
       status_.state = SessionStatus::State::kConnected;
@@ -478,7 +486,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     std::string whole;
     if (bytes.size() >= alwayson::kHeaderSize && bytes[14] == 1) {
       absl::StatusOr<std::optional<std::string>> done =
-          reassembler_.Add(bytes, absl::Now());
+          reassembler_.Add(bytes, AbslNow());
       if (!done.ok()) {
         // Costs that message only: the connection, other messages and calls go on.
         LogRefusedChunk(bytes, done.status());
@@ -559,7 +567,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     if (done) {
-      tracker_.Add(message.header.request_id, kind, Clock::now() + Ms(options_.ws.msg_timeout),
+      tracker_.Add(message.header.request_id, kind, Now() + Ms(options_.ws.msg_timeout),
                    std::move(done));
     }
     TraceMessage("sent", message, encoded->size(), chunks->size());
@@ -579,11 +587,12 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   // --- Failure and the clock ---------------------------------------------------------------
 
   // Ends the current connection (if any): every request waiting for an answer fails, in the
-  // order sent; then, unless stopping, the next attempt is scheduled: after `delay` (the
-  // duty cycle's planned pause) or as the ReconnectPolicy says.
+  // order sent; then, unless stopping, the next attempt is scheduled (Tick makes it): after
+  // `delay` (the duty cycle's planned pause) or as the ReconnectPolicy says.
   void Drop(const std::string& reason, bool reconnect = true,
             std::optional<std::chrono::milliseconds> delay = std::nullopt) {
     ++gen_;
+    next_attempt_.reset();
     bool was_online = online_;
     online_ = false;
     authenticated_ = false;
@@ -609,7 +618,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         wait = *delay;
         LogInfo(reason);
       } else {
-        wait = policy_.Failed(Clock::now(), reason);
+        wait = policy_.Failed(Now(), reason);
         std::optional<std::string> warning = policy_.Warning();
         warning ? LogWarning(*warning)
                 : LogDebug(absl::StrCat(reason, " (attempt ", policy_.failures(), ")"));
@@ -633,14 +642,12 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       ++server_index_;  // Fall over to the next server.
       LogDebug(absl::StrCat("next attempt in ", wait.count(), " ms"));
     }
-    retry_timer_.expires_after(wait);
-    retry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->Connect();
-    });
+    next_attempt_ = Now() + wait;
   }
 
+  // Every `tick`: deadlines, pings, the duty cycle and the next attempt, all by Now().
   void Tick() {
-    Clock::time_point now = Clock::now();
+    Clock::time_point now = Now();
     // Requests without an answer in time. An AUTH or a BIND leaves the session in no
     // defined state: the connection is dropped (its other requests fail with it) and the
     // next one starts over; a call fails on its own.
@@ -653,7 +660,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       if (e.done) e.done(absl::DeadlineExceededError(why));
     }
     if (drop) Drop(*drop);
-    reassembler_.ExpireOlderThan(absl::Now() - absl::Milliseconds(options_.ws.msg_timeout));
+    reassembler_.ExpireOlderThan(AbslNow() - absl::Milliseconds(options_.ws.msg_timeout));
     if (now >= refusal_window_end_) {
       if (unlogged_chunk_refusals_ > 0) {
         LogWarning(absl::StrCat(unlogged_chunk_refusals_, " more chunks of other requests from ",
@@ -683,7 +690,11 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       }
     }
     if (stopping_) return;
-    tick_timer_.expires_after(std::chrono::milliseconds(50));
+    if (next_attempt_ && now >= *next_attempt_) {
+      next_attempt_.reset();
+      Connect();
+    }
+    tick_timer_.expires_after(options_.tick);
     tick_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec) self->Tick();
     });
@@ -696,7 +707,6 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::resolver resolver_;
-  asio::steady_timer retry_timer_;
   asio::steady_timer tick_timer_;
   std::thread thread_;
   asio::thread_pool prepare_{1};  // Asks trustd before each connection; see Connect.
@@ -716,6 +726,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   bool stopping_ = false;
   bool awaiting_pong_ = false;
   Clock::time_point next_ping_, pong_deadline_, online_since_;
+  std::optional<Clock::time_point> next_attempt_;  // Set by Drop; Tick connects then.
   size_t server_index_ = 0;
   std::string last_error_;
 

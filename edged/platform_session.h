@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/alwayson/message.h"
+#include "edged/ws_connection.h"
 #include "services/config/config.h"
 #include "services/tls/peer_verifier.h"
 
@@ -58,6 +59,15 @@ struct SessionOptions {
   // The longest wait between attempts once the backoff has doubled it
   // (edged.max_reconnect_delay); see reconnect_policy.h.
   std::chrono::milliseconds max_reconnect_delay{300000};
+  // Test hooks, so that the state machine is tested without a network or real time
+  // (platform_session_test). `now`: the clock every deadline, ping, duty cycle and
+  // reconnect wait is measured by (default: steady_clock); the session looks at it every
+  // `tick`. `new_connection`: makes each connection (default: NewWsConnection).
+  std::function<std::chrono::steady_clock::time_point()> now;
+  std::chrono::milliseconds tick{50};
+  std::function<std::shared_ptr<WsConnection>(boost::asio::io_context&, SSL_CTX*,
+                                              tls::HandshakePool&)>
+      new_connection;
 };
 
 struct SessionCallbacks {
