@@ -1,6 +1,7 @@
 #include "edged/delivery.h"
 
 #include <future>
+#include <utility>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +39,11 @@ absl::string_view Name(Code code) {
   return alwayson::CodeName(static_cast<uint8_t>(code)).value_or("?");
 }
 
+// " (the session's last error)", or "" when there is none.
+std::string OfflineDetail(const std::string& last_error) {
+  return last_error.empty() ? "" : absl::StrCat(" (", last_error, ")");
+}
+
 // A session failure that leaves the message's fate unknown or unsent: queue it.
 bool Retryable(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
@@ -68,7 +74,10 @@ std::string Describe(Code method, const alwayson::RequestBody& body) {
 Delivery::Delivery(PlatformSession* session, OfflineStore* store)
     : session_(session), store_(store), id_prefix_(std::random_device{}() ^
                                                    (uint64_t{std::random_device{}()} << 32)) {
-  if (store_ != nullptr) replay_ = std::thread([this] { ReplayLoop(); });
+  if (store_ != nullptr) {
+    writer_ = std::thread([this] { WriterLoop(); });
+    replay_ = std::thread([this] { ReplayLoop(); });
+  }
 }
 
 Delivery::~Delivery() {
@@ -76,6 +85,8 @@ Delivery::~Delivery() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
+  // The writer finishes every append handed to it first: nothing accepted is lost.
+  if (writer_.joinable()) writer_.join();
   if (replay_.joinable()) replay_.join();
 }
 
@@ -86,89 +97,100 @@ void Delivery::OnOnline() {
   wake_ = true;
 }
 
-uint64_t Delivery::TakeTicket() { return next_ticket_++; }
-
-absl::StatusOr<Delivery::Outcome> Delivery::Queue(uint64_t ticket, Code method,
-                                                  const alwayson::RequestBody& body) {
-  absl::StatusOr<std::string> bytes =
-      alwayson::EncodeMessage(Message::Request(method, 0, 0, body));
-  struct MyTurn {
-    const Delivery* d;
-    uint64_t ticket;
-    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return d->append_turn_ == ticket; }
-  } my_turn{this, ticket};
-  {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&my_turn));
-  }
-  // Only this thread appends now; the store has its own lock.
-  absl::StatusOr<uint64_t> seq = bytes.ok() ? store_->Append(*bytes)
-                                            : absl::StatusOr<uint64_t>(bytes.status());
-  {
-    absl::MutexLock lock(&mu_);
-    ++append_turn_;
-    if (seq.ok()) wake_ = true;
-  }
-  if (!seq.ok()) {
-    LogError(absl::StrCat("refused the ", Describe(method, body), ": ", seq.status().message()));
-    return seq.status();
-  }
-  return Outcome{true, std::nullopt, store_->size()};
+void Delivery::QueueLocked(Code method, alwayson::RequestBody body, Done done) {
+  appends_.push_back([this, method, body = std::move(body), done = std::move(done)] {
+    absl::StatusOr<std::string> bytes =
+        alwayson::EncodeMessage(Message::Request(method, 0, 0, body));
+    absl::StatusOr<uint64_t> seq = bytes.ok() ? store_->Append(*bytes)
+                                              : absl::StatusOr<uint64_t>(bytes.status());
+    if (!seq.ok()) {
+      LogError(absl::StrCat("refused the ", Describe(method, body), ": ", seq.status().message()));
+      done(seq.status());
+      return;
+    }
+    done(Outcome{true, std::nullopt, store_->size()});
+  });
 }
 
-absl::StatusOr<Delivery::Outcome> Delivery::Submit(Code method, alwayson::RequestBody body,
-                                                   bool queueable) {
+void Delivery::WriterLoop() {
+  while (true) {
+    std::function<void()> append;
+    {
+      absl::MutexLock lock(&mu_);
+      appending_ = false;
+      mu_.Await(absl::Condition(
+          +[](Delivery* d) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return d->stop_ || !d->appends_.empty();
+          },
+          this));
+      if (appends_.empty()) return;  // Stopping, and every append is done.
+      append = std::move(appends_.front());
+      appends_.pop_front();
+      appending_ = true;
+    }
+    append();  // The store has its own lock; mu_ is free for Submit and the session.
+    absl::MutexLock lock(&mu_);
+    wake_ = true;
+  }
+}
+
+void Delivery::Submit(Code method, alwayson::RequestBody body, bool queueable, Done done) {
   queueable = queueable && store_ != nullptr;
-  std::optional<uint64_t> ticket;  // Set: the request goes into the store.
+  absl::Status refusal;
   {
     absl::MutexLock lock(&mu_);
     body.headers.emplace_back(kMessageIdHeader,
                               absl::StrFormat("%016x-%d", id_prefix_, ++next_id_));
-    bool appending = append_turn_ != next_ticket_;
+    bool appending = appending_ || !appends_.empty();
     bool direct = session_->online() && !replaying_ && !appending &&
                   (store_ == nullptr || store_->size() == 0);
-    if (!direct) {
-      if (!queueable) {
-        SessionStatus st = session_->status();
-        return absl::UnavailableError(absl::StrCat(
-            "the platform is unreachable",
-            st.last_error.empty() ? "" : absl::StrCat(" (", st.last_error, ")"),
-            store_ == nullptr ? " and offline_msg_store is disabled" : ""));
-      }
-      ticket = TakeTicket();
+    if (!direct && queueable && !stop_) {
+      QueueLocked(method, std::move(body), std::move(done));
+      return;
     }
+    if (!direct) refusal = queueable ? absl::UnavailableError("edged is stopping")
+                                     : absl::UnavailableError(absl::StrCat(
+                                           "the platform is unreachable",
+                                           OfflineDetail(session_->status().last_error),
+                                           store_ == nullptr
+                                               ? " and offline_msg_store is disabled"
+                                               : ""));
   }
-  if (!ticket) {
-    // The answer, or the call's failure when it is worth queueing (lost or timed out): the
-    // queueing then happens here, on the caller's thread, never on the session's.
-    struct Answer {
-      absl::StatusOr<Outcome> outcome;
-      bool lost = false;
-    };
-    auto result = std::make_shared<std::promise<Answer>>();
-    std::future<Answer> answer = result->get_future();
-    std::string what = Describe(method, body);
-    session_->Call(method, body, [result, queueable, what](absl::StatusOr<Message> r) {
-      if (r.ok()) {
-        if (r->header.code != Code::kSuccess) {
-          result->set_value(Answer{PlatformRefusal(*r, what)});
-          return;
-        }
-        Outcome out;
-        if (const auto* rb = std::get_if<alwayson::ResponseBody>(&r->body)) out.result = rb->content;
-        result->set_value(Answer{std::move(out)});
+  if (!refusal.ok()) {
+    done(std::move(refusal));
+    return;
+  }
+  std::string what = Describe(method, body);
+  // The answer, or the call's failure when it is worth queueing (lost or timed out): the
+  // queueing then goes to the writer, never onto the session's thread.
+  alwayson::RequestBody kept = queueable ? body : alwayson::RequestBody{};
+  session_->Call(method, std::move(body),
+                 [this, method, kept = std::move(kept), queueable, what = std::move(what),
+                  done = std::move(done)](absl::StatusOr<Message> r) mutable {
+    if (r.ok()) {
+      if (r->header.code != Code::kSuccess) {
+        done(PlatformRefusal(*r, what));
         return;
       }
-      result->set_value(Answer{r.status(), queueable && Retryable(r.status())});
-    });
-    Answer a = answer.get();
-    // The store's size is read here: its lock may be held through an fsync.
-    if (a.outcome.ok()) a.outcome->queue_depth = queue_depth();
-    if (!a.lost) return std::move(a.outcome);
-    absl::MutexLock lock(&mu_);
-    ticket = TakeTicket();
-  }
-  return Queue(*ticket, method, body);
+      Outcome out;
+      if (auto* rb = std::get_if<alwayson::ResponseBody>(&r->body)) out.result = std::move(rb->content);
+      out.queue_depth = queue_depth();
+      done(std::move(out));
+      return;
+    }
+    if (!queueable || !Retryable(r.status())) {
+      done(r.status());
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stop_) {
+        QueueLocked(method, std::move(kept), std::move(done));
+        return;
+      }
+    }
+    done(r.status());
+  });
 }
 
 void Delivery::ReplayLoop() {

@@ -8,11 +8,15 @@
 // Every message carries an `edge-msg-id` request header, the same on every attempt, so a
 // platform that sees a message twice (answer lost with the connection) can drop the copy.
 //
-// Thread-safe; Submit blocks until the platform answers or the message is queued.
+// Thread-safe. Submit never blocks its caller's thread: its `done` runs on the session's I/O
+// thread when the platform answers, or on the delivery's store writer once the message is
+// in the offline store (appends and fsyncs happen there, one at a time, in order).
 #ifndef EDGED_DELIVERY_H_
 #define EDGED_DELIVERY_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -46,21 +50,23 @@ class Delivery {
   Delivery(PlatformSession* session, OfflineStore* store);
   ~Delivery();
 
+  using Done = std::function<void(absl::StatusOr<Outcome>)>;
+
   // `queueable`: writes, events and service calls; reads are not (kUnavailable offline).
-  absl::StatusOr<Outcome> Submit(alwayson::Code method, alwayson::RequestBody body,
-                                 bool queueable);
+  // `done` runs exactly once, and must not block (it runs on the session's I/O thread or
+  // the store writer): with the platform's answer, the queued outcome, or the refusal.
+  void Submit(alwayson::Code method, alwayson::RequestBody body, bool queueable, Done done);
   // The session is up: replay what is queued.
   void OnOnline();
   uint64_t queue_depth() const;
 
  private:
-  // Takes the next append ticket; the caller then calls Queue with it, without mu_.
-  uint64_t TakeTicket() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Appends (and fsyncs) the request to the store in ticket order, with mu_ released: a slow
-  // disk holds up only the writes queued behind it, never Submit's direct sends, the
-  // session's I/O thread or a read.
-  absl::StatusOr<Outcome> Queue(uint64_t ticket, alwayson::Code method,
-                                const alwayson::RequestBody& body) ABSL_LOCKS_EXCLUDED(mu_);
+  // Hands the request to the store writer, behind every append handed to it before: a slow
+  // disk holds up only the writes queued behind it, never a direct send, the session's I/O
+  // thread or a read. While appends wait, direct sends are off (nothing overtakes them).
+  void QueueLocked(alwayson::Code method, alwayson::RequestBody body, Done done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriterLoop();
   void ReplayLoop();
 
   PlatformSession* session_;
@@ -71,10 +77,10 @@ class Delivery {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t id_prefix_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  // Appends in flight keep direct sends off, so nothing sent directly overtakes a write
-  // that is still on its way into the store.
-  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t append_turn_ ABSL_GUARDED_BY(mu_) = 0;
+  // Appends handed to the writer and not yet done, in order.
+  std::deque<std::function<void()>> appends_ ABSL_GUARDED_BY(mu_);
+  bool appending_ ABSL_GUARDED_BY(mu_) = false;  // The writer is in an append.
+  std::thread writer_;
   std::thread replay_;
 };
 

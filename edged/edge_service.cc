@@ -48,6 +48,23 @@ absl::Status CheckRegistration(const v1::ServeMessage::Register& reg) {
   return absl::OkStatus();
 }
 
+// Fills a Delivery response from the outcome.
+std::function<grpc::Status(Delivery::Outcome)> Delivered(v1::Delivery* response) {
+  return [response](Delivery::Outcome out) {
+    response->set_outcome(out.queued ? v1::Delivery::QUEUED : v1::Delivery::DELIVERED);
+    if (out.result) *response->mutable_result() = edge_api::ToProto(*out.result);
+    response->set_queue_depth(out.queue_depth);
+    return grpc::Status::OK;
+  };
+}
+
+// A call refused before anything was sent.
+grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
 }  // namespace
 
 // One Serve stream: its Things, and a writer thread so the session's I/O thread never waits
@@ -95,7 +112,7 @@ void EdgeServiceImpl::Attach(PlatformSession* session, Delivery* delivery, Offli
   store_ = store;
 }
 
-grpc::Status EdgeServiceImpl::Authorize(grpc::ServerContext* context,
+grpc::Status EdgeServiceImpl::Authorize(grpc::ServerContextBase* context,
                                         absl::string_view method) const {
   if (callers_ == nullptr) return grpc::Status::OK;
   return ToGrpcStatus(
@@ -110,79 +127,85 @@ std::vector<std::string> EdgeServiceImpl::Things() const {
   return {all.begin(), all.end()};
 }
 
-grpc::Status EdgeServiceImpl::Submit(Code method, alwayson::RequestBody body, bool queueable,
-                                     v1::Delivery* response) {
-  absl::StatusOr<Delivery::Outcome> out = delivery_->Submit(method, std::move(body), queueable);
-  if (!out.ok()) return ToGrpcStatus(out.status());
-  response->set_outcome(out->queued ? v1::Delivery::QUEUED : v1::Delivery::DELIVERED);
-  if (out->result) *response->mutable_result() = edge_api::ToProto(*out->result);
-  response->set_queue_depth(out->queue_depth);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* EdgeServiceImpl::Submit(grpc::CallbackServerContext* context,
+                                                  Code method, alwayson::RequestBody body,
+                                                  bool queueable, Finish finish) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  delivery_->Submit(method, std::move(body), queueable,
+                    [reactor, finish = std::move(finish)](absl::StatusOr<Delivery::Outcome> out) {
+                      reactor->Finish(out.ok() ? finish(*std::move(out))
+                                               : ToGrpcStatus(out.status()));
+                    });
+  return reactor;
 }
 
-grpc::Status EdgeServiceImpl::WriteProperty(grpc::ServerContext* context,
-                                            const v1::WritePropertyRequest* request,
-                                            v1::Delivery* response) {
-  if (grpc::Status s = Authorize(context, "WriteProperty"); !s.ok()) return s;
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
-  if (grpc::Status s = NeedName("property", request->property()); !s.ok()) return s;
-  if (!request->has_value()) return Invalid("value: expected a typed value, found none");
+grpc::ServerUnaryReactor* EdgeServiceImpl::WriteProperty(grpc::CallbackServerContext* context,
+                                                         const v1::WritePropertyRequest* request,
+                                                         v1::Delivery* response) {
+  if (grpc::Status s = Authorize(context, "WriteProperty"); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = NeedName("property", request->property()); !s.ok()) {
+    return Refused(context, s);
+  }
+  if (!request->has_value()) {
+    return Refused(context, Invalid("value: expected a typed value, found none"));
+  }
   absl::StatusOr<alwayson::Value> value = edge_api::FromProto(request->value(), "value");
-  if (!value.ok()) return ToGrpcStatus(value.status());
+  if (!value.ok()) return Refused(context, ToGrpcStatus(value.status()));
   // Of the type the property was declared with, when a read has told (property_types.h).
   value = property_types_.Conform(request->thing(), request->property(), *std::move(value));
-  if (!value.ok()) return ToGrpcStatus(value.status());
+  if (!value.ok()) return Refused(context, ToGrpcStatus(value.status()));
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kProperties, request->property());
   body.params = InfoTable::SingleValue(request->property(), std::move(*value));
-  return Submit(Code::kPut, std::move(body), /*queueable=*/true, response);
+  return Submit(context, Code::kPut, std::move(body), /*queueable=*/true, Delivered(response));
 }
 
-grpc::Status EdgeServiceImpl::ReadProperty(grpc::ServerContext* context,
-                                           const v1::ReadPropertyRequest* request,
-                                           v1::ReadPropertyResponse* response) {
-  if (grpc::Status s = Authorize(context, "ReadProperty"); !s.ok()) return s;
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
+grpc::ServerUnaryReactor* EdgeServiceImpl::ReadProperty(grpc::CallbackServerContext* context,
+                                                        const v1::ReadPropertyRequest* request,
+                                                        v1::ReadPropertyResponse* response) {
+  if (grpc::Status s = Authorize(context, "ReadProperty"); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
   // An empty property reads them all.
-  v1::Delivery delivery;
-  grpc::Status s = Submit(Code::kGet,
-                          Target(request->thing(), alwayson::Characteristic::kProperties,
-                                 request->property()),
-                          /*queueable=*/false, &delivery);
-  if (!s.ok()) return s;
-  if (absl::StatusOr<InfoTable> read = edge_api::FromProto(delivery.result(), "result"); read.ok()) {
-    property_types_.Learn(request->thing(), *read);
-  }
-  *response->mutable_value() = delivery.result();
-  return grpc::Status::OK;
+  std::string thing = request->thing();
+  return Submit(context, Code::kGet,
+                Target(thing, alwayson::Characteristic::kProperties, request->property()),
+                /*queueable=*/false, [this, thing, response](Delivery::Outcome out) {
+                  if (!out.result) return grpc::Status::OK;
+                  property_types_.Learn(thing, *out.result);
+                  *response->mutable_value() = edge_api::ToProto(*out.result);
+                  return grpc::Status::OK;
+                });
 }
 
-grpc::Status EdgeServiceImpl::InvokeService(grpc::ServerContext* context,
-                                            const v1::InvokeServiceRequest* request,
-                                            v1::Delivery* response) {
-  if (grpc::Status s = Authorize(context, "InvokeService"); !s.ok()) return s;
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
-  if (grpc::Status s = NeedName("service", request->service()); !s.ok()) return s;
+grpc::ServerUnaryReactor* EdgeServiceImpl::InvokeService(grpc::CallbackServerContext* context,
+                                                         const v1::InvokeServiceRequest* request,
+                                                         v1::Delivery* response) {
+  if (grpc::Status s = Authorize(context, "InvokeService"); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = NeedName("service", request->service()); !s.ok()) {
+    return Refused(context, s);
+  }
   absl::StatusOr<InfoTable> params = edge_api::FromProto(request->parameters(), "parameters");
-  if (!params.ok()) return ToGrpcStatus(params.status());
+  if (!params.ok()) return Refused(context, ToGrpcStatus(params.status()));
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kServices, request->service());
   body.params = std::move(*params);
-  return Submit(Code::kPost, std::move(body), /*queueable=*/true, response);
+  return Submit(context, Code::kPost, std::move(body), /*queueable=*/true, Delivered(response));
 }
 
-grpc::Status EdgeServiceImpl::FireEvent(grpc::ServerContext* context,
-                                        const v1::FireEventRequest* request,
-                                        v1::Delivery* response) {
-  if (grpc::Status s = Authorize(context, "FireEvent"); !s.ok()) return s;
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
-  if (grpc::Status s = NeedName("event", request->event()); !s.ok()) return s;
+grpc::ServerUnaryReactor* EdgeServiceImpl::FireEvent(grpc::CallbackServerContext* context,
+                                                     const v1::FireEventRequest* request,
+                                                     v1::Delivery* response) {
+  if (grpc::Status s = Authorize(context, "FireEvent"); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = NeedName("event", request->event()); !s.ok()) return Refused(context, s);
   absl::StatusOr<InfoTable> data = edge_api::FromProto(request->data(), "data");
-  if (!data.ok()) return ToGrpcStatus(data.status());
+  if (!data.ok()) return Refused(context, ToGrpcStatus(data.status()));
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kEvents, request->event());
   body.params = std::move(*data);
-  return Submit(Code::kPost, std::move(body), /*queueable=*/true, response);
+  return Submit(context, Code::kPost, std::move(body), /*queueable=*/true, Delivered(response));
 }
 
 grpc::Status EdgeServiceImpl::Status(grpc::ServerContext* context, const v1::StatusRequest*,

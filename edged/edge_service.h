@@ -7,6 +7,7 @@
 #ifndef EDGED_EDGE_SERVICE_H_
 #define EDGED_EDGE_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -23,7 +24,16 @@
 
 namespace edge::edged {
 
-class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
+// The calls that go to the platform are callback methods: no thread waits for the
+// platform's answer (it finishes the call from the session's I/O thread, or from the
+// offline store's writer once queued). Serve and Status are synchronous.
+using EdgeServiceBase = ::edge::v1::EdgeService::WithCallbackMethod_WriteProperty<
+    ::edge::v1::EdgeService::WithCallbackMethod_ReadProperty<
+        ::edge::v1::EdgeService::WithCallbackMethod_InvokeService<
+            ::edge::v1::EdgeService::WithCallbackMethod_FireEvent<
+                ::edge::v1::EdgeService::Service>>>>;
+
+class EdgeServiceImpl final : public EdgeServiceBase {
  public:
   // `auto_bind`: the Things of the config, bound on every session whether or not a local
   // service serves them yet. `callers`: null to let every local caller that can reach the
@@ -40,18 +50,18 @@ class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
   std::vector<std::string> Things() const;
   void OnPlatformRequest(const alwayson::Message& request);
 
-  grpc::Status WriteProperty(grpc::ServerContext* context,
-                             const ::edge::v1::WritePropertyRequest* request,
-                             ::edge::v1::Delivery* response) override;
-  grpc::Status ReadProperty(grpc::ServerContext* context,
-                            const ::edge::v1::ReadPropertyRequest* request,
-                            ::edge::v1::ReadPropertyResponse* response) override;
-  grpc::Status InvokeService(grpc::ServerContext* context,
-                             const ::edge::v1::InvokeServiceRequest* request,
-                             ::edge::v1::Delivery* response) override;
-  grpc::Status FireEvent(grpc::ServerContext* context,
-                         const ::edge::v1::FireEventRequest* request,
-                         ::edge::v1::Delivery* response) override;
+  grpc::ServerUnaryReactor* WriteProperty(grpc::CallbackServerContext* context,
+                                          const ::edge::v1::WritePropertyRequest* request,
+                                          ::edge::v1::Delivery* response) override;
+  grpc::ServerUnaryReactor* ReadProperty(grpc::CallbackServerContext* context,
+                                         const ::edge::v1::ReadPropertyRequest* request,
+                                         ::edge::v1::ReadPropertyResponse* response) override;
+  grpc::ServerUnaryReactor* InvokeService(grpc::CallbackServerContext* context,
+                                          const ::edge::v1::InvokeServiceRequest* request,
+                                          ::edge::v1::Delivery* response) override;
+  grpc::ServerUnaryReactor* FireEvent(grpc::CallbackServerContext* context,
+                                      const ::edge::v1::FireEventRequest* request,
+                                      ::edge::v1::Delivery* response) override;
   grpc::Status Serve(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<::edge::v1::PlatformRequest, ::edge::v1::ServeMessage>* stream)
@@ -66,9 +76,12 @@ class EdgeServiceImpl final : public ::edge::v1::EdgeService::Service {
     Server* server;
   };
 
-  grpc::Status Authorize(grpc::ServerContext* context, absl::string_view method) const;
-  grpc::Status Submit(alwayson::Code method, alwayson::RequestBody body, bool queueable,
-                      ::edge::v1::Delivery* response);
+  grpc::Status Authorize(grpc::ServerContextBase* context, absl::string_view method) const;
+  // Sends `body` through Delivery and finishes the call with what `finish` makes of the
+  // outcome (it fills the response), or with the failure.
+  using Finish = std::function<grpc::Status(Delivery::Outcome)>;
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context, alwayson::Code method,
+                                   alwayson::RequestBody body, bool queueable, Finish finish);
   void Answer(Server* server, const ::edge::v1::Answer& answer);
 
   const std::vector<std::string> auto_bind_;

@@ -399,6 +399,7 @@ absl::Status OfflineStore::Load() {
   // Nothing is changed on disk before this check: a wrong ack file must not cost records.
   if (absl::Status s = CheckAck(scan); !s.ok()) return s;
   records_ = std::move(scan.waiting);
+  count_.store(records_.size(), std::memory_order_release);
   bytes_ = scan.waiting_bytes;
   last_seq_ = std::max(acked_, scan.max_seq);
   file_size_ = log->size();
@@ -563,6 +564,7 @@ absl::StatusOr<uint64_t> OfflineStore::Append(absl::string_view payload) {
   last_seq_ = seq;
   bytes_ += need;
   records_.push_back(Record{seq, std::string(payload)});
+  count_.store(records_.size(), std::memory_order_release);
   return seq;
 }
 
@@ -587,6 +589,7 @@ absl::Status OfflineStore::Ack(uint64_t seq) {
     bytes_ -= kRecordOverhead + records_.front().payload.size();
     records_.pop_front();
   }
+  count_.store(records_.size(), std::memory_order_release);
   // The log keeps acknowledged records until they are a burden: all of them once the queue
   // is empty, or a rewrite when they are most of the file.
   if (file_size_ > 0 && (records_.empty() || file_size_ > 2 * bytes_ + (1u << 20))) {
@@ -612,11 +615,6 @@ absl::Status OfflineStore::CompactLocked() {
   fd_ = fd;
   file_size_ = live.size();
   return absl::OkStatus();
-}
-
-size_t OfflineStore::size() const {
-  absl::MutexLock lock(&mu_);
-  return records_.size();
 }
 
 uint64_t OfflineStore::bytes() const {

@@ -35,6 +35,7 @@
 #ifndef EDGED_OFFLINE_STORE_H_
 #define EDGED_OFFLINE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -88,7 +89,9 @@ class OfflineStore {
   // (nothing is written then: such an ack would hide the records appended after it).
   absl::Status Ack(uint64_t seq);
 
-  size_t size() const;
+  // Records not yet acknowledged. Never waits: read without the lock an append holds
+  // through its fsync.
+  size_t size() const { return count_.load(std::memory_order_acquire); }
   uint64_t bytes() const;
   // What Open found and repaired, for the log: "" or e.g. "cut 13 bytes at the end of ...
   // (..., left by an interrupted write)" or "damaged bytes in ... at byte offset 220 (44
@@ -129,6 +132,7 @@ class OfflineStore {
   uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Record> records_ ABSL_GUARDED_BY(mu_);
+  std::atomic<size_t> count_{0};  // records_.size(), set with it.
 };
 
 }  // namespace edge::edged
