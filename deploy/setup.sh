@@ -15,6 +15,8 @@ PACKAGES=(
   # Libraries.
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libyaml-cpp-dev libssl-dev libboost1.81-dev
+  # Each daemon's Prometheus endpoint.
+  prometheus-cpp-dev
   # Bazel fetches nothing: the test and benchmark libraries are in the workspace's BUILD
   # files, so a build needs their headers too.
   libgtest-dev libgmock-dev googletest libbenchmark-dev
@@ -32,6 +34,8 @@ $build_only || PACKAGES+=(
   testssl.sh wrk nginx-light
   # A real HTTP proxy (edged's `proxy` group: Basic and Digest) and its password tools.
   squid apache2-utils
+  # A real Prometheus server scrapes the daemons in the e2e test; promtool checks the format.
+  prometheus
   # Validates deploy/docker-compose.yml (no Docker engine is needed for that).
   docker-compose
 )

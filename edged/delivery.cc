@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "edged/edged_metrics.h"
 #include "services/common/log.h"
 #include "services/common/status_mapping.h"
 
@@ -71,10 +72,11 @@ std::string Describe(Code method, const alwayson::RequestBody& body) {
   return absl::StrCat(Name(method), " ", target);
 }
 
-Delivery::Delivery(PlatformSession* session, OfflineStore* store)
-    : session_(session), store_(store), id_prefix_(std::random_device{}() ^
+Delivery::Delivery(PlatformSession* session, OfflineStore* store, EdgedMetrics* metrics)
+    : session_(session), store_(store), metrics_(metrics), id_prefix_(std::random_device{}() ^
                                                    (uint64_t{std::random_device{}()} << 32)) {
   if (store_ != nullptr) {
+    CountStore();
     writer_ = std::thread([this] { WriterLoop(); });
     replay_ = std::thread([this] { ReplayLoop(); });
   }
@@ -92,6 +94,10 @@ Delivery::~Delivery() {
 
 uint64_t Delivery::queue_depth() const { return store_ ? store_->size() : 0; }
 
+void Delivery::CountStore() {
+  if (metrics_) metrics_->StoreHolds(store_->size(), store_->bytes());
+}
+
 void Delivery::OnOnline() {
   absl::MutexLock lock(&mu_);
   wake_ = true;
@@ -108,6 +114,8 @@ void Delivery::QueueLocked(Code method, alwayson::RequestBody body, Done done) {
       done(seq.status());
       return;
     }
+    if (metrics_) metrics_->Queued();
+    CountStore();
     done(Outcome{true, std::nullopt, store_->size()});
   });
 }
@@ -241,6 +249,8 @@ void Delivery::ReplayLoop() {
         break;
       }
       ++replayed;
+      if (metrics_) metrics_->Replayed();
+      CountStore();
     }
     absl::MutexLock lock(&mu_);
     replaying_ = false;  // Direct sends stay off anyway while records wait (size() > 0).

@@ -47,7 +47,8 @@ class Delivery {
   };
 
   // `store` may be null (offline_msg_store.enabled false): nothing is queued then.
-  Delivery(PlatformSession* session, OfflineStore* store);
+  // `metrics` may be null; else it must outlive the Delivery.
+  Delivery(PlatformSession* session, OfflineStore* store, EdgedMetrics* metrics = nullptr);
   ~Delivery();
 
   using Done = std::function<void(absl::StatusOr<Outcome>)>;
@@ -67,10 +68,12 @@ class Delivery {
   void QueueLocked(alwayson::Code method, alwayson::RequestBody body, Done done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriterLoop();
+  void CountStore();  // The store's size and bytes into the metrics.
   void ReplayLoop();
 
   PlatformSession* session_;
   OfflineStore* store_;
+  EdgedMetrics* metrics_;
   mutable absl::Mutex mu_;
   bool replaying_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

@@ -28,6 +28,17 @@ absl::StatusOr<std::unique_ptr<Edged>> Edged::Create(const config::Config& confi
 
 absl::Status Edged::Build(const std::string& config_path) {
   const config::Config& config = config_;
+  registry_ = std::make_shared<prometheus::Registry>();
+  metrics_ = std::make_unique<EdgedMetrics>(*registry_);
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
+      metrics::MetricsServer::Start(config.edged.metrics, "edged.metrics", registry_);
+  if (!metrics_server.ok()) {
+    return absl::Status(metrics_server.status().code(),
+                        absl::StrCat("error: ", metrics_server.status().message(),
+                                     "\nedged: not started"));
+  }
+  metrics_server_ = std::move(*metrics_server);
+  if (metrics_server_) LogInfo(absl::StrCat("metrics on ", metrics_server_->url()));
   trustd_ = trust::TrustdClient::Create({config.trustd.socket, absl::Seconds(2)});
   validator_ = std::make_shared<tls::TrustdPeerValidator>(trustd_);
 
@@ -106,6 +117,7 @@ absl::Status Edged::Build(const std::string& config_path) {
   options.tls = tls_on;
   options.ws = config.ws_connection;
   options.duty = config.duty_cycle;
+  options.metrics = metrics_.get();
   options.max_reconnect_delay = std::chrono::milliseconds(config.edged.max_reconnect_delay);
   options.app_key = [trustd = trustd_]() { return trustd->RevealSecret("app_key"); };
   options.proxy = config.proxy;
@@ -126,7 +138,7 @@ absl::Status Edged::Build(const std::string& config_path) {
     if (delivery_) delivery_->OnOnline();
   };
   session_ = std::make_unique<PlatformSession>(std::move(options), std::move(callbacks));
-  delivery_ = std::make_unique<Delivery>(session_.get(), store_.get());
+  delivery_ = std::make_unique<Delivery>(session_.get(), store_.get(), metrics_.get());
   service_->Attach(session_.get(), delivery_.get(), store_.get());
   return absl::OkStatus();
 }

@@ -1,7 +1,7 @@
 // Edged: the whole daemon as one object. Its parts are members declared in the order they
 // depend on one another (each uses only parts above it), so they are destroyed in reverse:
 //
-//   trustd client -> TLS contexts (client identity or plain) -> identity watch
+//   metrics -> trustd client -> TLS contexts (client identity or plain) -> identity watch
 //   -> offline store -> caller policy -> Unix socket listener -> EdgeServiceImpl
 //   -> PlatformSession -> Delivery -> gRPC server
 //
@@ -26,9 +26,11 @@
 #include "absl/status/statusor.h"
 #include "edged/delivery.h"
 #include "edged/edge_service.h"
+#include "edged/edged_metrics.h"
 #include "edged/offline_store.h"
 #include "edged/platform_session.h"
 #include "services/config/config.h"
+#include "services/metrics/metrics_server.h"
 #include "services/local_rpc/caller_policy.h"
 #include "services/local_rpc/uds_listener.h"
 #include "services/tls/trustd_tls.h"
@@ -55,6 +57,9 @@ class Edged {
   absl::Status Build(const std::string& config_path);
 
   const config::Config config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<EdgedMetrics> metrics_;           // Counted whether served or not.
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;  // Null: edged.metrics unset.
   std::shared_ptr<trust::TrustdClient> trustd_;
   std::shared_ptr<tls::PeerValidator> validator_;
   std::unique_ptr<tls::IdentityContext> identity_;  // Mutual TLS: follows trustd's rotations.

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "edged/edged_metrics.h"
 #include "edged/reconnect_policy.h"
 #include "edged/request_tracker.h"
 #include "edged/ws_connection.h"
@@ -192,6 +193,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
   void SetState(SessionStatus::State state) {
     absl::MutexLock lock(&mu_);
     status_.state = state;
+    if (options_.metrics) options_.metrics->SetState(StateName(state));
     status_.server = ServerName();
     if (state != SessionStatus::State::kConnected) status_.bound.clear();
   }
@@ -458,6 +460,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     {
       absl::MutexLock lock(&mu_);
       status_.state = SessionStatus::State::kConnected;
+      if (options_.metrics) options_.metrics->SetState(StateName(status_.state));
       status_.bound = bound;
       status_.last_error.clear();
     }
@@ -501,6 +504,7 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
         alwayson::DecodeMessage(whole, alwayson::Limits{static_cast<size_t>(options_.ws.max_msg_size)});
     if (!message.ok()) return message.status();
     TraceMessage("received", *message, whole.size());
+    if (options_.metrics) options_.metrics->Received(static_cast<uint8_t>(message->header.code));
     Code code = message->header.code;
     if (alwayson::IsResponse(code)) {
       // Unknown: late (its caller has timed out) or never sent.
@@ -567,9 +571,21 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     if (done) {
-      tracker_.Add(message.header.request_id, kind, Now() + Ms(options_.ws.msg_timeout),
+      Clock::time_point sent = Now();
+      if (options_.metrics) {
+        done = [metrics = options_.metrics, sent, clock = options_.now,
+                done = std::move(done)](absl::StatusOr<Message> answer) {
+          if (answer.ok()) {
+            Clock::time_point now = clock ? clock() : Clock::now();
+            metrics->RequestDuration(std::chrono::duration<double>(now - sent).count());
+          }
+          done(std::move(answer));
+        };
+      }
+      tracker_.Add(message.header.request_id, kind, sent + Ms(options_.ws.msg_timeout),
                    std::move(done));
     }
+    if (options_.metrics) options_.metrics->Sent(static_cast<uint8_t>(message.header.code));
     TraceMessage("sent", message, encoded->size(), chunks->size());
     for (std::string& c : *chunks) conn_->Send(std::move(c));
   }
@@ -608,11 +624,13 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     {
       absl::MutexLock lock(&mu_);
       status_.state = SessionStatus::State::kDisconnected;
+      if (options_.metrics) options_.metrics->SetState(StateName(status_.state));
       status_.bound.clear();
       status_.last_error = reason;
       if (was_online) ++status_.reconnects;
     }
     std::chrono::milliseconds wait{0};
+    if (!stopping_ && reconnect && options_.metrics) options_.metrics->Reconnect(reason);
     if (!stopping_ && reconnect) {
       if (delay) {
         wait = *delay;

@@ -36,6 +36,8 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 namespace edge::edged {
 
+class EdgedMetrics;
+
 struct SessionOptions {
   std::vector<config::WsServer> servers;
   bool tls = true;
@@ -59,6 +61,9 @@ struct SessionOptions {
   // The longest wait between attempts once the backoff has doubled it
   // (edged.max_reconnect_delay); see reconnect_policy.h.
   std::chrono::milliseconds max_reconnect_delay{300000};
+  // Where the session's figures are counted (edged_metrics.h); null: not counted. Must
+  // outlive the session.
+  EdgedMetrics* metrics = nullptr;
   // Test hooks, so that the state machine is tested without a network or real time
   // (platform_session_test). `now`: the clock every deadline, ping, duty cycle and
   // reconnect wait is measured by (default: steady_clock); the session looks at it every

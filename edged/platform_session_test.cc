@@ -102,7 +102,14 @@ class FakePlatform {
     void Ping() override { platform_->CountPing(); }
     void OnPong(std::function<void()> f) override { pong_ = std::move(f); }
     std::string CloseReason() override { return ""; }
-    void Close() override { platform_->MarkClosed(index_); }
+    // Like a real connection, lets go of its handlers (they hold the connection): later,
+    // since Close may be called from inside one of them.
+    void Close() override {
+      platform_->MarkClosed(index_);
+      asio::post(io_, [r = std::move(read_), p = std::move(pong_)] {});
+      read_ = nullptr;
+      pong_ = nullptr;
+    }
 
     // From the test thread: the platform sends `m`, answers a ping, or the connection
     // breaks. Each runs on the session's I/O thread, as a real connection's reads do.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proto/edge/v1/edge_proto.h"
+#include "restd/restd_metrics.h"
 #include "services/alwayson/entity_name.h"
 #include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
@@ -369,6 +370,7 @@ void AutoBinder::HealthLoop() {
       auto it = targets_.find(t.endpoint.name);
       if (it != targets_.end()) {
         it->second.healthy = alive;
+        if (metrics_) metrics_->EndpointUp(t.endpoint.name, alive);
         it->second.checked = true;
       }
     }

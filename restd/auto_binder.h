@@ -27,6 +27,8 @@ class thread_pool;
 
 namespace edge::restd {
 
+class RestdMetrics;
+
 class AutoBinder : public EdgeThings {
  public:
   // `state_file`: where Things added with "persist": true are kept (JSON, written
@@ -37,6 +39,8 @@ class AutoBinder : public EdgeThings {
              std::string state_file = "");
   ~AutoBinder() override;
 
+  // Before Start: each endpoint's health goes into `metrics` (must outlive the binder).
+  void set_metrics(RestdMetrics* metrics) { metrics_ = metrics; }
   void Start();
   void Stop();
   // The Thing is kept (and bound as soon as edged is reachable and its endpoint answers).
@@ -67,6 +71,7 @@ class AutoBinder : public EdgeThings {
   std::shared_ptr<EndpointClient> client_;
   std::shared_ptr<trust::TrustdClient> trustd_;
   const absl::Duration health_interval_;
+  RestdMetrics* metrics_ = nullptr;
   const std::string state_file_;
   absl::Mutex save_mu_;  // One writer of state_file_ at a time, in order.
   std::unique_ptr<boost::asio::thread_pool> workers_;

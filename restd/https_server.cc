@@ -20,6 +20,7 @@
 #include "restd/refusal_log.h"
 #include "restd/request_framing.h"
 #include "services/common/log.h"
+#include "restd/restd_metrics.h"
 #include "services/tls/offloaded_handshake.h"
 
 namespace edge::restd {
@@ -156,6 +157,7 @@ class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
   void CloseDropped(const std::vector<ConnectionTable::Dropped>& dropped) {
     for (const ConnectionTable::Dropped& d : dropped) {
       if (d.connection) d.connection->CloseNow();
+      if (options_.metrics) options_.metrics->Refused(LimitLabel(d.limit));
       std::string limit = LimitName(d.limit);
       std::string what;
       switch (d.limit) {
@@ -174,7 +176,17 @@ class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
+  static const char* LimitLabel(Limit limit) {
+    switch (limit) {
+      case Limit::kMaxConnectionsPerAddress: return "max_connections_per_address";
+      case Limit::kMaxPendingHandshakes: return "max_pending_handshakes";
+      case Limit::kMaxClients: return "max_clients";
+    }
+    return "other";
+  }
+
   void NoteRefused(Limit limit, const std::string& address) {
+    if (options_.metrics) options_.metrics->Refused(LimitLabel(limit));
     std::string name = LimitName(limit);
     refusals_.Note(name, address,
                    limit == Limit::kMaxClients
@@ -211,6 +223,11 @@ class HttpsServer::Impl : public std::enable_shared_from_this<Impl> {
                             limit);
         severity = Severity::kInfo;  // Routine: clients are expected to reconnect.
         break;
+    }
+    if (options_.metrics && d != Deadline::kKeepAlive) {
+      options_.metrics->Refused(d == Deadline::kHandshake ? "handshake_timeout"
+                                : d == Deadline::kHeader  ? "header_timeout"
+                                                          : "body_timeout");
     }
     refusals_.Note(limit, address, line, severity);
   }
@@ -277,6 +294,7 @@ class HttpsServer::Impl::Session : public ConnectionTable::Closable,
   }
 
   void OnDetectTls(beast::error_code ec, size_t n) {
+    if (server_->options_.metrics) server_->options_.metrics->Handshake(!ec);
     if (ec) return EndedBy(ec, Deadline::kHandshake);
     buffer_.commit(n);
     auto* first = static_cast<const unsigned char*>(buffer_.data().data());

@@ -35,6 +35,8 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 namespace edge::restd {
 
+class RestdMetrics;
+
 struct HttpsServerOptions {
   std::string host = "127.0.0.1";
   int port = 8000;
@@ -54,6 +56,8 @@ struct HttpsServerOptions {
   // Threads TLS handshakes run on (their trustd calls block them, never an I/O thread;
   // services/tls/offloaded_handshake.h). restd: max_pending_handshakes / 8, 4 to 32.
   int handshake_threads = 8;
+  // Handshakes and refusals are counted here when set; must outlive the server.
+  RestdMetrics* metrics = nullptr;
 };
 
 class HttpsServer {

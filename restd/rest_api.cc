@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "proto/edge/v1/edge_proto.h"
+#include "restd/restd_metrics.h"
 #include "services/json/json.h"
 #include "services/alwayson/json_infotable.h"
 #include "services/common/log.h"
@@ -142,6 +143,15 @@ RestApi::RestApi(RestApiOptions options, std::shared_ptr<trust::TrustdClient> tr
       csrf_(options.csrf_rotation), failed_logins_(options.failed_logins) {}
 
 Reply RestApi::Handle(const Request& req, absl::string_view peer_address) {
+  Reply reply = Answer(req, peer_address);
+  if (options_.metrics) {
+    options_.metrics->Request(Sv(req.target()), Sv(req.method_string()),
+                              reply.response.result_int());
+  }
+  return reply;
+}
+
+Reply RestApi::Answer(const Request& req, absl::string_view peer_address) {
   if (std::optional<Reply> refused = Authenticate(req, peer_address)) return *std::move(refused);
   bool modifying = req.method() == http::verb::put || req.method() == http::verb::post ||
                    req.method() == http::verb::delete_ || req.method() == http::verb::patch;
@@ -194,6 +204,7 @@ Reply RestApi::Refuse(const Request& req, absl::string_view peer_address,
   Response unauthorized = Error(req, http::status::unauthorized, "authentication required");
   unauthorized.set(http::field::www_authenticate, "Basic realm=\"EMS\", charset=\"UTF-8\"");
   if (!user) return Reply{std::move(unauthorized)};
+  if (options_.metrics) options_.metrics->FailedLogin();
   FailedLogins::Verdict v = failed_logins_.Failed(peer_address, *user, absl::Now());
   if (v.log_line) LogWarning(*v.log_line);
   return Reply{std::move(unauthorized), v.hold};

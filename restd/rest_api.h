@@ -29,6 +29,8 @@
 
 namespace edge::restd {
 
+class RestdMetrics;
+
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
@@ -67,6 +69,7 @@ struct RestApiOptions {
   bool csrf = true;
   absl::Duration csrf_rotation = absl::Minutes(10);
   FailedLoginPolicy failed_logins;
+  RestdMetrics* metrics = nullptr;  // Requests and failed logins counted; must outlive.
 };
 
 class RestApi {
@@ -85,6 +88,7 @@ class RestApi {
  private:
   // nullopt when authentication is off or the request carries credentials trustd accepts;
   // otherwise the answer (401, held after repeated failures; 503 without trustd).
+  Reply Answer(const Request& request, absl::string_view peer_address);  // Handle, uncounted.
   std::optional<Reply> Authenticate(const Request& request, absl::string_view peer_address);
   Reply Refuse(const Request& request, absl::string_view peer_address,
                std::optional<absl::string_view> user);

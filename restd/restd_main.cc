@@ -12,9 +12,11 @@
 #include "restd/endpoint_client.h"
 #include "restd/https_server.h"
 #include "restd/rest_api.h"
+#include "restd/restd_metrics.h"
 #include "services/common/daemon.h"
 #include "services/common/log.h"
 #include "services/edged_client/edged_client.h"
+#include "services/metrics/metrics_server.h"
 #include "services/startup/startup_checks.h"
 #include "services/tls/cipher_suite.h"
 #include "services/tls/trustd_tls.h"
@@ -69,12 +71,24 @@ int Run(const std::string& config_path) {
   std::shared_ptr<edged_client::EdgedClient> edge = edged_client::EdgedClient::Create(
       {edged_socket, absl::Milliseconds(config.ws_connection.msg_timeout + 2000)});
 
+  auto registry = std::make_shared<prometheus::Registry>();
+  RestdMetrics counters(*registry);
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
+      metrics::MetricsServer::Start(config.restd.metrics, "restd.metrics", registry);
+  if (!metrics_server.ok()) {
+    std::cerr << "error: " << metrics_server.status().message() << "\nrestd: not started\n";
+    return 1;
+  }
+  if (*metrics_server) LogInfo(absl::StrCat("metrics on ", (*metrics_server)->url()));
+
   auto client = std::make_shared<EndpointClient>(validator, config.certificates.cipher_suite);
   AutoBinder binder(edge, config.auto_bind, client, trustd,
                     absl::Milliseconds(config.restd.health_check_interval),
                     config.restd.state_directory + "/edge_things.json");
 
+  binder.set_metrics(&counters);
   RestApiOptions api_options;
+  api_options.metrics = &counters;
   api_options.authenticate = hs.authenticate;
   api_options.csrf = hs.enable_csrf_tokens;
   api_options.csrf_rotation = absl::Minutes(hs.csrf_token_rotation_period);
@@ -84,6 +98,7 @@ int Run(const std::string& config_path) {
       trustd->Watch([&api](const ::trust::v1::TrustSnapshot&) { api.ForgetCredentials(); });
 
   HttpsServerOptions server_options;
+  server_options.metrics = &counters;
   server_options.host = hs.host;
   server_options.port = hs.port;
   server_options.tls = hs.ssl;

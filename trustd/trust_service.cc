@@ -17,6 +17,7 @@
 #include "services/trust/key_signer.h"
 #include "services/trust/sealed_secret.h"
 #include "proto/trust/v1/decision_proto.h"
+#include "trustd/trustd_metrics.h"
 
 namespace edge::trustd {
 namespace {
@@ -276,7 +277,12 @@ grpc::Status TrustServiceImpl::Authorize(grpc::ServerContextBase* context, absl:
   absl::StatusOr<PeerCredentials> creds = local_rpc::AuthorizeCaller(
       peers_ != nullptr ? *peers_ : kNoPeers, *Current().callers, context->peer(), method,
       "trustd");
-  if (!creds.ok()) return ToGrpcStatus(creds.status());
+  if (!creds.ok()) {
+    if (metrics_ && absl::IsPermissionDenied(creds.status())) {
+      metrics_->DeniedCaller(std::string(method));
+    }
+    return ToGrpcStatus(creds.status());
+  }
   *caller = *creds;
   return grpc::Status::OK;
 }
@@ -300,6 +306,7 @@ grpc::Status TrustServiceImpl::DoValidatePeer(grpc::ServerContextBase* context,
   std::string key =
       trust::DecisionCache::Key(chain, purpose, request->peer_name(), state->generation());
   std::optional<trust::Decision> decision = cache_.Lookup(key, now);
+  bool cached = decision.has_value();
   if (!decision) {
     decision = state->validator().Validate(chain, purpose, request->peer_name(), now);
     cache_.Insert(key, *decision, now);
@@ -315,6 +322,7 @@ grpc::Status TrustServiceImpl::DoValidatePeer(grpc::ServerContextBase* context,
       }
     }
   }
+  if (metrics_) metrics_->Decision(purpose, *decision, cached);
   *response = trust::ToProto(*decision);
   return grpc::Status::OK;
 }
@@ -358,6 +366,7 @@ grpc::Status TrustServiceImpl::GetIdentity(grpc::ServerContext* context,
   std::string role = RoleName(request->role());
   if (!callers->AllowsRole(caller, role)) {
     LogAudit(absl::StrCat("denied GetIdentity(", role, ") to ", callers->Describe(caller)));
+    if (metrics_) metrics_->DeniedCaller("GetIdentity");
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("identity ", role, " is not allowed for uid ", caller.uid));
   }
@@ -387,11 +396,14 @@ grpc::Status TrustServiceImpl::DoSign(grpc::ServerContextBase* context, const v1
   }
   if (!callers->AllowsRole(caller, id->name)) {
     LogAudit(absl::StrCat("denied Sign with ", id->name, " to ", callers->Describe(caller)));
+    if (metrics_) metrics_->DeniedCaller("Sign");
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("signing with ", id->name, " is not allowed for uid ",
                                      caller.uid));
   }
+  absl::Time started = absl::Now();
   auto signature = trust::SignWithKey(id->identity.key.get(), request->algorithm(), request->input());
+  if (metrics_) metrics_->SignDuration(absl::ToDoubleSeconds(absl::Now() - started));
   if (!signature.ok()) return ToGrpcStatus(signature.status());
   response->set_signature(*std::move(signature));
   return grpc::Status::OK;

@@ -39,6 +39,8 @@
 
 namespace edge::trustd {
 
+class TrustdMetrics;
+
 using local_rpc::CallerPolicy;
 using local_rpc::PeerCredentials;
 using local_rpc::PeerRegistry;
@@ -109,6 +111,10 @@ class TrustServiceImpl final : public TrustServiceBase {
                    const PeerRegistry* peers, Clock clock = absl::Now);
 
   ~TrustServiceImpl() override;
+
+  // Before serving: decisions, signatures and denied callers are counted there (must
+  // outlive the service).
+  void set_metrics(TrustdMetrics* metrics) { metrics_ = metrics; }
 
   // Makes `state` current (a rotation) and offers its snapshot to every WatchTrust stream.
   void Swap(std::shared_ptr<const TrustState> state, CallerPolicy callers);
@@ -187,6 +193,7 @@ class TrustServiceImpl final : public TrustServiceBase {
 
   const PeerRegistry* peers_;
   Clock clock_;
+  TrustdMetrics* metrics_ = nullptr;
   absl::Mutex seal_mu_;
   std::optional<trust::MasterKey> created_key_ ABSL_GUARDED_BY(seal_mu_);
   trust::DecisionCache cache_{kDecisionCacheEntries, kDecisionCacheBytes};

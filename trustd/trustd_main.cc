@@ -17,10 +17,12 @@
 #include "services/common/log.h"
 #include "services/config/diagnostic.h"
 #include "services/local_rpc/uds_listener.h"
+#include "services/metrics/metrics_server.h"
 #include "services/startup/startup_checks.h"
 #include "trustd/file_watcher.h"
 #include "trustd/trust_service.h"
 #include "trustd/trust_state.h"
+#include "trustd/trustd_metrics.h"
 
 namespace edge::trustd {
 namespace {
@@ -99,7 +101,19 @@ int Run(const std::string& config_path) {
   }
   WarnAboutExpiry(*state, absl::Now());
 
+  auto registry = std::make_shared<prometheus::Registry>();
+  TrustdMetrics counters(*registry);
+  counters.Generation(1, state->config().trustd.policy, state->Certificates(), absl::Now());
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server =
+      metrics::MetricsServer::Start(tc.metrics, "trustd.metrics", registry);
+  if (!metrics_server.ok()) {
+    std::cerr << "error: " << metrics_server.status().message() << "\ntrustd: not started\n";
+    return 1;
+  }
+  if (*metrics_server) LogInfo(absl::StrCat("metrics on ", (*metrics_server)->url()));
+
   TrustServiceImpl service(state, std::move(first->second), &(*listener)->registry());
+  service.set_metrics(&counters);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -124,6 +138,7 @@ int Run(const std::string& config_path) {
     auto next = LoadGeneration(config_path, generation + 1, caches);
     if (!next.ok()) {
       // One line per problem, each saying ERROR once (the status has "error: ..." lines).
+      counters.ReloadRefused();
       LogError(absl::StrCat("a changed file was refused; generation ", generation,
                             " stays in force"));
       for (absl::string_view line : absl::StrSplit(next.status().message(), '\n')) {
@@ -133,10 +148,13 @@ int Run(const std::string& config_path) {
     }
     ++generation;
     service.Swap(next->first, std::move(next->second));
+    counters.Generation(generation, next->first->config().trustd.policy,
+                       next->first->Certificates(), absl::Now());
     LogInfo(absl::StrCat("trust material reloaded: generation ", generation));
     WarnAboutExpiry(*next->first, absl::Now());
   };
   auto tick = [&] {
+    counters.UpdateExpiry(absl::Now());
     if (absl::Now() - last_expiry_check < absl::Hours(1)) return;
     last_expiry_check = absl::Now();
     WarnAboutExpiry(*service.state(), last_expiry_check);

@@ -158,7 +158,15 @@ struct CallerConfig {
   std::vector<std::string> secrets;  // "app_key", "auto_bind/<name>/password", "auto_bind/*".
 };
 
+// A daemon's Prometheus endpoint (`<daemon>.metrics`): off unless `address` is set; a
+// loopback address unless `allow_public` says otherwise (services/metrics).
+struct MetricsConfig {
+  std::string address;      // "127.0.0.1:9101", "[::1]:9101", "localhost:9101"; port 0: any.
+  bool allow_public = false;
+};
+
 struct TrustdConfig {
+  MetricsConfig metrics;
   std::string socket = "/run/edge/trustd.sock";
   int socket_mode = 0660;
   std::string master_key_file = "/var/lib/edge/master.key";
@@ -172,6 +180,7 @@ struct TrustdConfig {
 };
 
 struct EdgedConfig {
+  MetricsConfig metrics;
   std::string socket = "/run/edge/edged.sock";
   int socket_mode = 0660;
   bool offline_store_fsync = true;
@@ -182,6 +191,7 @@ struct EdgedConfig {
 };
 
 struct RestdConfig {
+  MetricsConfig metrics;
   int64_t max_body_bytes = 1048576;
   // Connection limits of the HTTPS server (milliseconds for the timeouts); the whole body
   // must arrive within http_server.content_read_timeout.

@@ -362,6 +362,13 @@ void ParseAutoBind(Group& g, AutoBind* a) {
   g.Bool("gateway", &a->gateway);
 }
 
+void ParseMetrics(Group& g, MetricsConfig* out) {
+  g.Object("metrics", [out](Group& m) {
+    m.String("address", &out->address);
+    m.Bool("allow_public", &out->allow_public);
+  });
+}
+
 void ParseCallers(Group& g, std::vector<CallerConfig>* out) {
   ObjectList(g, "callers", "callers", "", [out](Group& c) {
     CallerConfig caller;
@@ -401,6 +408,7 @@ void ParseTrustd(Group& g, TrustdConfig* t) {
   ParseSocketMode(g, &t->socket_mode);
   g.String("master_key_file", &t->master_key_file);
   g.Int("expiry_warning_days", &t->expiry_warning_days, 0, 3650);
+  ParseMetrics(g, &t->metrics);
   g.Object("pins", [t](Group& p) {
     for (const char* purpose : {"platform", "edge", "client"}) {
       std::vector<std::string> pins;
@@ -484,6 +492,7 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.Bool("offline_store_fsync", &c->edged.offline_store_fsync);
     s.Int("max_reconnect_delay", &c->edged.max_reconnect_delay, 100, 24 * 3600 * 1000,
           "milliseconds, ");
+    ParseMetrics(s, &c->edged.metrics);
     ParseCallers(s, &c->edged.callers);
   });
   g.Object("restd", [c](Group& s) {
@@ -498,6 +507,7 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.String("edged_socket", &c->restd.edged_socket);
     s.Millis("health_check_interval", &c->restd.health_check_interval);
     s.String("state_directory", &c->restd.state_directory);
+    ParseMetrics(s, &c->restd.metrics);
   });
   g.Finish();
 }
