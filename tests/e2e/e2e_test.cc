@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -524,6 +525,115 @@ TEST_F(E2eTest, BadConfigurationsStopTrustdWithTheFieldNamed) {
       EXPECT_FALSE(absl::StrContains(log, secret)) << secret;
     }
   }
+}
+
+// The value of `promql` as Prometheus answers it (GET /api/v1/query), or -1 when it has
+// no sample (yet).
+double PrometheusValue(const std::string& dir, int port, const std::string& promql) {
+  CurlResult r = testing::Curl(
+      dir, {"-G", "--data-urlencode", "query=" + promql,
+            absl::StrCat("http://127.0.0.1:", port, "/api/v1/query")}, "");
+  if (r.code != 200) return -1;
+  absl::StatusOr<json::Value> answer = json::Parse(r.body);
+  if (!answer.ok()) return -1;
+  const json::Value* data = answer->Find("data");
+  const json::Value* result = data ? data->Find("result") : nullptr;
+  if (result == nullptr || !result->is_array() || result->array().empty()) return -1;
+  const json::Value* value = result->array()[0].Find("value");
+  if (value == nullptr || !value->is_array() || value->array().size() != 2) return -1;
+  double v = -1;
+  return absl::SimpleAtod(value->array()[1].str(), &v) ? v : -1;
+}
+
+// Where a daemon serves its metrics, from its "metrics on http://..." line.
+std::string MetricsUrl(Subprocess* daemon) {
+  if (!daemon->WaitForLog("metrics on http://", absl::Seconds(10))) return "";
+  std::string log = daemon->Log();
+  size_t at = log.find("metrics on http://") + strlen("metrics on ");
+  return log.substr(at, log.find('\n', at) - at);
+}
+
+TEST_F(E2eTest, APrometheusServerScrapesTheThreeDaemonsAndSeesADecisionAReconnectAndAQueuedWrite) {
+  ASSERT_TRUE(stack_.StartSim().ok());
+  StartEndpoint();
+  Config();
+  config_.trustd_extra = "  metrics:\n    address: 127.0.0.1:0\n";
+  config_.edged_extra = "  metrics:\n    address: 127.0.0.1:0\n";
+  config_.extra += "  metrics:\n    address: 127.0.0.1:0\n";
+  absl::Status s = stack_.WriteConfig(config_);
+  if (s.ok()) s = stack_.StartTrustd();
+  if (s.ok()) s = stack_.StartEdged();
+  if (s.ok()) s = stack_.StartRestd();
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(WaitFor([&] { return EdgedConnected(); }, absl::Seconds(20))) << stack_.edged()->Log();
+  std::map<std::string, std::string> urls = {{"trustd", MetricsUrl(stack_.trustd())},
+                                             {"edged", MetricsUrl(stack_.edged())},
+                                             {"restd", MetricsUrl(stack_.restd())}};
+  // Each endpoint is in the text format promtool accepts, names and help included.
+  for (const auto& [daemon, url] : urls) {
+    ASSERT_TRUE(absl::StartsWith(url, "http://127.0.0.1:")) << daemon << ": " << url;
+    CurlResult r = testing::Curl(stack_.dir(), {url}, "");
+    ASSERT_EQ(r.code, 200) << daemon << ": " << r.curl_error;
+    EXPECT_TRUE(absl::StrContains(r.body, "edge_" + daemon + "_")) << r.body;
+    stack_.WriteFile(daemon + ".prom", r.body);
+    std::string check = absl::StrCat("promtool check metrics < ", stack_.dir(), "/", daemon,
+                                     ".prom > ", stack_.dir(), "/promtool-", daemon, ".txt 2>&1");
+    EXPECT_EQ(std::system(check.c_str()), 0)
+        << daemon << ": " << ReadFile(stack_.dir() + "/promtool-" + daemon + ".txt").value_or("");
+  }
+
+  // A real Prometheus server scraping the three every 500 ms.
+  int prometheus_port = EdgeStack::FreePort();
+  std::string scrape = "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n";
+  for (const auto& [daemon, url] : urls) {
+    std::string hostport = url.substr(strlen("http://"), url.find("/metrics") - strlen("http://"));
+    absl::StrAppend(&scrape, "  - job_name: ", daemon, "\n    static_configs:\n      - targets: [\"",
+                    hostport, "\"]\n");
+  }
+  stack_.WriteFile("prometheus.yml", scrape);
+  auto prometheus = Subprocess::Start(
+      {"/usr/bin/prometheus", "--config.file=" + stack_.dir() + "/prometheus.yml",
+       "--storage.tsdb.path=" + stack_.dir() + "/prometheus-data",
+       absl::StrCat("--web.listen-address=127.0.0.1:", prometheus_port)},
+      stack_.dir() + "/prometheus.log");
+  ASSERT_TRUE(prometheus.ok()) << prometheus.status();
+  ASSERT_TRUE((*prometheus)->WaitForLog("Server is ready to receive web requests", absl::Seconds(30)))
+      << (*prometheus)->Log();
+  auto eventually = [&](const std::string& promql, double at_least) {
+    double v = -1;
+    bool ok = WaitFor([&] { return (v = PrometheusValue(stack_.dir(), prometheus_port, promql)) >= at_least; },
+                      absl::Seconds(30));
+    EXPECT_TRUE(ok) << promql << " = " << v << " (wanted >= " << at_least << ")";
+    return v;
+  };
+  // Every target is up.
+  eventually("sum(up)", 3);
+  // trustd judged the platform's certificate: a decision, allowed, for purpose platform.
+  eventually("sum(edge_trustd_decisions_total{purpose=\"platform\",result=\"allowed\",reason=\"OK\"})", 1);
+  eventually("edge_edged_connection_state{state=\"CONNECTED\"}", 1);
+  // A REST read through restd.
+  ASSERT_EQ(Get(kTestUrl).code, 200);
+  eventually("sum(edge_restd_requests_total{route=\"properties\",method=\"GET\",status=\"200\"})", 1);
+  // The platform goes away: a reconnect by cause, and a write that is queued.
+  int ws_port = stack_.sim()->ws_port();
+  stack_.StopSim();
+  ASSERT_TRUE(WaitFor([&] { return !EdgedConnected(); }, absl::Seconds(20)));
+  CurlResult queued = Put("/Thingworx/Things/Pump1/Properties/Temperature", R"({"Temperature": 21.5})",
+                          CsrfToken());
+  EXPECT_EQ(queued.code, 202) << queued.body;
+  eventually("sum(edge_edged_reconnects_total{cause=\"connection_lost\"})", 1);
+  eventually("edge_edged_queued_messages_total", 1);
+  eventually("edge_edged_offline_store_messages", 1);
+  // It comes back: the queued write is replayed and the store empties.
+  ASSERT_TRUE(stack_.StartSim("platform.pem", "platform.key", testing::kStackAppKey, ws_port).ok());
+  ASSERT_TRUE(WaitFor([&] { return EdgedConnected(); }, absl::Seconds(30))) << stack_.edged()->Log();
+  eventually("edge_edged_replayed_messages_total", 1);
+  EXPECT_TRUE(WaitFor([&] { return PrometheusValue(stack_.dir(), prometheus_port,
+                                                   "edge_edged_offline_store_messages") == 0; },
+                      absl::Seconds(30)));
+  // The round trip histogram and the keyless signatures have samples.
+  eventually("edge_edged_request_duration_seconds_count", 1);
+  eventually("edge_trustd_sign_duration_seconds_count", 1);
 }
 
 TEST_F(E2eTest, TwoHundredConcurrentClientsForThirtySeconds) {

@@ -142,10 +142,11 @@ absl::Status EdgeStack::WriteConfig(const StackConfig& c) {
                 "offline_msg_store:\n  directory: ", dir_, "/offline\n",
                 c.store_kb ? absl::StrCat("  max_size: ", c.store_kb, "\n") : "",
                 "trustd:\n  socket: ", trustd_socket(), "\n  master_key_file: master.key\n",
+                c.trustd_extra,
                 // Backoff capped at 5 s: a test's outage of a minute must not leave edged
                 // waiting minutes after the platform is back.
                 "edged:\n  socket: ", edged_socket(), "\n  max_reconnect_delay: 5000\n",
-                c.extra));
+                c.edged_extra, c.extra));
   return absl::OkStatus();
 }
 

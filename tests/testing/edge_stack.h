@@ -41,6 +41,9 @@ struct StackConfig {
   std::string auto_bind = "auto_bind:\n  - name: Pump1\n";
   std::string certificates = "certificates:\n  cert_chain: ca.pem\n";
   std::string extra;  // More top-level YAML (groups not written above).
+  // More keys of the trustd and edged groups (each line indented by two spaces).
+  std::string trustd_extra;
+  std::string edged_extra;
   // ws_servers entries before the simulator's (e.g. a dead one, for fall-over).
   std::string servers_before;
   // The platform's WebSocket port when the platform is another process than the simulator
