@@ -1,8 +1,8 @@
 #include "edged/delivery.h"
 
 #include <future>
-#include <utility>
 #include <random>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

@@ -10,11 +10,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "services/common/file_util.h"
 #include "services/common/log.h"
 #include "services/config/loader.h"
 #include "services/local_rpc/caller_policy.h"
 #include "services/local_rpc/uds_listener.h"
+#include "services/metrics/metrics_server.h"
 #include "services/trust/master_key.h"
 #include "services/trust/sealed_secret.h"
 
@@ -198,7 +200,21 @@ bool CheckedConfig::has_errors() const {
   return false;
 }
 
+// `<group>.metrics.address`: what MetricsServer::Start would refuse (services/metrics).
+void CheckMetrics(const config::MetricsConfig& m, const std::string& group, Diagnostics* diags) {
+  if (m.address.empty()) return;
+  std::string field = group + ".metrics";
+  absl::Status s = metrics::CheckAddress(m, field);
+  if (s.ok()) return;
+  diags->Error(field + ".address",
+               std::string(absl::StripPrefix(s.message(), field + ".address: ")));
+}
+
 void CheckStartup(const Config& config, Daemon daemon, Diagnostics* diags) {
+  CheckMetrics(daemon == Daemon::kTrustd  ? config.trustd.metrics
+               : daemon == Daemon::kEdged ? config.edged.metrics
+                                          : config.restd.metrics,
+               DaemonName(daemon), diags);
   switch (daemon) {
     case Daemon::kTrustd:
       CheckSocket("trustd.socket", config.trustd.socket, diags);

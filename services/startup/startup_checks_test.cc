@@ -150,6 +150,25 @@ TEST_F(StartupChecksTest, GivesEachStartUpErrorItsFieldAsItsPath) {
   EXPECT_EQ(paths, (std::vector<std::string>{"appKey", "edged.callers[0].user"}));
 }
 
+TEST_F(StartupChecksTest, AMetricsAddressMustBeLoopbackUnlessAllowPublicSaysSo) {
+  std::string text =
+      Yaml({{"edged", "edged:\n  socket: run/edged.sock\n  metrics:\n    address: 0.0.0.0:9102\n"}});
+  EXPECT_EQ(Errors(text, {Daemon::kEdged}),
+            std::vector<std::string>{
+                "error: edged.metrics.address: 0.0.0.0:9102 is not a loopback address; metrics "
+                "are served on 127.0.0.1 or ::1 unless edged.metrics.allow_public is true"});
+  // The other daemons do not serve edged's metrics: not their error.
+  EXPECT_EQ(Errors(text, {Daemon::kRestd}), std::vector<std::string>{});
+  text = Yaml({{"edged", "edged:\n  socket: run/edged.sock\n  metrics:\n    address: 0.0.0.0:9102\n"
+                         "    allow_public: true\n"}});
+  EXPECT_EQ(Errors(text, {Daemon::kEdged}), std::vector<std::string>{});
+  text = Yaml({{"edged", "edged:\n  socket: run/edged.sock\n  metrics:\n    address: 9102\n"}});
+  std::vector<std::string> errors = Errors(text, {Daemon::kEdged});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(errors[0], "error: edged.metrics.address: \"9102\" has no :PORT"))
+      << errors[0];
+}
+
 TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix) {
   struct Case {
     const char* name;
