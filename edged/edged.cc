@@ -167,6 +167,9 @@ void Edged::Stop() {
   if (listener_) listener_->Stop();
   if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   if (session_) session_->Stop();
+  // Calls the session failed on the way out are queued by the delivery's writer, which then
+  // finishes them: drained here, while the gRPC server they belong to still exists.
+  delivery_.reset();
   identity_watch_.reset();
 }
 
