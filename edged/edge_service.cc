@@ -101,8 +101,11 @@ struct EdgeServiceImpl::Server {
 
 EdgeServiceImpl::EdgeServiceImpl(std::vector<std::string> auto_bind,
                                  std::shared_ptr<const local_rpc::CallerPolicy> callers,
-                                 const local_rpc::PeerRegistry* peers)
-    : auto_bind_(std::move(auto_bind)), callers_(std::move(callers)), peers_(peers) {}
+                                 const local_rpc::PeerRegistry* peers, int64_t max_in_flight)
+    : auto_bind_(std::move(auto_bind)),
+      callers_(std::move(callers)),
+      peers_(peers),
+      max_in_flight_(max_in_flight) {}
 
 EdgeServiceImpl::~EdgeServiceImpl() = default;
 
@@ -130,11 +133,20 @@ std::vector<std::string> EdgeServiceImpl::Things() const {
 grpc::ServerUnaryReactor* EdgeServiceImpl::Submit(grpc::CallbackServerContext* context,
                                                   Code method, alwayson::RequestBody body,
                                                   bool queueable, Finish finish) {
+  if (in_flight_.fetch_add(1) >= max_in_flight_) {
+    in_flight_.fetch_sub(1);
+    return Refused(context,
+                   grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                absl::StrCat("edged has ", max_in_flight_,
+                                             " calls waiting for the platform "
+                                             "(edged.max_calls_in_flight); retry later")));
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   delivery_->Submit(method, std::move(body), queueable,
-                    [reactor, finish = std::move(finish)](absl::StatusOr<Delivery::Outcome> out) {
-                      reactor->Finish(out.ok() ? finish(*std::move(out))
-                                               : ToGrpcStatus(out.status()));
+                    [this, reactor, finish = std::move(finish)](absl::StatusOr<Delivery::Outcome> out) {
+                      grpc::Status s = out.ok() ? finish(*std::move(out)) : ToGrpcStatus(out.status());
+                      in_flight_.fetch_sub(1);
+                      reactor->Finish(std::move(s));
                     });
   return reactor;
 }

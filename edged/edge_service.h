@@ -7,6 +7,7 @@
 #ifndef EDGED_EDGE_SERVICE_H_
 #define EDGED_EDGE_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,9 +39,12 @@ class EdgeServiceImpl final : public EdgeServiceBase {
   // `auto_bind`: the Things of the config, bound on every session whether or not a local
   // service serves them yet. `callers`: null to let every local caller that can reach the
   // socket in.
+  // `max_in_flight`: calls to the platform waiting at once (edged.max_calls_in_flight);
+  // past it a call is refused with RESOURCE_EXHAUSTED, so local callers cannot make
+  // edged's memory grow without bound.
   EdgeServiceImpl(std::vector<std::string> auto_bind,
                   std::shared_ptr<const local_rpc::CallerPolicy> callers,
-                  const local_rpc::PeerRegistry* peers);
+                  const local_rpc::PeerRegistry* peers, int64_t max_in_flight = 4096);
   ~EdgeServiceImpl() override;
 
   // Wiring, before the session starts.
@@ -91,6 +95,8 @@ class EdgeServiceImpl final : public EdgeServiceBase {
   Delivery* delivery_ = nullptr;
   OfflineStore* store_ = nullptr;
   PropertyTypes property_types_;
+  const int64_t max_in_flight_;
+  std::atomic<int64_t> in_flight_{0};
 
   mutable absl::Mutex mu_;
   std::map<std::string, Server*> served_ ABSL_GUARDED_BY(mu_);  // Thing -> its server.

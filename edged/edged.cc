@@ -110,7 +110,8 @@ absl::Status Edged::Build(const std::string& config_path) {
   listener_ = std::move(*listener);
 
   for (const config::AutoBind& a : config.auto_bind) auto_bind_.push_back(a.name);
-  service_ = std::make_unique<EdgeServiceImpl>(auto_bind_, callers_, &listener_->registry());
+  service_ = std::make_unique<EdgeServiceImpl>(auto_bind_, callers_, &listener_->registry(),
+                                               config.edged.max_calls_in_flight);
 
   SessionOptions options;
   options.servers = config.ws_servers;

@@ -187,6 +187,9 @@ struct EdgedConfig {
   // The longest wait between connection attempts once the backoff has doubled
   // ws_connection.connect_retry_interval (edged/reconnect_policy.h). Milliseconds.
   int64_t max_reconnect_delay = 300000;
+  // Local calls (writes, reads, service calls, events) waiting at once for the platform's
+  // answer or for the offline store; past it a call is refused (RESOURCE_EXHAUSTED).
+  int64_t max_calls_in_flight = 4096;
   std::vector<CallerConfig> callers;
 };
 

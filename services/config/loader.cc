@@ -492,6 +492,7 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.Bool("offline_store_fsync", &c->edged.offline_store_fsync);
     s.Int("max_reconnect_delay", &c->edged.max_reconnect_delay, 100, 24 * 3600 * 1000,
           "milliseconds, ");
+    s.Int("max_calls_in_flight", &c->edged.max_calls_in_flight, 1, 1000000, "calls, ");
     ParseMetrics(s, &c->edged.metrics);
     ParseCallers(s, &c->edged.callers);
   });

@@ -29,7 +29,8 @@
 //        -> {"auth", "bind"}
 //   POST /answers {"status": "INTERNAL_SERVER_ERROR", "reason_bytes": 10240}
 //        From now on every request of edged's is answered with that status and a reason of
-//        that many bytes (0: none); {"status": "SUCCESS"} is the default.
+//        that many bytes (0: none); {"status": "SUCCESS"} is the default; {"status": "NONE"}:
+//        requests are recorded and never answered (a platform that stalls).
 //        -> {"status", "reason_bytes"}
 //   POST /raw {"hex": "01 55 ...", "repeat": N}   N binary WebSocket messages of those bytes
 //        -> {"sent": N}
@@ -269,6 +270,7 @@ class Platform {
       r.emplace_back("characteristic", Num(req->characteristic));
       r.emplace_back("name", Str(req->characteristic_name));
       Record(std::move(r));
+      if (never_answer_) return;
       alwayson::ResponseBody answer;
       if (!answer_reason_.empty()) answer.reason = answer_reason_;
       absl::StatusOr<std::string> bytes = alwayson::EncodeMessage(
@@ -327,6 +329,14 @@ class Platform {
     });
   }
 
+  // edged's requests are recorded and never answered from now on (until AnswerWith).
+  json::Value NeverAnswer() {
+    return OnIo([&] {
+      never_answer_ = true;
+      return json::Value::MakeObject({{"status", Str("NONE")}});
+    });
+  }
+
   // How edged's requests are answered from now on: `code` with a reason of `reason_bytes`
   // bytes (none when 0).
   json::Value AnswerWith(Code code, uint64_t reason_bytes) {
@@ -337,6 +347,7 @@ class Platform {
       reason.resize(reason_bytes);
     }
     return OnIo([&] {
+      never_answer_ = false;
       answer_code_ = code;
       answer_reason_ = std::move(reason);
       return json::Value::MakeObject({{"status", Str(NameOf(code))},
@@ -537,6 +548,7 @@ class Platform {
   uint32_t next_session_ = 0x2000;
   uint32_t next_request_ = 0;
   Code answer_code_ = Code::kSuccess;  // How edged's requests are answered (/answers).
+  bool never_answer_ = false;          // /answers {"status": "NONE"}.
   bool silent_auth_ = false;           // AUTH (BIND) recorded, never answered (/silence).
   bool silent_bind_ = false;
   std::string answer_reason_;
@@ -797,6 +809,7 @@ ControlResponse HandleControl(Platform& platform, const ControlRequest& req) {
     absl::StatusOr<uint64_t> reason_bytes = args.Count("reason_bytes", 0, 0, 1 << 20);
     if (!status.ok()) return Refuse(req, status.status());
     if (!reason_bytes.ok()) return Refuse(req, reason_bytes.status());
+    if (*status == "NONE") return Answer(req, platform.NeverAnswer());
     for (int c = 0x40; c <= 0xFF; ++c) {
       if (alwayson::CodeName(static_cast<uint8_t>(c)) == absl::string_view(*status)) {
         return Answer(req, platform.AnswerWith(static_cast<Code>(c), *reason_bytes));

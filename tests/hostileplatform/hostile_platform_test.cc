@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -120,13 +121,15 @@ class HostilePlatformTest : public ::testing::Test {
  protected:
   // The hostile platform, trustd and edged; with `restd`, also restd and an HTTPS edge
   // endpoint (logging every request it gets) behind the auto_bind Thing "Lsr1".
-  void StartStack(bool restd, const std::string& ws_connection = "") {
+  void StartStack(bool restd, const std::string& ws_connection = "",
+                  const std::string& edged_extra = "") {
     auto platform = HostilePlatformProcess::Start(stack_.dir(), stack_.dir() + "/platform.pem",
                                                   stack_.dir() + "/platform.key");
     ASSERT_TRUE(platform.ok()) << platform.status();
     platform_ = std::move(*platform);
     StackConfig config;
     config.platform_port = platform_->ws_port();
+    config.edged_extra = edged_extra;
     if (!ws_connection.empty()) config.ws_connection = ws_connection;
     if (restd) {
       absl::StatusOr<int> endpoint = stack_.StartEndpoint(
@@ -443,13 +446,69 @@ TEST_F(HostilePlatformTest, AnAuthOrABindNeverAnsweredDropsTheConnectionAndEdged
     // with room for a slow machine.
     EXPECT_LT(took, absl::Seconds(8));
     EXPECT_TRUE(absl::StrContains(said, "within ws_connection.msg_timeout (1000 ms)")) << said;
-    if (stall.bind) EXPECT_FALSE(went_online) << "online with nothing bound";
+    if (stall.bind) {
+      EXPECT_FALSE(went_online) << "online with nothing bound";
+    }
   }
   // The platform answers again: edged binds and serves.
   ASSERT_TRUE(platform_->Silence(false, false).ok());
   ASSERT_TRUE(WaitBound("Valve7"));
   json::Value answer = Ask("Valve7", "Properties", "GET", "Temperature");
   EXPECT_EQ(StatusOf(answer), "SUCCESS") << Brief(answer);
+  EXPECT_TRUE(stack_.edged()->Running());
+}
+
+// A platform that stops answering must not let local callers pile up calls in edged without
+// bound: past edged.max_calls_in_flight a call is refused at once, naming the key; each
+// waiting call ends at msg_timeout (queued), and then calls are taken again.
+TEST_F(HostilePlatformTest, CallsWaitingForAStalledPlatformAreBoundedByMaxCallsInFlight) {
+  StartStack(false, "  msg_timeout: 3000\n  connect_retry_interval: 200\n  max_connect_delay: 100\n",
+             "  max_calls_in_flight: 4\n");
+  LocalThing valve(stub_.get(), "Valve7");
+  ASSERT_TRUE(WaitBound("Valve7"));
+  ASSERT_TRUE(platform_->Answers("NONE", 0).ok());
+  auto write = [&](int i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::WritePropertyRequest request;
+    request.set_thing("Valve7");
+    request.set_property("Setpoint");
+    request.mutable_value()->set_base_type(v1::NUMBER);
+    request.mutable_value()->set_number_value(i);
+    v1::Delivery delivery;
+    grpc::Status s = stub_->WriteProperty(&context, request, &delivery);
+    return std::make_pair(s, delivery);
+  };
+  auto requests_seen = [&] {
+    absl::StatusOr<json::Value> records = platform_->Records();
+    int n = 0;
+    if (!records.ok() || !records->is_array()) return 0;
+    for (const json::Value& r : records->array()) {
+      const json::Value* kind = r.Find("kind");
+      const json::Value* name = r.Find("name");
+      if (kind && kind->str() == "request" && name && name->str() == "Setpoint") ++n;
+    }
+    return n;
+  };
+  std::vector<std::future<std::pair<grpc::Status, v1::Delivery>>> waiting;
+  for (int i = 0; i < 4; ++i) waiting.push_back(std::async(std::launch::async, write, i));
+  ASSERT_TRUE(WaitFor([&] { return requests_seen() >= 4; }, absl::Seconds(10)));
+  auto [refused, unused] = write(99);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "edged.max_calls_in_flight"))
+      << refused.error_message();
+  EXPECT_EQ(requests_seen(), 4) << "the refused write reached the platform";
+  // The four end at msg_timeout, queued (the platform may have them; the replay carries the
+  // same edge-msg-id).
+  for (auto& w : waiting) {
+    auto [status, delivery] = w.get();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(delivery.outcome(), v1::Delivery::QUEUED);
+  }
+  // Room again: the next write is taken (queued behind the four, or delivered).
+  ASSERT_TRUE(platform_->Answers("SUCCESS", 0).ok());
+  auto [again, delivery] = write(100);
+  EXPECT_TRUE(again.ok()) << again.error_message();
   EXPECT_TRUE(stack_.edged()->Running());
 }
 
