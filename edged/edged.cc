@@ -38,7 +38,6 @@ absl::Status Edged::Build(const std::string& config_path) {
                                      "\nedged: not started"));
   }
   metrics_server_ = std::move(*metrics_server);
-  if (metrics_server_) LogInfo(absl::StrCat("metrics on ", metrics_server_->url()));
   trustd_ = trust::TrustdClient::Create({config.trustd.socket, absl::Seconds(2)});
   validator_ = std::make_shared<tls::TrustdPeerValidator>(trustd_);
 

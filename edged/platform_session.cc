@@ -573,11 +573,10 @@ class PlatformSession::Impl : public std::enable_shared_from_this<Impl> {
     if (done) {
       Clock::time_point sent = Now();
       if (options_.metrics) {
-        done = [metrics = options_.metrics, sent, clock = options_.now,
-                done = std::move(done)](absl::StatusOr<Message> answer) {
+        // Run by the tracker, which this object owns, on the I/O thread.
+        done = [this, sent, done = std::move(done)](absl::StatusOr<Message> answer) {
           if (answer.ok()) {
-            Clock::time_point now = clock ? clock() : Clock::now();
-            metrics->RequestDuration(std::chrono::duration<double>(now - sent).count());
+            options_.metrics->RequestDuration(std::chrono::duration<double>(Now() - sent).count());
           }
           done(std::move(answer));
         };

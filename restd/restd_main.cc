@@ -79,7 +79,6 @@ int Run(const std::string& config_path) {
     std::cerr << "error: " << metrics_server.status().message() << "\nrestd: not started\n";
     return 1;
   }
-  if (*metrics_server) LogInfo(absl::StrCat("metrics on ", (*metrics_server)->url()));
 
   auto client = std::make_shared<EndpointClient>(validator, config.certificates.cipher_suite);
   AutoBinder binder(edge, config.auto_bind, client, trustd,

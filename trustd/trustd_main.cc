@@ -110,7 +110,6 @@ int Run(const std::string& config_path) {
     std::cerr << "error: " << metrics_server.status().message() << "\ntrustd: not started\n";
     return 1;
   }
-  if (*metrics_server) LogInfo(absl::StrCat("metrics on ", (*metrics_server)->url()));
 
   TrustServiceImpl service(state, std::move(first->second), &(*listener)->registry());
   service.set_metrics(&counters);

@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/log.h"
 
 namespace edge::metrics {
 namespace {
@@ -109,6 +110,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   server->port_ = ports.empty() ? hp->port : ports.front();
   server->url_ = hp->v6 ? absl::StrCat("http://[", hp->host, "]:", server->port_, "/metrics")
                         : absl::StrCat("http://", hp->host, ":", server->port_, "/metrics");
+  LogInfo(absl::StrCat("metrics on ", server->url_));
   return server;
 }
 

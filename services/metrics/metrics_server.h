@@ -34,8 +34,8 @@ absl::Status CheckAddress(const config::MetricsConfig& config, const std::string
 
 class MetricsServer {
  public:
-  // Null (and OK) when config.address is empty. An error names `field` and the address
-  // when it is refused or cannot be bound.
+  // Null (and OK) when config.address is empty; else serving, and "metrics on URL" logged.
+  // An error names `field` and the address when it is refused or cannot be bound.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const config::MetricsConfig& config, const std::string& field,
       std::shared_ptr<prometheus::Registry> registry);
