@@ -181,7 +181,9 @@ void Delivery::Submit(Code method, alwayson::RequestBody body, bool queueable, D
         return;
       }
       Outcome out;
-      if (auto* rb = std::get_if<alwayson::ResponseBody>(&r->body)) out.result = std::move(rb->content);
+      if (auto* rb = std::get_if<alwayson::ResponseBody>(&r->body)) {
+        out.result = std::move(rb->content);
+      }
       out.queue_depth = queue_depth();
       done(std::move(out));
       return;

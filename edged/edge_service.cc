@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "proto/edge/v1/edge_proto.h"
 #include "services/alwayson/entity_name.h"
+#include "services/common/finished_call.h"
 #include "services/common/log.h"
 #include "services/common/status_mapping.h"
 #include "services/local_rpc/authorize.h"
@@ -56,13 +57,6 @@ std::function<grpc::Status(Delivery::Outcome)> Delivered(v1::Delivery* response)
     response->set_queue_depth(out.queue_depth);
     return grpc::Status::OK;
   };
-}
-
-// A call refused before anything was sent.
-grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context, grpc::Status status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
 }
 
 }  // namespace
@@ -135,38 +129,39 @@ grpc::ServerUnaryReactor* EdgeServiceImpl::Submit(grpc::CallbackServerContext* c
                                                   bool queueable, Finish finish) {
   if (in_flight_.fetch_add(1) >= max_in_flight_) {
     in_flight_.fetch_sub(1);
-    return Refused(context,
+    return Finished(context,
                    grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                 absl::StrCat("edged has ", max_in_flight_,
                                              " calls waiting for the platform "
                                              "(edged.max_calls_in_flight); retry later")));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  delivery_->Submit(method, std::move(body), queueable,
-                    [this, reactor, finish = std::move(finish)](absl::StatusOr<Delivery::Outcome> out) {
-                      grpc::Status s = out.ok() ? finish(*std::move(out)) : ToGrpcStatus(out.status());
-                      in_flight_.fetch_sub(1);
-                      reactor->Finish(std::move(s));
-                    });
+  delivery_->Submit(
+      method, std::move(body), queueable,
+      [this, reactor, finish = std::move(finish)](absl::StatusOr<Delivery::Outcome> out) {
+        grpc::Status s = out.ok() ? finish(*std::move(out)) : ToGrpcStatus(out.status());
+        in_flight_.fetch_sub(1);
+        reactor->Finish(std::move(s));
+      });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* EdgeServiceImpl::WriteProperty(grpc::CallbackServerContext* context,
                                                          const v1::WritePropertyRequest* request,
                                                          v1::Delivery* response) {
-  if (grpc::Status s = Authorize(context, "WriteProperty"); !s.ok()) return Refused(context, s);
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = Authorize(context, "WriteProperty"); !s.ok()) return Finished(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Finished(context, s);
   if (grpc::Status s = NeedName("property", request->property()); !s.ok()) {
-    return Refused(context, s);
+    return Finished(context, s);
   }
   if (!request->has_value()) {
-    return Refused(context, Invalid("value: expected a typed value, found none"));
+    return Finished(context, Invalid("value: expected a typed value, found none"));
   }
   absl::StatusOr<alwayson::Value> value = edge_api::FromProto(request->value(), "value");
-  if (!value.ok()) return Refused(context, ToGrpcStatus(value.status()));
+  if (!value.ok()) return Finished(context, ToGrpcStatus(value.status()));
   // Of the type the property was declared with, when a read has told (property_types.h).
   value = property_types_.Conform(request->thing(), request->property(), *std::move(value));
-  if (!value.ok()) return Refused(context, ToGrpcStatus(value.status()));
+  if (!value.ok()) return Finished(context, ToGrpcStatus(value.status()));
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kProperties, request->property());
   body.params = InfoTable::SingleValue(request->property(), std::move(*value));
@@ -176,8 +171,8 @@ grpc::ServerUnaryReactor* EdgeServiceImpl::WriteProperty(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* EdgeServiceImpl::ReadProperty(grpc::CallbackServerContext* context,
                                                         const v1::ReadPropertyRequest* request,
                                                         v1::ReadPropertyResponse* response) {
-  if (grpc::Status s = Authorize(context, "ReadProperty"); !s.ok()) return Refused(context, s);
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = Authorize(context, "ReadProperty"); !s.ok()) return Finished(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Finished(context, s);
   // An empty property reads them all.
   std::string thing = request->thing();
   return Submit(context, Code::kGet,
@@ -193,13 +188,13 @@ grpc::ServerUnaryReactor* EdgeServiceImpl::ReadProperty(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* EdgeServiceImpl::InvokeService(grpc::CallbackServerContext* context,
                                                          const v1::InvokeServiceRequest* request,
                                                          v1::Delivery* response) {
-  if (grpc::Status s = Authorize(context, "InvokeService"); !s.ok()) return Refused(context, s);
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = Authorize(context, "InvokeService"); !s.ok()) return Finished(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Finished(context, s);
   if (grpc::Status s = NeedName("service", request->service()); !s.ok()) {
-    return Refused(context, s);
+    return Finished(context, s);
   }
   absl::StatusOr<InfoTable> params = edge_api::FromProto(request->parameters(), "parameters");
-  if (!params.ok()) return Refused(context, ToGrpcStatus(params.status()));
+  if (!params.ok()) return Finished(context, ToGrpcStatus(params.status()));
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kServices, request->service());
   body.params = std::move(*params);
@@ -209,11 +204,11 @@ grpc::ServerUnaryReactor* EdgeServiceImpl::InvokeService(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* EdgeServiceImpl::FireEvent(grpc::CallbackServerContext* context,
                                                      const v1::FireEventRequest* request,
                                                      v1::Delivery* response) {
-  if (grpc::Status s = Authorize(context, "FireEvent"); !s.ok()) return Refused(context, s);
-  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Refused(context, s);
-  if (grpc::Status s = NeedName("event", request->event()); !s.ok()) return Refused(context, s);
+  if (grpc::Status s = Authorize(context, "FireEvent"); !s.ok()) return Finished(context, s);
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return Finished(context, s);
+  if (grpc::Status s = NeedName("event", request->event()); !s.ok()) return Finished(context, s);
   absl::StatusOr<InfoTable> data = edge_api::FromProto(request->data(), "data");
-  if (!data.ok()) return Refused(context, ToGrpcStatus(data.status()));
+  if (!data.ok()) return Finished(context, ToGrpcStatus(data.status()));
   alwayson::RequestBody body =
       Target(request->thing(), alwayson::Characteristic::kEvents, request->event());
   body.params = std::move(*data);

@@ -48,8 +48,8 @@ class EdgedMetrics {
 
   // The cause of a dropped connection, from the reason's opening words: connect_failed,
   // resolve_failed, proxy_failed, tls_failed, certificate_refused, trustd_unreachable,
-  // secret_unavailable, upgrade_failed, auth_refused, no_answer, no_pong, connection_lost, protocol_error,
-  // duty_cycle, no_identity, other.
+  // secret_unavailable, upgrade_failed, auth_refused, no_answer, no_pong, connection_lost,
+  // protocol_error, duty_cycle, no_identity, other.
   static absl::string_view CauseOf(absl::string_view reason);
 
  private:

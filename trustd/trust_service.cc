@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/file_util.h"
+#include "services/common/finished_call.h"
 #include "services/common/log.h"
 #include "services/common/status_mapping.h"
 #include "services/local_rpc/authorize.h"
@@ -83,13 +84,6 @@ grpc::Status CheckEndpoint(const v1::ValidatePeerRequest& request) {
   if (bytes <= kMaxEndpointBytes) return grpc::Status::OK;
   return InvalidArgument(
       absl::StrCat("endpoint: ", bytes, " bytes, at most ", kMaxEndpointBytes));
-}
-
-// A callback-API unary method whose work is already done: finish it with `status`.
-grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, grpc::Status status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
 }
 
 // The user trustd runs as, for the command that fixes a directory it cannot create.

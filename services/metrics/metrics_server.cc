@@ -53,7 +53,8 @@ absl::StatusOr<HostPort> Parse(const std::string& address, const std::string& fi
   }
   unsigned char buf[16];
   if (inet_pton(hp.v6 ? AF_INET6 : AF_INET, hp.host.c_str(), buf) != 1) {
-    return bad(hp.v6 ? "has no IPv6 address in brackets" : "has no IPv4 address (names other than localhost are not resolved)");
+    return bad(hp.v6 ? "has no IPv6 address in brackets"
+                     : "has no IPv4 address (names other than localhost are not resolved)");
   }
   return hp;
 }
