@@ -165,8 +165,43 @@ struct MetricsConfig {
   bool allow_public = false;
 };
 
+// trustd.acme.<role>: one identity trustd obtains and renews from the ACME CA.
+struct AcmeIdentityConfig {
+  bool managed = false;            // The group is present.
+  // Names the certificate must carry (DNS names or IP addresses). For rest_server,
+  // http_server.host is added unless it is a wildcard address or "localhost".
+  std::vector<std::string> names;
+  std::string key_type = "ec-p256";  // "ec-p256" or "rsa-2048".
+};
+
+// trustd.acme: certificates obtained and renewed from an ACME CA (RFC 8555). Off while
+// directory_url is empty.
+struct AcmeConfig {
+  std::string directory_url;       // https://ca.example/acme/directory
+  std::vector<std::string> contact;  // "mailto:ops@example.com"
+  // The ACME server's TLS certificate is judged by the trust engine (purpose "acme")
+  // against these anchors; the only anchors that purpose has.
+  std::vector<std::string> ca_certificates;
+  std::string eab_key_id;          // External Account Binding (RFC 8555 section 7.3.4).
+  Secret eab_hmac_key;             // base64url, as the CA hands it out; sealed or plain.
+  std::string state_directory = "/var/lib/edge/acme";
+  // Renew when this fraction of the certificate's lifetime is left (unless the CA's
+  // renewalInfo says otherwise).
+  double renew_when_remaining = 1.0 / 3;
+  std::string challenge = "http-01";  // "http-01" or "tls-alpn-01".
+  std::string http01_address = "0.0.0.0:80";     // Open only while an order is pending.
+  std::string tls_alpn01_address = "0.0.0.0:443";
+  int64_t retry_interval = 60000;        // First wait after a failed order; doubles.
+  int64_t max_retry_interval = 21600000;  // 6 hours.
+  int64_t request_timeout = 30000;       // Each HTTPS request to the CA.
+  AcmeIdentityConfig rest_server;
+  AcmeIdentityConfig platform_client;
+  bool enabled() const { return !directory_url.empty(); }
+};
+
 struct TrustdConfig {
   MetricsConfig metrics;
+  AcmeConfig acme;
   std::string socket = "/run/edge/trustd.sock";
   int socket_mode = 0660;
   std::string master_key_file = "/var/lib/edge/master.key";

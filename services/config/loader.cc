@@ -403,7 +403,49 @@ void ParseSocketMode(Group& g, int* mode) {
   *mode = static_cast<int>(v);
 }
 
+void ParseAcmeIdentity(Group& g, absl::string_view key, AcmeIdentityConfig* out) {
+  if (!g.Get(key)) {
+    g.Known(key);
+    return;
+  }
+  out->managed = true;
+  g.Object(key, [out](Group& i) {
+    i.StringList("names", &out->names);
+    i.String("key_type", &out->key_type);
+  });
+}
+
+void ParseAcme(Group& g, AcmeConfig* a) {
+  g.String("directory_url", &a->directory_url);
+  g.StringList("contact", &a->contact);
+  g.StringList("ca_certificates", &a->ca_certificates);
+  g.Object("external_account_binding", [a](Group& e) {
+    e.String("key_id", &a->eab_key_id);
+    e.SecretValue("hmac_key", &a->eab_hmac_key);
+  });
+  g.String("state_directory", &a->state_directory);
+  if (auto n = g.Get("renew_when_remaining")) {
+    double v = 0;
+    if (!n->IsScalar() || !absl::SimpleAtod(n->Scalar(), &v) || !(v > 0 && v < 1)) {
+      g.Expected("renew_when_remaining",
+                 "a fraction of the certificate's lifetime between 0 and 1, such as 0.33",
+                 Describe(*n));
+    } else {
+      a->renew_when_remaining = v;
+    }
+  }
+  g.String("challenge", &a->challenge);
+  g.String("http01_address", &a->http01_address);
+  g.String("tls_alpn01_address", &a->tls_alpn01_address);
+  g.Int("retry_interval", &a->retry_interval, 1000, INT64_MAX, "milliseconds, ");
+  g.Int("max_retry_interval", &a->max_retry_interval, 1000, INT64_MAX, "milliseconds, ");
+  g.Int("request_timeout", &a->request_timeout, 1000, INT64_MAX, "milliseconds, ");
+  ParseAcmeIdentity(g, "rest_server", &a->rest_server);
+  ParseAcmeIdentity(g, "platform_client", &a->platform_client);
+}
+
 void ParseTrustd(Group& g, TrustdConfig* t) {
+  g.Object("acme", [t](Group& a) { ParseAcme(a, &t->acme); });
   g.String("socket", &t->socket);
   ParseSocketMode(g, &t->socket_mode);
   g.String("master_key_file", &t->master_key_file);
@@ -531,6 +573,8 @@ void ResolvePaths(Config* c) {
     for (std::string& p : files) Resolve(b, &p);
   }
   Resolve(b, &c->trustd.master_key_file);
+  for (std::string& p : c->trustd.acme.ca_certificates) Resolve(b, &p);
+  Resolve(b, &c->trustd.acme.state_directory);
   Resolve(b, &c->offline_msg_store.directory);
   Resolve(b, &c->logger.publish_directory);
   Resolve(b, &c->restd.state_directory);

@@ -4,14 +4,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "services/alwayson/entity_name.h"
+#include "services/common/host_port.h"
 #include "services/common/log.h"
 
 namespace edge::config {
@@ -49,6 +57,11 @@ void CheckPrivateKeyFile(const std::string& field, const std::string& path, Diag
                                           (st.st_mode & S_IROTH) ? "others" : "its group",
                                           st.st_mode & 07777, path));
   }
+}
+
+bool IsIpAddress(const std::string& name) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
 void CheckUser(const std::string& field, const std::string& user, Diagnostics* diags) {
@@ -90,11 +103,11 @@ void ValidateWsConnection(const WsConnection& ws, Diagnostics* diags) {
   }
 }
 
-void ValidateHttpServer(const HttpServer& http, Diagnostics* diags) {
+void ValidateHttpServer(const HttpServer& http, bool acme_managed, Diagnostics* diags) {
   if (!http.ssl) {
     diags->Warning("http_server.ssl", "SSL is off: the REST API, passwords included, is served "
                                       "in clear text");
-  } else {
+  } else if (!acme_managed) {  // Else trustd obtains the identity (trustd.acme.rest_server).
     if (http.certificate.empty()) {
       diags->Error("http_server.certificate",
                    "expected a PEM certificate chain because http_server.ssl is true, found none");
@@ -222,6 +235,109 @@ void ValidateLogger(const Logger& l, Diagnostics* diags) {
 
 // Across groups: what one group needs of another.
 
+// A name an ACME CA can issue for with http-01 or tls-alpn-01: a DNS name of LDH labels
+// (RFC 1123 section 2.1, RFC 5890) or an IP address (RFC 8738). Wildcards need dns-01
+// (RFC 8555 section 7.1.3), which trustd does not answer.
+std::string AcmeNameProblem(const std::string& name) {
+  if (name.empty()) return "expected a DNS name or an IP address, found an empty string";
+  if (IsIpAddress(name)) return "";
+  if (name[0] == '*') {
+    return absl::StrCat("\"", name.substr(0, 64), "\" is a wildcard; a wildcard needs the dns-01 "
+                        "challenge, which trustd does not answer: list each name");
+  }
+  if (name.size() > 253) return "expected a DNS name of at most 253 characters";
+  for (absl::string_view label : absl::StrSplit(name, '.')) {
+    bool ldh = !label.empty() && label.size() <= 63 && label.front() != '-' &&
+               label.back() != '-' &&
+               std::all_of(label.begin(), label.end(), [](char ch) {
+                 return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-';
+               });
+    if (!ldh) {
+      return absl::StrCat("expected a DNS name (labels of letters, digits and '-', 1 to 63 "
+                          "characters) or an IP address, found \"", absl::CEscape(name.substr(0, 64)),
+                          "\"");
+    }
+  }
+  return "";
+}
+
+// The names trustd asks for: the configured ones, and for rest_server the address restd
+// is reached at unless it is a wildcard address or localhost (no CA issues those).
+void ValidateAcme(const Config& c, Diagnostics* diags) {
+  const AcmeConfig& a = c.trustd.acme;
+  if (!a.enabled()) {
+    for (const char* role : {"rest_server", "platform_client"}) {
+      const AcmeIdentityConfig& id = std::string(role) == "rest_server" ? a.rest_server
+                                                                       : a.platform_client;
+      if (id.managed) {
+        diags->Error(absl::StrCat("trustd.acme.", role),
+                     "expected trustd.acme.directory_url (the ACME CA) for trustd to obtain "
+                     "this identity, found none");
+      }
+    }
+    return;
+  }
+  if (!absl::StartsWith(a.directory_url, "https://")) {
+    diags->Error("trustd.acme.directory_url",
+                 absl::StrCat("expected an https:// URL of the CA's ACME directory, found \"",
+                              absl::CEscape(a.directory_url.substr(0, 128)), "\""));
+  }
+  if (a.ca_certificates.empty()) {
+    diags->Error("trustd.acme.ca_certificates",
+                 "expected the CA certificate file(s) that validate the ACME server's TLS "
+                 "certificate, found none");
+  }
+  if (a.challenge != "http-01" && a.challenge != "tls-alpn-01") {
+    diags->Error("trustd.acme.challenge",
+                 absl::StrCat("expected \"http-01\" or \"tls-alpn-01\", found \"",
+                              absl::CEscape(a.challenge.substr(0, 64)), "\""));
+  }
+  const std::string& listen = a.challenge == "tls-alpn-01" ? a.tls_alpn01_address
+                                                           : a.http01_address;
+  const char* listen_key = a.challenge == "tls-alpn-01" ? "tls_alpn01_address" : "http01_address";
+  if (auto hp = ParseListenAddress(listen, absl::StrCat("trustd.acme.", listen_key)); !hp.ok()) {
+    diags->Error(absl::StrCat("trustd.acme.", listen_key),
+                 std::string(absl::StripPrefix(hp.status().message(),
+                                               absl::StrCat("trustd.acme.", listen_key, ": "))));
+  }
+  if (a.eab_key_id.empty() != a.eab_hmac_key.empty()) {
+    diags->Error(a.eab_key_id.empty() ? "trustd.acme.external_account_binding.key_id"
+                                      : "trustd.acme.external_account_binding.hmac_key",
+                 "expected key_id and hmac_key together (the CA hands out both), found one");
+  }
+  if (a.max_retry_interval < a.retry_interval) {
+    diags->Error("trustd.acme.max_retry_interval",
+                 absl::StrCat("expected at least retry_interval (", a.retry_interval,
+                              "), found ", a.max_retry_interval));
+  }
+  if (!a.rest_server.managed && !a.platform_client.managed) {
+    diags->Error("trustd.acme", "expected rest_server or platform_client (the identities trustd "
+                                "obtains from the CA), found neither");
+  }
+  for (const char* role : {"rest_server", "platform_client"}) {
+    const AcmeIdentityConfig& id = std::string(role) == "rest_server" ? a.rest_server
+                                                                     : a.platform_client;
+    if (!id.managed) continue;
+    std::string field = absl::StrCat("trustd.acme.", role);
+    if (id.key_type != "ec-p256" && id.key_type != "rsa-2048") {
+      diags->Error(absl::StrCat(field, ".key_type"),
+                   absl::StrCat("expected \"ec-p256\" or \"rsa-2048\", found \"",
+                                absl::CEscape(id.key_type.substr(0, 64)), "\""));
+    }
+    for (size_t i = 0; i < id.names.size(); ++i) {
+      std::string problem = AcmeNameProblem(id.names[i]);
+      if (!problem.empty()) diags->Error(absl::StrCat(field, ".names[", i, "]"), problem);
+    }
+    if (AcmeNames(c, std::string(role) == "rest_server").empty()) {
+      diags->Error(absl::StrCat(field, ".names"),
+                   std::string(role) == "rest_server"
+                       ? "expected the names restd is reached at (http_server.host is a "
+                         "wildcard address or localhost, which no CA issues for), found none"
+                       : "expected the names the client certificate carries, found none");
+    }
+  }
+}
+
 // EMS writes the verbose message log at TRACE only.
 void ValidateVerbose(const Config& c, Diagnostics* diags) {
   if (!c.ws_connection.verbose) return;
@@ -276,6 +392,10 @@ void ValidateFiles(const Config& c, Diagnostics* diags) {
                       : absl::StrCat("certificates.http_client_ca_certs[", i, "]"),
                   certs.http_client_ca_certs[i], diags);
   }
+  const std::vector<std::string>& acme_cas = c.trustd.acme.ca_certificates;
+  for (size_t i = 0; i < acme_cas.size(); ++i) {
+    CheckReadable(absl::StrCat("trustd.acme.ca_certificates[", i, "]"), acme_cas[i], diags);
+  }
   for (const auto& [store, files] : c.trustd.crl_files) {
     for (size_t i = 0; i < files.size(); ++i) {
       CheckReadable(absl::StrCat("trustd.crl_files.", store, "[", i, "]"), files[i], diags);
@@ -285,11 +405,30 @@ void ValidateFiles(const Config& c, Diagnostics* diags) {
 
 }  // namespace
 
+std::vector<std::string> AcmeNames(const Config& c, bool rest_server) {
+  const AcmeIdentityConfig& id = rest_server ? c.trustd.acme.rest_server
+                                             : c.trustd.acme.platform_client;
+  std::vector<std::string> names;
+  auto add = [&names](const std::string& name) {
+    std::string lower = absl::AsciiStrToLower(name);
+    if (std::find(names.begin(), names.end(), lower) == names.end()) names.push_back(lower);
+  };
+  const std::string& host = c.http_server.host;
+  if (rest_server && !host.empty() && host != "0.0.0.0" && host != "::" && host != "[::]" &&
+      absl::AsciiStrToLower(host) != "localhost") {
+    add(host);
+  }
+  for (const std::string& name : id.names) add(name);
+  return names;
+}
+
 void ValidateConfig(const Config& c, Diagnostics* diags, bool check_files) {
   ValidateWsServers(c, diags);
   ValidateRestd(c.restd, diags);
   ValidateWsConnection(c.ws_connection, diags);
-  ValidateHttpServer(c.http_server, diags);
+  ValidateHttpServer(c.http_server, c.trustd.acme.enabled() && c.trustd.acme.rest_server.managed,
+                     diags);
+  ValidateAcme(c, diags);
   ValidateCertificates(c.certificates, diags);
   ValidateTrustAnchorsForPeers(c, diags);
   ValidateAutoBind(c.auto_bind, diags);

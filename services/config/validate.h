@@ -15,6 +15,11 @@ namespace edge::config {
 // meant to be able to read keys). Changes nothing: paths are already resolved (loader).
 void ValidateConfig(const Config& config, Diagnostics* diags, bool check_files = true);
 
+// The names trustd asks the ACME CA for (trustd.acme): the role's `names` and, for
+// rest_server, http_server.host unless it is a wildcard address or localhost; lower case,
+// each once, in that order.
+std::vector<std::string> AcmeNames(const Config& config, bool rest_server);
+
 }  // namespace edge::config
 
 #endif  // SERVICES_CONFIG_VALIDATE_H_

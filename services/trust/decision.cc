@@ -11,12 +11,13 @@ absl::string_view PurposeName(Purpose purpose) {
     case Purpose::kPlatform: return "platform";
     case Purpose::kEdge: return "edge";
     case Purpose::kClient: return "client";
+    case Purpose::kAcme: return "acme";
   }
   return "unknown";
 }
 
 bool ParsePurpose(absl::string_view name, Purpose* purpose) {
-  for (Purpose p : {Purpose::kPlatform, Purpose::kEdge, Purpose::kClient}) {
+  for (Purpose p : {Purpose::kPlatform, Purpose::kEdge, Purpose::kClient, Purpose::kAcme}) {
     if (name == PurposeName(p)) {
       *purpose = p;
       return true;

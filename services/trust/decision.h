@@ -24,10 +24,11 @@ enum class Purpose {
   kPlatform,  // edged -> the platform (AlwaysOn over wss): certificates.cert_chain.
   kEdge,      // restd -> auto_bind endpoints: http_client_ca_certs, else cert_chain.
   kClient,    // HTTPS clients presenting certificates to restd: certificates.cert_chain.
+  kAcme,      // trustd -> its ACME CA (trustd.acme): trustd.acme.ca_certificates only.
 };
 
-absl::string_view PurposeName(Purpose purpose);  // "platform", "edge", "client".
-// Parses "platform"/"edge"/"client"; false when `name` is none of them.
+absl::string_view PurposeName(Purpose purpose);  // "platform", "edge", "client", "acme".
+// Parses "platform"/"edge"/"client"/"acme"; false when `name` is none of them.
 bool ParsePurpose(absl::string_view name, Purpose* purpose);
 
 // Why a chain was accepted or refused. Names (ReasonName) are stable: users search them.

@@ -112,6 +112,17 @@ absl::StatusOr<TrustPolicy> PolicyFromConfig(const config::Config& c, uint64_t g
   client.store = *main_store;
   client.pins = Pins(c, "client");
   policy.purposes[Purpose::kClient] = std::move(client);
+
+  // trustd's own connection to its ACME CA: judged strictly whatever certificates.validate
+  // says of the platform, against trustd.acme.ca_certificates alone.
+  if (c.trustd.acme.enabled() && !c.trustd.acme.ca_certificates.empty()) {
+    auto store = LoadStore("trustd.acme.ca_certificates", c.trustd.acme.ca_certificates, {}, "");
+    if (!store.ok()) return store.status();
+    PurposePolicy acme;
+    acme.store = *store;
+    acme.strict = Strict(c.trustd.policy);
+    policy.purposes[Purpose::kAcme] = std::move(acme);
+  }
   return policy;
 }
 

@@ -92,6 +92,7 @@ v1::Purpose ToProto(Purpose purpose) {
     case Purpose::kPlatform: return v1::PLATFORM;
     case Purpose::kEdge: return v1::EDGE;
     case Purpose::kClient: return v1::CLIENT;
+    case Purpose::kAcme: return v1::ACME;
   }
   return v1::PURPOSE_UNSPECIFIED;
 }
@@ -101,6 +102,7 @@ bool FromProto(v1::Purpose purpose, Purpose* out) {
     case v1::PLATFORM: *out = Purpose::kPlatform; return true;
     case v1::EDGE: *out = Purpose::kEdge; return true;
     case v1::CLIENT: *out = Purpose::kClient; return true;
+    case v1::ACME: *out = Purpose::kAcme; return true;
     default: return false;
   }
 }
