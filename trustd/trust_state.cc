@@ -12,6 +12,7 @@
 #include "services/common/openssl_util.h"
 #include "services/trust/policy_from_config.h"
 #include "services/trust/sealed_secret.h"
+#include "trustd/acme_paths.h"
 
 namespace edge::trustd {
 namespace {
@@ -20,7 +21,8 @@ namespace v1 = ::trust::v1;
 
 bool AnySealed(const config::Config& c) {
   if (c.app_key.sealed() || c.http_server.password.sealed() ||
-      c.http_server.passphrase.sealed() || c.certificates.key_passphrase.sealed()) {
+      c.http_server.passphrase.sealed() || c.certificates.key_passphrase.sealed() ||
+      c.trustd.acme.eab_hmac_key.sealed()) {
     return true;
   }
   for (const config::AutoBind& a : c.auto_bind) {
@@ -86,6 +88,8 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
   reveal("app_key", config.app_key, "appKey");
   reveal("http_server/password", config.http_server.password, "http_server.password");
   reveal("proxy/password", config.proxy.password, "proxy.password");
+  reveal("acme/eab_hmac_key", config.trustd.acme.eab_hmac_key,
+         "trustd.acme.external_account_binding.hmac_key");
   for (size_t i = 0; i < config.auto_bind.size(); ++i) {
     reveal(absl::StrCat("auto_bind/", config.auto_bind[i].name, "/password"),
            config.auto_bind[i].password, absl::StrCat("auto_bind[", i, "].password"));
@@ -96,6 +100,7 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
     v1::Role role;
     const char* name;
     trust::IdentityFiles files;
+    bool acme_issued = false;
   };
   std::vector<Want> wants;
   if (!config.http_server.certificate.empty() && !config.http_server.private_key.empty()) {
@@ -110,6 +115,20 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
                       config.certificates.key_file, "certificates.key_file",
                       config.certificates.key_passphrase.value, "certificates.key_passphrase"}});
   }
+  // An identity trustd obtained from its ACME CA takes the place of the configured files
+  // once it exists (acme_paths.h); until then the configured ones, if any, stay in force.
+  for (const char* role : {"rest_server", "platform_client"}) {
+    if (!AcmeManages(config, role)) continue;
+    std::string chain = AcmeChainFile(config.trustd.acme, role);
+    if (::stat(chain.c_str(), &st) != 0) continue;
+    v1::Role r = std::string(role) == "rest_server" ? v1::REST_SERVER : v1::PLATFORM_CLIENT;
+    wants.erase(std::remove_if(wants.begin(), wants.end(),
+                               [r](const Want& w) { return w.role == r; }),
+                wants.end());
+    std::string field = absl::StrCat("trustd.acme.", role, " (issued by the ACME CA)");
+    wants.push_back({r, role, {chain, field, AcmeKeyFile(config.trustd.acme, role), field, "", ""},
+                     true});
+  }
   for (Want& want : wants) {
     if (trust::IsSealed(want.files.passphrase) && mk == nullptr) continue;  // Reported above.
     auto id = trust::LoadIdentity(want.files, mk);
@@ -123,7 +142,9 @@ absl::StatusOr<std::shared_ptr<const TrustState>> TrustState::Load(const config:
       if (c != ':') hex.push_back(absl::ascii_tolower(c));
     }
     RoleIdentity ri{want.role, want.name, absl::StrCat(want.name, ":", hex.substr(0, 16)),
-                    *std::move(id)};
+                    *std::move(id), want.acme_issued};
+    state->identity_files_.push_back(want.files.cert_path);
+    state->identity_files_.push_back(want.files.key_path);
     state->identities_.push_back(std::move(ri));
   }
 
@@ -191,7 +212,9 @@ std::vector<std::string> TrustState::Files() const {
                                &c.certificates.client_cert, &c.certificates.key_file}) {
     if (!f->empty()) files.push_back(*f);
   }
+  for (const std::string& f : identity_files_) files.push_back(f);
   for (const std::string& f : c.certificates.cert_chain) files.push_back(f);
+  for (const std::string& f : c.trustd.acme.ca_certificates) files.push_back(f);
   for (const std::string& f : c.certificates.http_client_ca_certs) files.push_back(f);
   for (const auto& [store, list] : c.trustd.crl_files) {
     for (const std::string& f : list) files.push_back(f);

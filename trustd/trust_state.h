@@ -41,6 +41,7 @@ struct RoleIdentity {
   std::string name;    // "rest_server", "platform_client".
   std::string key_id;  // "<name>:<first 16 hex of the leaf SHA-256>": changes on rotation.
   trust::Identity identity;
+  bool acme_issued = false;  // From trustd.acme's state directory, not the configured files.
 };
 
 class TrustState {
@@ -58,7 +59,8 @@ class TrustState {
 
   const RoleIdentity* IdentityForRole(::trust::v1::Role role) const;
   const RoleIdentity* IdentityForKeyId(const std::string& key_id) const;
-  // Secrets by name: "app_key", "auto_bind/<thing>/password", "http_server/password".
+  // Secrets by name: "app_key", "auto_bind/<thing>/password", "http_server/password",
+  // "acme/eab_hmac_key".
   const std::string* Secret(const std::string& name) const;
 
   // Every certificate trustd holds, for expiry warnings: (description, notAfter).
@@ -78,6 +80,7 @@ class TrustState {
   std::optional<trust::MasterKey> master_key_;
   std::string master_key_file_;
   std::vector<RoleIdentity> identities_;
+  std::vector<std::string> identity_files_;  // The certificate and key files they came from.
   std::map<std::string, std::string> secrets_;
   std::vector<std::string> warnings_;
   absl::Time loaded_;

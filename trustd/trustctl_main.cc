@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "services/common/command_line.h"
@@ -20,6 +22,7 @@
 #include "services/common/openssl_util.h"
 #include "services/config/diagnostic.h"
 #include "services/config/loader.h"
+#include "services/json/json.h"
 #include "services/startup/startup_checks.h"
 #include "services/trust/chain_validator.h"
 #include "services/trust/master_key.h"
@@ -28,6 +31,7 @@
 #include "services/trust/sealed_secret.h"
 #include "services/trustd_client/trustd_client.h"
 #include "trustd/limbo.h"
+#include "trustd/acme_paths.h"
 #include "trustd/trust_state.h"
 #include "trustd/verify_text.h"
 
@@ -227,6 +231,66 @@ int Fingerprint(const CommandLine& args, const std::string&) {
   return kOk;
 }
 
+// trustctl acme status: what trustd's ACME client last wrote (status.json in
+// trustd.acme.state_directory): each identity's expiry, next renewal and last result.
+int AcmeStatus(const CommandLine& args, const std::string&) {
+  if (args.positional()[0] != "status") {
+    return UsageError("acme", absl::StrCat("expected \"status\", found \"",
+                                           absl::CEscape(args.positional()[0].substr(0, 32)), "\""));
+  }
+  std::string config_path = args.Value("config", "/etc/edge/config.yaml");
+  auto loaded = edge::config::LoadConfigFile(config_path, /*check_files=*/false);
+  if (!loaded.ok()) return Fail(loaded.status().message());
+  const edge::config::AcmeConfig& acme = loaded->config.trustd.acme;
+  if (!acme.enabled()) {
+    return Fail(absl::StrCat(config_path, ": trustd.acme is not configured (no directory_url)"));
+  }
+  std::string path = edge::trustd::AcmeStatusFile(acme);
+  auto text = edge::ReadFile(path, 1 << 20);
+  if (!text.ok()) {
+    return Fail(absl::StrCat(text.status().message(),
+                             " (trustd writes it once its ACME client has run; is trustd running "
+                             "with this configuration?)"));
+  }
+  if (args.Has("json")) {
+    std::cout << *text;
+    return kOk;
+  }
+  auto doc = edge::json::Parse(*text);
+  const edge::json::Value* ids = doc.ok() ? doc->Find("identities") : nullptr;
+  if (ids == nullptr || !ids->is_array()) return Fail(absl::StrCat(path, ": not a status file"));
+  auto member = [](const edge::json::Value& v, const char* key) -> std::string {
+    const edge::json::Value* m = v.Find(key);
+    if (m == nullptr || m->is_null()) return "-";
+    if (m->is_number()) return absl::StrCat(m->number());
+    return m->is_string() ? m->str() : "-";
+  };
+  std::cout << "ACME CA " << member(*doc, "directory_url") << " (as of "
+            << member(*doc, "written") << ")\n";
+  bool all_ok = !ids->array().empty();
+  for (const edge::json::Value& id : ids->array()) {
+    std::vector<std::string> names;
+    if (const edge::json::Value* n = id.Find("names"); n && n->is_array()) {
+      for (const edge::json::Value& v : n->array()) names.push_back(v.is_string() ? v.str() : "?");
+    }
+    std::string result = member(id, "last_result");
+    std::cout << member(id, "role") << " (" << absl::StrJoin(names, ", ") << ")\n"
+              << "  expires:      " << member(id, "not_after") << "\n"
+              << "  next renewal: " << member(id, "next_renewal") << "\n"
+              << "  last result:  " << result << " (attempted " << member(id, "last_attempt")
+              << ")\n";
+    if (result == "failed") {
+      std::cout << "  failures:     " << member(id, "failures") << "\n"
+                << "  error:        " << member(id, "last_error") << "\n";
+      if (member(id, "problem_type") != "" && member(id, "problem_type") != "-") {
+        std::cout << "  problem:      " << member(id, "problem_type") << "\n";
+      }
+    }
+    if (result != "ok") all_ok = false;
+  }
+  return all_ok ? kOk : kFailed;
+}
+
 int Health(const CommandLine& args, const std::string& global_socket) {
   std::string socket = SocketOf(args, global_socket);
   if (socket.empty()) return UsageError("health", "--socket PATH is required");
@@ -319,6 +383,19 @@ const std::vector<Command>& Commands() {
         "FILE.pem"},
        "SHA-256 fingerprints of certificates, as openssl prints them",
        Fingerprint},
+      {{"trustctl acme",
+        "status [--config FILE] [--json]",
+        "Each identity trustd obtains from its ACME CA (trustd.acme): the names, when the\n"
+        "certificate expires, when trustd renews it, and the last result with the CA's reason\n"
+        "when it failed; read from trustd.acme.state_directory/status.json. Exit 0 when every\n"
+        "identity's last order succeeded, 1 otherwise.",
+        {{"config", "FILE", "the configuration trustd runs with [/etc/edge/config.yaml]"},
+         {"json", "", "print the status file as it is (one JSON object)"}},
+        1,
+        1,
+        "status"},
+       "ACME: each managed identity's expiry, next renewal and last result",
+       AcmeStatus},
       {{"trustctl health",
         "--socket PATH",
         "Prints the health of the daemon on the socket (\"SERVING\"); exit 0 when it serves.\n"

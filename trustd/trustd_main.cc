@@ -19,6 +19,7 @@
 #include "services/local_rpc/uds_listener.h"
 #include "services/metrics/metrics_server.h"
 #include "services/startup/startup_checks.h"
+#include "trustd/acme_manager.h"
 #include "trustd/file_watcher.h"
 #include "trustd/trust_service.h"
 #include "trustd/trust_state.h"
@@ -131,6 +132,7 @@ int Run(const std::string& config_path) {
   // last good generation stays in force.
   absl::Mutex reload_mu;
   uint64_t generation = 1;
+  std::unique_ptr<AcmeManager> acme;  // Set before the first reload can run.
   absl::Time last_expiry_check = absl::Now();
   auto reload = [&] {
     absl::MutexLock lock(&reload_mu);
@@ -151,7 +153,16 @@ int Run(const std::string& config_path) {
                        next->first->Certificates(), absl::Now());
     LogInfo(absl::StrCat("trust material reloaded: generation ", generation));
     WarnAboutExpiry(*next->first, absl::Now());
+    if (acme) acme->Wake();
   };
+  // trustd.acme: identities obtained and renewed from the ACME CA; each one installed is
+  // loaded as a new generation like a rotated file.
+  AcmeManagerOptions acme_options;
+  acme_options.state = [&service] { return service.state(); };
+  acme_options.installed = reload;
+  acme_options.metrics = &counters;
+  acme = std::make_unique<AcmeManager>(std::move(acme_options));
+  acme->Start();
   auto tick = [&] {
     counters.UpdateExpiry(absl::Now());
     if (absl::Now() - last_expiry_check < absl::Hours(1)) return;
@@ -165,6 +176,7 @@ int Run(const std::string& config_path) {
                         state->validator().policy().purposes.size(), " purposes, ",
                         state->Snapshot().identities_size(), " identities)"));
   AwaitTerminationSignal();
+  acme->Stop();
   watcher = absl::StatusOr<std::unique_ptr<FileWatcher>>(nullptr);
   (*listener)->Stop();
   service.Shutdown();

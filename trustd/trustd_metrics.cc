@@ -41,7 +41,23 @@ TrustdMetrics::TrustdMetrics(prometheus::Registry& registry)
       denied_(prometheus::BuildCounter()
                   .Name("edge_trustd_denied_callers_total")
                   .Help("Local callers refused by trustd.callers, by method.")
-                  .Register(registry)) {}
+                  .Register(registry)),
+      acme_renewals_(prometheus::BuildCounter()
+                         .Name("edge_trustd_acme_renewals_total")
+                         .Help("ACME orders by identity and result (ok, failed).")
+                         .Register(registry)),
+      acme_next_(prometheus::BuildGauge()
+                     .Name("edge_trustd_acme_next_renewal_timestamp_seconds")
+                     .Help("When trustd next orders a certificate for the identity (Unix time).")
+                     .Register(registry)) {}
+
+void TrustdMetrics::AcmeRenewal(const std::string& identity, bool ok) {
+  acme_renewals_.Add({{"identity", identity}, {"result", ok ? "ok" : "failed"}}).Increment();
+}
+
+void TrustdMetrics::AcmeNextRenewal(const std::string& identity, absl::Time when) {
+  acme_next_.Add({{"identity", identity}}).Set(absl::ToDoubleSeconds(when - absl::UnixEpoch()));
+}
 
 void TrustdMetrics::Decision(trust::Purpose purpose, const trust::Decision& decision,
                              bool cached) {

@@ -11,6 +11,8 @@
 //   edge_trustd_generation                              the trust material in force
 //   edge_trustd_reloads_refused_total                   changed files refused
 //   edge_trustd_denied_callers_total{method}            local callers refused
+//   edge_trustd_acme_renewals_total{identity,result}    ACME orders: result ok or failed
+//   edge_trustd_acme_next_renewal_timestamp_seconds{identity}  when the next order is due
 //
 // Thread-safe.
 #ifndef TRUSTD_TRUSTD_METRICS_H_
@@ -41,6 +43,9 @@ class TrustdMetrics {
   void SignDuration(double seconds) { sign_duration_.Observe(seconds); }
   void DeniedCaller(const std::string& method);
   void ReloadRefused() { reloads_refused_.Increment(); }
+  // An ACME order for `identity` ("rest_server", "platform_client") ended.
+  void AcmeRenewal(const std::string& identity, bool ok);
+  void AcmeNextRenewal(const std::string& identity, absl::Time when);
   // A generation came into force, with its policy and its certificates.
   void Generation(uint64_t generation, const config::StrictPolicyConfig& policy,
                   std::vector<std::pair<std::string, absl::Time>> certificates, absl::Time now);
@@ -56,6 +61,8 @@ class TrustdMetrics {
   prometheus::Gauge& generation_;
   prometheus::Counter& reloads_refused_;
   prometheus::Family<prometheus::Counter>& denied_;
+  prometheus::Family<prometheus::Counter>& acme_renewals_;
+  prometheus::Family<prometheus::Gauge>& acme_next_;
 
   absl::Mutex mu_;
   std::vector<std::pair<std::string, absl::Time>> certificates_ ABSL_GUARDED_BY(mu_);
