@@ -36,6 +36,8 @@ $build_only || PACKAGES+=(
   squid apache2-utils
   # A real Prometheus server scrapes the daemons in the e2e test; promtool checks the format.
   prometheus
+  # An RFC 8555 ACME CA (and its DNS) for trustd.acme's tests (//tests/acme).
+  pebble
   # Validates deploy/docker-compose.yml (no Docker engine is needed for that).
   docker-compose
 )

@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/config/validate.h"
 
 namespace edge::config {
 namespace {
@@ -454,6 +456,85 @@ TEST_F(LoaderTest, ReportsOneBadFingerprintAsOneError) {
 
 // The shipped examples load without an error (their files live on the target machine, so
 // only the files are not checked) and without an unknown key.
+// trustd.acme: every problem named by its field, with what was expected.
+TEST_F(LoaderTest, ReportsEachAcmeProblemWithItsFieldPath) {
+  auto acme = [this](const std::string& body) {
+    return std::map<std::string, std::string>{
+        {"trustd", absl::StrCat("trustd:\n  master_key_file: ", dir_, "/master.key\n  acme:\n",
+                                body)}};
+  };
+  const std::string base = "    directory_url: https://ca.example/dir\n    ca_certificates: ca.pem\n";
+  const std::vector<Case> cases = {
+      {"plain http directory",
+       acme("    directory_url: http://ca.example/dir\n    ca_certificates: ca.pem\n"
+            "    rest_server: {names: [gw.example.com]}\n"),
+       "error: trustd.acme.directory_url: expected an https:// URL of the CA's ACME directory, "
+       "found \"http://ca.example/dir\""},
+      {"no anchors for the CA",
+       acme("    directory_url: https://ca.example/dir\n    rest_server: {names: [gw.example.com]}\n"),
+       "error: trustd.acme.ca_certificates: expected the CA certificate file(s) that validate "
+       "the ACME server's TLS certificate, found none"},
+      {"no identity",
+       acme(base),
+       "error: trustd.acme: expected rest_server or platform_client (the identities trustd "
+       "obtains from the CA), found neither"},
+      {"a wildcard name",
+       acme(base + "    rest_server: {names: [\"*.example.com\"]}\n"),
+       "error: trustd.acme.rest_server.names[0]: \"*.example.com\" is a wildcard; a wildcard "
+       "needs the dns-01 challenge, which trustd does not answer: list each name"},
+      {"not a DNS name",
+       acme(base + "    rest_server: {names: [\"gw_1.example.com\"]}\n"),
+       "error: trustd.acme.rest_server.names[0]: expected a DNS name (labels of letters, digits "
+       "and '-', 1 to 63 characters) or an IP address, found \"gw_1.example.com\""},
+      {"no names for the client certificate",
+       acme(base + "    platform_client: {}\n"),
+       "error: trustd.acme.platform_client.names: expected the names the client certificate "
+       "carries, found none"},
+      {"an unknown challenge",
+       acme(base + "    challenge: dns-01\n    rest_server: {names: [gw.example.com]}\n"),
+       "error: trustd.acme.challenge: expected \"http-01\" or \"tls-alpn-01\", found \"dns-01\""},
+      {"a listen address without a port",
+       acme(base + "    http01_address: 0.0.0.0\n    rest_server: {names: [gw.example.com]}\n"),
+       "error: trustd.acme.http01_address: \"0.0.0.0\" has no :PORT; expected HOST:PORT with an "
+       "IP address or localhost, e.g. 127.0.0.1:9101 or [::1]:9101"},
+      {"half an EAB",
+       acme(base + "    external_account_binding: {key_id: kid-1}\n"
+                   "    rest_server: {names: [gw.example.com]}\n"),
+       "error: trustd.acme.external_account_binding.hmac_key: expected key_id and hmac_key "
+       "together (the CA hands out both), found one"},
+      {"a fraction out of range",
+       acme(base + "    renew_when_remaining: 1.5\n    rest_server: {names: [gw.example.com]}\n"),
+       "error: trustd.acme.renew_when_remaining: expected a fraction of the certificate's "
+       "lifetime between 0 and 1, such as 0.33, found \"1.5\""},
+      {"an unknown key type",
+       acme(base + "    rest_server: {names: [gw.example.com], key_type: ed25519}\n"),
+       "error: trustd.acme.rest_server.key_type: expected \"ec-p256\" or \"rsa-2048\", found "
+       "\"ed25519\""},
+      {"an identity without a CA",
+       acme("    rest_server: {names: [gw.example.com]}\n"),
+       "error: trustd.acme.rest_server: expected trustd.acme.directory_url (the ACME CA) for "
+       "trustd to obtain this identity, found none"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> lines = Lines(Yaml(c.replace));
+    EXPECT_THAT(lines, ::testing::Contains(c.expected)) << c.name;
+  }
+  // Managed by ACME, restd's identity needs no files of its own.
+  std::vector<std::string> lines = Lines(Yaml(
+      {{"http_server", "http_server:\n  host: gw.example.com\n  user: admin\n"
+                       "  password: \"AES:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n"},
+       {"trustd", absl::StrCat("trustd:\n  master_key_file: ", dir_, "/master.key\n  acme:\n",
+                               base, "    rest_server: {}\n")}}));
+  EXPECT_TRUE(lines.empty()) << lines[0];
+  Config config;
+  CheckConfigText(Yaml({{"http_server", "http_server:\n  host: GW.example.com\n"},
+                        {"trustd", absl::StrCat("trustd:\n  acme:\n", base,
+                                                "    rest_server: {names: [gw.example.com, "
+                                                "10.0.0.7]}\n")}}),
+                  "test.yaml", dir_, &config);
+  EXPECT_EQ(AcmeNames(config, true), (std::vector<std::string>{"gw.example.com", "10.0.0.7"}));
+}
+
 TEST(ExampleConfigTest, ShippedExamplesLoadCleanly) {
   for (const char* name : {"deploy/examples/config.yaml", "deploy/examples/config.json",
                            "deploy/compose/config.yaml"}) {

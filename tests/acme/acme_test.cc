@@ -215,10 +215,14 @@ TEST_F(AcmeTest, ObtainsTheFirstCertificateAndRenewsItWhileRestdKeepsRunning) {
   ASSERT_TRUE(stack_.StartTrustd().ok());
   const char* strace = "/usr/bin/strace";
   bool have_strace = ::access(strace, X_OK) == 0;
+  auto traced = [&](const std::string& trace) {
+    return have_strace ? std::vector<std::string>{strace, "-f", "-qq", "-e",
+                                                  "trace=open,openat,openat2", "-o", trace}
+                       : std::vector<std::string>{};
+  };
   std::string trace = stack_.dir() + "/restd.strace";
-  std::vector<std::string> wrapper;
-  if (have_strace) wrapper = {strace, "-f", "-qq", "-e", "trace=open,openat,openat2", "-o", trace};
-  ASSERT_TRUE(stack_.StartRestd(wrapper).ok());
+  std::string edged_trace = stack_.dir() + "/edged.strace";
+  ASSERT_TRUE(stack_.StartRestd(traced(trace)).ok());
 
   std::string first = AwaitServed("", absl::Seconds(60));
   ASSERT_FALSE(first.empty()) << stack_.trustd()->Log();
@@ -228,6 +232,8 @@ TEST_F(AcmeTest, ObtainsTheFirstCertificateAndRenewsItWhileRestdKeepsRunning) {
   EXPECT_EQ(X509_check_ip_asc(served.get(), "127.0.0.1", 0), 1) << "http_server.host is a name";
   EXPECT_TRUE(stack_.trustd()->WaitForLog("installed a certificate for platform_client",
                                           absl::Seconds(60)));
+  // edged starts with the ACME-issued client identity in force (it takes it from trustd).
+  ASSERT_TRUE(stack_.StartEdged("edged.log", traced(edged_trace)).ok());
 
   // What trustd keeps: the key 0600 in its state directory, the account key sealed.
   struct stat st;
@@ -263,6 +269,10 @@ TEST_F(AcmeTest, ObtainsTheFirstCertificateAndRenewsItWhileRestdKeepsRunning) {
   EXPECT_TRUE(absl::StrContains(opens, "config.yaml")) << "the trace sees restd's opens";
   EXPECT_FALSE(absl::StrContains(opens, "key.pem")) << opens;
   EXPECT_FALSE(absl::StrContains(opens, "account.key")) << opens;
+  std::string edged_opens = ReadFile(edged_trace).value_or("");
+  EXPECT_TRUE(absl::StrContains(edged_opens, "config.yaml")) << "the trace sees edged's opens";
+  EXPECT_FALSE(absl::StrContains(edged_opens, "key.pem")) << edged_opens;
+  EXPECT_FALSE(absl::StrContains(edged_opens, "/acme/")) << edged_opens;
 }
 
 TEST_F(AcmeTest, AFailedRenewalKeepsTheCertificateInForceAndSaysWhy) {

@@ -173,9 +173,11 @@ absl::StatusOr<DelayProxy*> EdgeStack::SlowTrustd() {
   return trustd_proxy_.get();
 }
 
-absl::Status EdgeStack::StartEdged(const std::string& log_name) {
-  auto edged = Subprocess::Start({Runfile("edged/edged"), "--config", config_path()},
-                                 absl::StrCat(dir_, "/", log_name));
+absl::Status EdgeStack::StartEdged(const std::string& log_name,
+                                  const std::vector<std::string>& wrapper) {
+  std::vector<std::string> argv = wrapper;
+  argv.insert(argv.end(), {Runfile("edged/edged"), "--config", config_path()});
+  auto edged = Subprocess::Start(argv, absl::StrCat(dir_, "/", log_name));
   if (!edged.ok()) return edged.status();
   edged_ = std::move(*edged);
   if (!edged_->WaitForLog("serving edge.v1.EdgeService", absl::Seconds(20))) {

@@ -82,8 +82,9 @@ class EdgeStack {
   // and a DelayProxy takes its path, so that every trustd answer can be made late
   // (set_delay on the result; no delay until then). The stack owns the proxy.
   absl::StatusOr<DelayProxy*> SlowTrustd();
-  // edged, logging to dir/`log_name`.
-  absl::Status StartEdged(const std::string& log_name = "edged.log");
+  // edged, logging to dir/`log_name`; `wrapper` runs before it (as for restd).
+  absl::Status StartEdged(const std::string& log_name = "edged.log",
+                          const std::vector<std::string>& wrapper = {});
   // The running edged, handed over, so that a test can start another beside it.
   std::unique_ptr<Subprocess> TakeEdged() { return std::move(edged_); }
   // restd; `wrapper` runs before it (e.g. {"strace", "-f", "-o", "trace"}).
