@@ -16,6 +16,7 @@ targets=(
   //proto/edge/v1:edge_proto_fuzzer:proto/edge/v1/testdata/fuzz/edge_proto
   //edged:offline_store_fuzzer:edged/testdata/fuzz/offline_store
   //restd:request_fuzzer:restd/testdata/fuzz/request
+  //services/acme:acme_client_fuzzer:services/acme/testdata/fuzz
 )
 # Every cc_fuzz_target in the tree runs here: one that is not listed above is an error, so
 # a new parser's fuzzer cannot be forgotten.
