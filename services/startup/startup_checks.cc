@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "services/common/file_util.h"
 #include "services/common/log.h"
@@ -142,6 +143,33 @@ void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
   }
 }
 
+// What trustd's ACME client needs: its state directory (keys, chains, status), or a
+// parent to create it in.
+void CheckAcmeStateDirectory(const Config& c, Diagnostics* diags) {
+  if (!c.trustd.acme.enabled()) return;
+  const std::string& dir = c.trustd.acme.state_directory;
+  const char* field = "trustd.acme.state_directory";
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      diags->Error(field, absl::StrCat("expected a directory, found a file: ", dir));
+    } else if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+      diags->Error(field, absl::StrCat("expected a directory trustd can write, found one it "
+                                       "cannot (", std::strerror(errno), "): ", dir,
+                                       "; chown it to the user trustd runs as"));
+    } else if (st.st_mode & 0077) {
+      diags->Warning(field, absl::StrFormat("%s holds private keys but is open to others (mode "
+                                            "%04o); chmod 700 %s",
+                                            dir, st.st_mode & 07777, dir));
+    }
+    return;
+  }
+  if (absl::Status can = CanMakeDirectories(dir); !can.ok()) {
+    diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created: ", can.message(),
+                                     "; create it: install -d -m 0700 -o TRUSTD_USER ", dir));
+  }
+}
+
 const char* DaemonName(Daemon daemon) {
   switch (daemon) {
     case Daemon::kTrustd: return "trustd";
@@ -220,6 +248,7 @@ void CheckStartup(const Config& config, Daemon daemon, Diagnostics* diags) {
       CheckSocket("trustd.socket", config.trustd.socket, diags);
       CheckCallers(config.trustd.callers, "trustd", diags);
       CheckMasterKey(config, diags);
+      CheckAcmeStateDirectory(config, diags);
       break;
     case Daemon::kEdged:
       CheckSocket("edged.socket", config.edged.socket, diags);

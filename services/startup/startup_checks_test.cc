@@ -247,6 +247,18 @@ TEST_F(StartupChecksTest, ReportsWhatOnlyStartUpUsedToFindWithTheFieldAndTheFix)
        {Daemon::kEdged},
        absl::StrCat("error: offline_msg_store.directory: expected a directory, found a file: ",
                     dir_, "/ca.pem")},
+      {"ACME state under a file",
+       // (Its own master key path: an earlier case left keys/master.key open to others.)
+       {{"trustd", "trustd:\n  socket: run/trustd.sock\n  master_key_file: run/acme-master.key\n"
+                   "  acme:\n    directory_url: https://ca.example/dir\n"
+                   "    ca_certificates: ca.pem\n    state_directory: ca.pem/acme\n"
+                   "    rest_server: {names: [gw.example.com]}\n"}},
+       {Daemon::kTrustd},
+       absl::StrCat("error: trustd.acme.state_directory: ", dir_,
+                    "/ca.pem/acme does not exist and cannot be created: ", dir_,
+                    "/ca.pem: exists and is not a directory; create it: install -d -m 0700 -o "
+                    "TRUSTD_USER ",
+                    dir_, "/ca.pem/acme")},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
