@@ -9,6 +9,7 @@
 #include <iostream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -119,55 +120,47 @@ void CheckCallers(const std::vector<config::CallerConfig>& callers, absl::string
   if (!policy.ok()) ErrorNamingItsField(policy.status().message(), diags);
 }
 
-// What OfflineStore::Open needs: the directory, or its parent to create it in (one level).
-void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
-  if (!c.offline_msg_store.enabled) return;
-  const std::string& dir = c.offline_msg_store.directory;
-  const char* field = "offline_msg_store.directory";
+// A directory a daemon keeps its state in: there and writable, or creatable with its
+// missing parents. `owner`: "edged", "trustd"; `private_keys`: it holds keys, so a mode
+// open to others is worth a warning.
+void CheckStateDirectory(const std::string& dir, const char* field, const char* owner,
+                         bool private_keys, Diagnostics* diags) {
+  std::string user = absl::AsciiStrToUpper(absl::StrCat(owner, "_USER"));
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) {
       diags->Error(field, absl::StrCat("expected a directory, found a file: ", dir));
     } else if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
-      diags->Error(field, absl::StrCat("expected a directory edged can write, found one it "
+      diags->Error(field, absl::StrCat("expected a directory ", owner, " can write, found one it "
                                        "cannot (",
                                        std::strerror(errno), "): ", dir,
-                                       "; chown it to the user edged runs as"));
-    }
-    return;
-  }
-  // edged creates it, with its missing parents, when it may.
-  if (absl::Status can = CanMakeDirectories(dir); !can.ok()) {
-    diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created: ", can.message(),
-                                     "; create it: install -d -m 0700 -o EDGED_USER ", dir));
-  }
-}
-
-// What trustd's ACME client needs: its state directory (keys, chains, status), or a
-// parent to create it in.
-void CheckAcmeStateDirectory(const Config& c, Diagnostics* diags) {
-  if (!c.trustd.acme.enabled()) return;
-  const std::string& dir = c.trustd.acme.state_directory;
-  const char* field = "trustd.acme.state_directory";
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      diags->Error(field, absl::StrCat("expected a directory, found a file: ", dir));
-    } else if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
-      diags->Error(field, absl::StrCat("expected a directory trustd can write, found one it "
-                                       "cannot (", std::strerror(errno), "): ", dir,
-                                       "; chown it to the user trustd runs as"));
-    } else if (st.st_mode & 0077) {
+                                       "; chown it to the user ", owner, " runs as"));
+    } else if (private_keys && (st.st_mode & 0077)) {
       diags->Warning(field, absl::StrFormat("%s holds private keys but is open to others (mode "
                                             "%04o); chmod 700 %s",
                                             dir, st.st_mode & 07777, dir));
     }
     return;
   }
+  // The daemon creates it, with its missing parents, when it may.
   if (absl::Status can = CanMakeDirectories(dir); !can.ok()) {
     diags->Error(field, absl::StrCat(dir, " does not exist and cannot be created: ", can.message(),
-                                     "; create it: install -d -m 0700 -o TRUSTD_USER ", dir));
+                                     "; create it: install -d -m 0700 -o ", user, " ", dir));
   }
+}
+
+// What OfflineStore::Open needs.
+void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
+  if (!c.offline_msg_store.enabled) return;
+  CheckStateDirectory(c.offline_msg_store.directory, "offline_msg_store.directory", "edged",
+                      /*private_keys=*/false, diags);
+}
+
+// What trustd's ACME client needs: keys, chains and its status.
+void CheckAcmeStateDirectory(const Config& c, Diagnostics* diags) {
+  if (!c.trustd.acme.enabled()) return;
+  CheckStateDirectory(c.trustd.acme.state_directory, "trustd.acme.state_directory", "trustd",
+                      /*private_keys=*/true, diags);
 }
 
 const char* DaemonName(Daemon daemon) {
