@@ -204,7 +204,10 @@ absl::Time AcmeManager::Consider(const std::shared_ptr<const TrustState>& state,
     if (options_.metrics != nullptr) options_.metrics->AcmeNextRenewal(role, due);
     return due;
   }
-  if (why.empty()) why = "its renewal time has come";
+  if (why.empty()) {
+    why = st.ari_due ? "the CA's renewalInfo window has come (RFC 9773)"
+                     : "its renewal time has come";
+  }
   LogInfo(absl::StrCat("ACME: ordering a certificate for ", role, " (",
                        absl::StrJoin(st.names, ", "), "): ", why));
   st.last_attempt = now;

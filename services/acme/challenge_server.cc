@@ -155,6 +155,26 @@ struct ChallengeServer::Impl : std::enable_shared_from_this<ChallengeServer::Imp
     return SSL_TLSEXT_ERR_OK;
   }
 
+  // A ClientHello that does not offer acme-tls/1 at all is refused before a certificate is
+  // chosen (RFC 8737 section 3: the validation certificate is for that protocol only; the
+  // ALPN callback below is not called when no ALPN is offered).
+  static int RequireAcmeAlpn(SSL* ssl, int* alert, void*) {
+    const unsigned char* ext = nullptr;
+    size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+                                  &len) == 1 &&
+        len >= 2) {
+      const unsigned char* out = nullptr;
+      unsigned char out_len = 0;
+      if (SelectAlpn(ssl, &out, &out_len, ext + 2, static_cast<unsigned int>(len - 2), nullptr) ==
+          SSL_TLSEXT_ERR_OK) {
+        return SSL_CLIENT_HELLO_SUCCESS;
+      }
+    }
+    *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+
   // Only acme-tls/1 is spoken here (RFC 8737 section 3: refuse otherwise).
   static int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
                         const unsigned char* in, unsigned int inlen, void*) {
@@ -206,6 +226,7 @@ absl::StatusOr<std::unique_ptr<ChallengeServer>> ChallengeServer::Start(const st
         });
     SSL_CTX_set_tlsext_servername_arg(impl->ssl_ctx.get(), impl.get());
     SSL_CTX_set_alpn_select_cb(impl->ssl_ctx.get(), &Impl::SelectAlpn, nullptr);
+    SSL_CTX_set_client_hello_cb(impl->ssl_ctx.get(), &Impl::RequireAcmeAlpn, nullptr);
   }
   beast::error_code ec;
   tcp::endpoint endpoint(asio::ip::make_address(address.host, ec),

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "services/acme/acme_client.h"
 #include "services/common/file_util.h"
 #include "services/common/openssl_util.h"
 #include "tests/testing/edge_stack.h"
@@ -161,12 +162,13 @@ class AcmeTest : public ::testing::Test {
 
   // trustd.acme for rest_server (and platform_client) against pebble.
   void WriteConfig(const std::string& acme_extra, const std::string& challenge = "http-01",
-                   double renew_when_remaining = 0.5) {
+                   double renew_when_remaining = 0.5, int directory_port = 0) {
     StackConfig c;
     c.http_server = absl::StrCat("http_server:\n  host: 127.0.0.1\n  port: ", rest_port_,
                                  "\n  ssl: true\n  authenticate: false\n");
     c.trustd_extra = absl::StrCat(
-        "  acme:\n    directory_url: https://127.0.0.1:", pebble_port_, "/dir\n",
+        "  acme:\n    directory_url: https://127.0.0.1:",
+        directory_port ? directory_port : pebble_port_, "/dir\n",
         "    contact: [\"mailto:ops@example.test\"]\n",
         "    ca_certificates: [ca.pem]\n    state_directory: acme\n",
         "    challenge: ", challenge, "\n",
@@ -334,6 +336,66 @@ TEST_F(AcmeTest, ExternalAccountBindingIsSentWhenTheCaRequiresIt) {
   ASSERT_TRUE(stack_.StartRestd().ok());
   EXPECT_FALSE(AwaitServed("", absl::Seconds(60)).empty()) << stack_.trustd()->Log();
   EXPECT_FALSE(absl::StrContains(stack_.trustd()->Log(), kEabKey)) << "the MAC key is a secret";
+}
+
+// RFC 9773: when the directory offers renewalInfo, its window decides, not the lifetime
+// (an hour here, with renewal at half of it).
+TEST_F(AcmeTest, RenewsWhenTheCasRenewalInfoWindowSaysSo) {
+  if (::access("/usr/bin/node", X_OK) != 0) GTEST_SKIP() << "node is not installed";
+  StartPebble(/*validity=*/3600, /*eab_required=*/false);
+  int proxy_port = EdgeStack::FreePort();
+  std::string ids = stack_.dir() + "/ari-ids.txt";
+  auto proxy = Subprocess::Start(
+      {"/usr/bin/node", testing::Runfile("tests/acme/ari_proxy.js"), absl::StrCat(proxy_port),
+       stack_.dir() + "/pebble.pem", stack_.dir() + "/pebble.key", stack_.dir() + "/ca.pem",
+       absl::StrCat("https://127.0.0.1:", pebble_port_, "/dir"), ids},
+      stack_.dir() + "/ari-proxy.log");
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  ASSERT_TRUE((*proxy)->WaitForLog("listening on", absl::Seconds(10)));
+  WriteConfig("", "http-01", 0.5, proxy_port);
+  ASSERT_TRUE(stack_.StartTrustd().ok());
+  ASSERT_TRUE(stack_.StartRestd().ok());
+  // The first certificate's window is already past: a second order at once; the second
+  // one's window is a day ahead: no third.
+  ASSERT_TRUE(stack_.trustd()->WaitForLog("the CA's renewalInfo window has come",
+                                          absl::Seconds(60)))
+      << stack_.trustd()->Log();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::vector<std::string> lines =
+            absl::StrSplit(ReadFile(ids).value_or(""), '\n', absl::SkipEmpty());
+        return lines.size() >= 2;
+      },
+      absl::Seconds(60)))
+      << stack_.trustd()->Log();
+  std::vector<std::string> lines =
+      absl::StrSplit(ReadFile(ids).value_or(""), '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_NE(lines[0], lines[1]);
+  std::string served = AwaitServed("", absl::Seconds(30));
+  UniqueX509 cert = ServedCertificate(rest_port_);
+  ASSERT_TRUE(cert);
+  EXPECT_EQ(acme::AriCertId(cert.get()), lines[1]) << "restd serves the renewed certificate";
+  // Nothing is due now: the next order is set for the second window (a day ahead).
+  std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
+  std::string status;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        status = AcmeStatus().second;
+        return absl::StrContains(status, "next renewal: ") &&
+               !absl::StrContains(status, absl::StrCat("next renewal: ", today)) &&
+               !absl::StrContains(status, "next renewal: -");
+      },
+      absl::Seconds(20)))
+      << status;
+  std::string log = stack_.trustd()->Log();
+  size_t installs = 0;
+  for (size_t at = 0; (at = log.find("installed a certificate for rest_server", at)) !=
+                      std::string::npos;
+       ++at) {
+    ++installs;
+  }
+  EXPECT_EQ(installs, 2u) << log;
 }
 
 TEST_F(AcmeTest, AnswersTlsAlpn01) {
