@@ -114,6 +114,11 @@ void AcmeManager::Wake() {
   woken_ = true;
 }
 
+bool AcmeManager::Stopping() {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
 bool AcmeManager::Wait(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
@@ -178,6 +183,7 @@ absl::Time AcmeManager::Consider(const std::shared_ptr<const TrustState>& state,
         st.ari_due.reset();
         acme::HttpsTransport https(std::make_shared<EngineValidator>(options_.state),
                                    absl::Milliseconds(acme.request_timeout));
+        https.set_cancelled([this] { return Stopping(); });
         acme::AcmeClient client(&https, acme.directory_url, nullptr,
                                 [this](absl::Duration d) { return Wait(d); });
         absl::StatusOr<std::optional<acme::RenewalWindow>> window = client.RenewalInfo(leaf);
@@ -251,6 +257,7 @@ absl::Status AcmeManager::Order(const std::shared_ptr<const TrustState>& state,
   if (!account.ok()) return account.status();
   acme::HttpsTransport https(std::make_shared<EngineValidator>(options_.state),
                              absl::Milliseconds(acme.request_timeout));
+  https.set_cancelled([this] { return Stopping(); });
   acme::AcmeClient client(&https, acme.directory_url, account->get(),
                           [this](absl::Duration d) { return Wait(d); });
   const std::string* eab_key = state->Secret("acme/eab_hmac_key");

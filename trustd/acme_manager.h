@@ -77,6 +77,7 @@ class AcmeManager {
   void WriteStatus(const config::AcmeConfig& acme);
   // Sleeps up to `d`; false when stopping.
   bool Wait(absl::Duration d);
+  bool Stopping();
 
   AcmeManagerOptions options_;
   std::thread thread_;

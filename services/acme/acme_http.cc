@@ -5,6 +5,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -113,6 +114,23 @@ absl::StatusOr<HttpResponse> HttpsTransport::Send(const std::string& method,
   };
   std::string shown = absl::StrCat(where->host, ":", where->port);
   tcp::resolver resolver(io);
+  asio::steady_timer poll(io);
+  bool finished = false;
+  std::function<void()> watch = [&] {
+    poll.expires_after(std::chrono::milliseconds(100));
+    poll.async_wait([&](beast::error_code ec) {
+      if (ec || finished) return;
+      if (cancelled_ && cancelled_()) {
+        fail(absl::StatusCode::kCancelled, absl::StrCat("the request to ", shown,
+                                                        " was abandoned: stopping"));
+        resolver.cancel();
+        beast::get_lowest_layer(stream).cancel();
+        return;
+      }
+      watch();
+    });
+  };
+  watch();
   beast::get_lowest_layer(stream).expires_after(absl::ToChronoMilliseconds(timeout_));
   resolver.async_resolve(where->host, where->port, [&](beast::error_code ec, auto results) {
     if (ec) return fail(absl::StatusCode::kUnavailable, absl::StrCat("cannot resolve ", where->host, ": ", ec.message()));
@@ -142,7 +160,13 @@ absl::StatusOr<HttpResponse> HttpsTransport::Send(const std::string& method,
       });
     });
   });
-  io.run();
+  // Every completion path ends the exchange: stop watching once the last handler ran.
+  while (io.run_one() > 0) {
+    if (!failure.ok() || parser.is_done()) {
+      finished = true;
+      poll.cancel();
+    }
+  }
   if (!failure.ok()) return failure;
   const auto& res = parser.get();
   HttpResponse out;

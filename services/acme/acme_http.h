@@ -7,6 +7,7 @@
 #ifndef SERVICES_ACME_ACME_HTTP_H_
 #define SERVICES_ACME_ACME_HTTP_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,7 +61,12 @@ class HttpsTransport : public Transport {
                                     const std::string& body,
                                     const std::string& content_type) override;
 
+  // Polled every 100 ms during a request: true abandons it (kCancelled), so that a daemon
+  // that is stopping does not wait out the timeout.
+  void set_cancelled(std::function<bool()> cancelled) { cancelled_ = std::move(cancelled); }
+
  private:
+  std::function<bool()> cancelled_;
   std::shared_ptr<SSL_CTX> ctx_;
   absl::Duration timeout_;
   size_t max_body_bytes_;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 
 #include "absl/strings/match.h"
@@ -100,6 +101,35 @@ TEST(ChallengeServerTest, NamesTheAddressItCannotListenOn) {
                                 absl::StrCat("cannot listen for http-01 challenges on 127.0.0.1:",
                                              (*first)->port())))
       << second.status();
+}
+
+// A CA that accepts the connection and never answers: a stopping trustd abandons the
+// request instead of waiting out the timeout.
+class RefuseAll : public tls::PeerValidator {
+ public:
+  trust::Decision Validate(const std::vector<std::string>&, trust::Purpose,
+                           const std::string&) override {
+    return trust::Decision();
+  }
+};
+
+TEST(AcmeHttpTest, AStoppingDaemonAbandonsARequestTheCaNeverAnswers) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // Connections complete in the backlog; nothing answers.
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  HttpsTransport https(std::make_shared<RefuseAll>(), absl::Minutes(10));
+  std::atomic<int> polls{0};
+  https.set_cancelled([&polls] { return ++polls >= 3; });
+  absl::StatusOr<HttpResponse> r =
+      https.Send("GET", absl::StrCat("https://127.0.0.1:", ntohs(addr.sin_port), "/dir"), "", "");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "abandoned")) << r.status();
+  ::close(fd);
 }
 
 }  // namespace
