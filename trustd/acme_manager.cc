@@ -250,8 +250,7 @@ absl::Time AcmeManager::Consider(const std::shared_ptr<const TrustState>& state,
 absl::Status AcmeManager::Order(const std::shared_ptr<const TrustState>& state,
                                 const std::string& role, RoleStatus* st) {
   const config::AcmeConfig& acme = state->config().trustd.acme;
-  const config::AcmeIdentityConfig& wanted =
-      role == "rest_server" ? acme.rest_server : acme.platform_client;
+  const config::AcmeIdentityConfig& wanted = acme.identity(role);
   st->problem_type.clear();
   absl::StatusOr<UniqueEvpPkey> account = AccountKey(*state);
   if (!account.ok()) return account.status();

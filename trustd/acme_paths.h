@@ -33,7 +33,7 @@ inline std::string AcmeAccountKeyFile(const config::AcmeConfig& acme) {
 // Whether trustd obtains `role` ("rest_server", "platform_client") from its ACME CA.
 inline bool AcmeManages(const config::Config& c, const std::string& role) {
   const config::AcmeConfig& a = c.trustd.acme;
-  return a.enabled() && (role == "rest_server" ? a.rest_server.managed : a.platform_client.managed);
+  return a.enabled() && a.identity(role).managed;
 }
 
 }  // namespace edge::trustd

@@ -197,6 +197,10 @@ struct AcmeConfig {
   AcmeIdentityConfig rest_server;
   AcmeIdentityConfig platform_client;
   bool enabled() const { return !directory_url.empty(); }
+  // "rest_server" or (anything else) "platform_client".
+  const AcmeIdentityConfig& identity(const std::string& role) const {
+    return role == "rest_server" ? rest_server : platform_client;
+  }
 };
 
 struct TrustdConfig {

@@ -267,9 +267,7 @@ void ValidateAcme(const Config& c, Diagnostics* diags) {
   const AcmeConfig& a = c.trustd.acme;
   if (!a.enabled()) {
     for (const char* role : {"rest_server", "platform_client"}) {
-      const AcmeIdentityConfig& id = std::string(role) == "rest_server" ? a.rest_server
-                                                                       : a.platform_client;
-      if (id.managed) {
+      if (a.identity(role).managed) {
         diags->Error(absl::StrCat("trustd.acme.", role),
                      "expected trustd.acme.directory_url (the ACME CA) for trustd to obtain "
                      "this identity, found none");
@@ -315,8 +313,7 @@ void ValidateAcme(const Config& c, Diagnostics* diags) {
                                 "obtains from the CA), found neither");
   }
   for (const char* role : {"rest_server", "platform_client"}) {
-    const AcmeIdentityConfig& id = std::string(role) == "rest_server" ? a.rest_server
-                                                                     : a.platform_client;
+    const AcmeIdentityConfig& id = a.identity(role);
     if (!id.managed) continue;
     std::string field = absl::StrCat("trustd.acme.", role);
     if (id.key_type != "ec-p256" && id.key_type != "rsa-2048") {
@@ -406,8 +403,8 @@ void ValidateFiles(const Config& c, Diagnostics* diags) {
 }  // namespace
 
 std::vector<std::string> AcmeNames(const Config& c, bool rest_server) {
-  const AcmeIdentityConfig& id = rest_server ? c.trustd.acme.rest_server
-                                             : c.trustd.acme.platform_client;
+  const AcmeIdentityConfig& id =
+      c.trustd.acme.identity(rest_server ? "rest_server" : "platform_client");
   std::vector<std::string> names;
   auto add = [&names](const std::string& name) {
     std::string lower = absl::AsciiStrToLower(name);
