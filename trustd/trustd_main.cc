@@ -5,8 +5,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -65,7 +67,19 @@ absl::StatusOr<std::pair<std::shared_ptr<const TrustState>, CallerPolicy>> LoadG
 
 void WarnAboutExpiry(const TrustState& state, absl::Time now) {
   int days = static_cast<int>(state.config().trustd.expiry_warning_days);
+  // An identity trustd renews from its ACME CA is renewed before it would warn; its
+  // failures are logged by the ACME client (with the CA's reason) instead. Only its expiry
+  // is still said.
+  std::vector<std::string> renewed;
+  for (auto role : {::trust::v1::REST_SERVER, ::trust::v1::PLATFORM_CLIENT}) {
+    const RoleIdentity* id = state.IdentityForRole(role);
+    if (id != nullptr && id->acme_issued) renewed.push_back(id->name + " certificate ");
+  }
   for (const auto& [what, not_after] : state.Certificates()) {
+    bool acme = std::any_of(renewed.begin(), renewed.end(), [&what = what](const std::string& p) {
+      return absl::StartsWith(what, p);
+    });
+    if (acme && not_after >= now) continue;
     std::string when = absl::FormatTime("%Y-%m-%d", not_after, absl::UTCTimeZone());
     if (not_after < now) {
       LogError(absl::StrCat(what, " expired on ", when));
