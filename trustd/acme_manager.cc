@@ -114,6 +114,13 @@ void AcmeManager::Wake() {
   woken_ = true;
 }
 
+std::unique_ptr<acme::HttpsTransport> AcmeManager::Transport(const config::AcmeConfig& acme) {
+  auto https = std::make_unique<acme::HttpsTransport>(
+      std::make_shared<EngineValidator>(options_.state), absl::Milliseconds(acme.request_timeout));
+  https->set_cancelled([this] { return Stopping(); });
+  return https;
+}
+
 bool AcmeManager::Stopping() {
   absl::MutexLock lock(&mu_);
   return stopping_;
@@ -181,10 +188,8 @@ absl::Time AcmeManager::Consider(const std::shared_ptr<const TrustState>& state,
         st.ari_fingerprint = st.certificate_sha256;
         st.ari_checked = now;
         st.ari_due.reset();
-        acme::HttpsTransport https(std::make_shared<EngineValidator>(options_.state),
-                                   absl::Milliseconds(acme.request_timeout));
-        https.set_cancelled([this] { return Stopping(); });
-        acme::AcmeClient client(&https, acme.directory_url, nullptr,
+        std::unique_ptr<acme::HttpsTransport> https = Transport(acme);
+        acme::AcmeClient client(https.get(), acme.directory_url, nullptr,
                                 [this](absl::Duration d) { return Wait(d); });
         absl::StatusOr<std::optional<acme::RenewalWindow>> window = client.RenewalInfo(leaf);
         if (!window.ok()) {
@@ -254,10 +259,8 @@ absl::Status AcmeManager::Order(const std::shared_ptr<const TrustState>& state,
   st->problem_type.clear();
   absl::StatusOr<UniqueEvpPkey> account = AccountKey(*state);
   if (!account.ok()) return account.status();
-  acme::HttpsTransport https(std::make_shared<EngineValidator>(options_.state),
-                             absl::Milliseconds(acme.request_timeout));
-  https.set_cancelled([this] { return Stopping(); });
-  acme::AcmeClient client(&https, acme.directory_url, account->get(),
+  std::unique_ptr<acme::HttpsTransport> https = Transport(acme);
+  acme::AcmeClient client(https.get(), acme.directory_url, account->get(),
                           [this](absl::Duration d) { return Wait(d); });
   const std::string* eab_key = state->Secret("acme/eab_hmac_key");
   absl::Status s = client.Register(acme.contact, acme.eab_key_id, eab_key ? *eab_key : "");

@@ -23,6 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/acme/acme_http.h"
 #include "trustd/trust_state.h"
 #include "trustd/trustd_metrics.h"
 
@@ -78,6 +79,8 @@ class AcmeManager {
   // Sleeps up to `d`; false when stopping.
   bool Wait(absl::Duration d);
   bool Stopping();
+  // HTTPS to the CA: judged by the generation in force, abandoned when stopping.
+  std::unique_ptr<acme::HttpsTransport> Transport(const config::AcmeConfig& acme);
 
   AcmeManagerOptions options_;
   std::thread thread_;
