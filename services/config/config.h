@@ -113,6 +113,34 @@ struct Proxy {
   Secret password;
 };
 
+// One entry of EMS's file.virtual_dirs: a local directory the platform reaches, through the
+// file services, as the first component of its paths ("/in/a.txt" -> the directory "in").
+struct VirtualDir {
+  std::string name;
+  std::string path;                 // Absolute.
+  std::vector<std::string> things;  // Empty: every Thing edged serves files for.
+};
+
+// EMS's `file` group (shared/specs/alwayson-file-transfer.md section 8). File services are
+// on when virtual_dirs is not empty.
+struct FileTransfer {
+  std::vector<VirtualDir> virtual_dirs;
+  // Where a file from the platform is staged (as a .part) until it is moved into place: a
+  // local path, or the name of one of virtual_dirs (EMS shows both).
+  std::string staging_dir = "/var/lib/edge/staging";
+  int64_t buffer_size = 128000;           // Bytes per block, advertised as blockSize.
+  int64_t max_file_size = 8000000000;     // Enforced here (the SDK only advertises it).
+  int64_t idle_timeout = 30000;           // ms; an idle transfer is closed, its .part removed.
+  bool enabled() const { return !virtual_dirs.empty(); }
+  // staging_dir as a local directory: a virtual directory's path when it names one.
+  std::string StagingPath() const {
+    for (const VirtualDir& d : virtual_dirs) {
+      if (d.name == staging_dir && d.things.empty()) return d.path;
+    }
+    return staging_dir;
+  }
+};
+
 struct OfflineMsgStore {
   bool enabled = true;
   std::string directory = "/var/lib/edge/offline";
@@ -230,6 +258,11 @@ struct EdgedConfig {
   // answer or for the offline store; past it a call is refused (RESOURCE_EXHAUSTED).
   int64_t max_calls_in_flight = 4096;
   std::vector<CallerConfig> callers;
+  // Bounds of the file services (EMS's `file` group): transfers open at once in total and
+  // per Thing, and the bytes all staged files may hold together.
+  int64_t file_max_transfers = 16;
+  int64_t file_max_transfers_per_thing = 4;
+  int64_t file_max_staging_bytes = 8000000000;
 };
 
 struct RestdConfig {
@@ -262,6 +295,7 @@ struct Config {
   Certificates certificates;
   std::vector<AutoBind> auto_bind;
   OfflineMsgStore offline_msg_store;
+  FileTransfer file;
   Proxy proxy;
   Logger logger;
   TrustdConfig trustd;

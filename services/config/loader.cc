@@ -65,8 +65,6 @@ const char* EmsFeatureNotImplemented(absl::string_view path) {
   static const std::pair<const char*, const char*> kGroups[] = {
       {"tunnel", "EMS tunnels (remote sessions through the platform) are not implemented; "
                  "the group is ignored"},
-      {"file", "EMS file transfer (virtual directories, staging) is not implemented; the group "
-               "is ignored"},
       {"logger.audit_target", "a separate audit destination (file:// or http://) is not "
                               "implemented; AUDIT lines are written to the log like the others"},
   };
@@ -493,6 +491,54 @@ void ParseLogger(Group& g, Logger* l) {
   g.Int("buffer_size", &unused, 1, INT64_MAX, "bytes, ");
 }
 
+// One entry of file.virtual_dirs: EMS's one-key object {"in": "/opt/in"} (for every Thing),
+// or ours {"name": "in", "path": "/opt/in", "things": ["Pump1"]} (for those Things only).
+void ParseVirtualDir(Group& g, const YAML::Node& item, VirtualDir* d) {
+  if (item.size() == 1 && !item["name"].IsDefined() && !item["path"].IsDefined()) {
+    const auto kv = *item.begin();
+    d->name = kv.first.Scalar();
+    g.Known(d->name);
+    if (!kv.second.IsScalar()) {
+      return g.Expected(d->name, "the absolute path of a local directory", Describe(kv.second));
+    }
+    d->path = kv.second.Scalar();
+    return;
+  }
+  g.String("name", &d->name);
+  g.String("path", &d->path);
+  g.StringList("things", &d->things);
+  if (d->name.empty()) g.diags()->Error(Join(g.path(), "name"), "expected a directory name");
+  if (d->path.empty()) g.diags()->Error(Join(g.path(), "path"), "expected a local directory");
+}
+
+void ParseFile(Group& g, FileTransfer* f) {
+  if (auto n = g.Get("virtual_dirs")) {
+    std::string path = Join(g.path(), "virtual_dirs");
+    if (!n->IsSequence()) {
+      g.Expected("virtual_dirs", "an array of {\"NAME\": \"/local/dir\"} objects", Describe(*n));
+    } else {
+      for (size_t i = 0; i < n->size(); ++i) {
+        const YAML::Node& item = (*n)[i];
+        if (!item.IsMap() || item.size() == 0) {
+          g.diags()->Error(Index(path, i), absl::StrCat("expected an object {\"NAME\": \"/local/"
+                                                        "dir\"}, found ", Describe(item)));
+          continue;
+        }
+        Group child(item, Index(path, i), g.diags());
+        VirtualDir d;
+        ParseVirtualDir(child, item, &d);
+        child.Finish();
+        f->virtual_dirs.push_back(std::move(d));
+      }
+    }
+  }
+  g.String("staging_dir", &f->staging_dir);
+  // The block travels in one message: well under the largest ws_connection.max_msg_size.
+  g.Int("buffer_size", &f->buffer_size, 1024, 16 * 1024 * 1024, "bytes, ");
+  g.Int("max_file_size", &f->max_file_size, 0, INT64_MAX, "bytes, ");
+  g.Int("idle_timeout", &f->idle_timeout, 100, INT64_MAX, "milliseconds, ");
+}
+
 void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
   Group g(root, "", diags);
   ObjectList(g, "ws_servers", "{host, port}", " {host, port}", [c](Group& s) {
@@ -526,6 +572,7 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.String("directory", &c->offline_msg_store.directory);
     s.Int("max_size", &c->offline_msg_store.max_size, 1, INT64_MAX);
   });
+  g.Object("file", [c](Group& s) { ParseFile(s, &c->file); });
   g.Object("logger", [c](Group& s) { ParseLogger(s, &c->logger); });
   g.Object("trustd", [c](Group& s) { ParseTrustd(s, &c->trustd); });
   g.Object("edged", [c](Group& s) {
@@ -535,6 +582,10 @@ void ParseRoot(const YAML::Node& root, Diagnostics* diags, Config* c) {
     s.Int("max_reconnect_delay", &c->edged.max_reconnect_delay, 100, 24 * 3600 * 1000,
           "milliseconds, ");
     s.Int("max_calls_in_flight", &c->edged.max_calls_in_flight, 1, 1000000, "calls, ");
+    s.Int("file_max_transfers", &c->edged.file_max_transfers, 1, 10000, "transfers, ");
+    s.Int("file_max_transfers_per_thing", &c->edged.file_max_transfers_per_thing, 1, 10000,
+          "transfers, ");
+    s.Int("file_max_staging_bytes", &c->edged.file_max_staging_bytes, 0, INT64_MAX, "bytes, ");
     ParseMetrics(s, &c->edged.metrics);
     ParseCallers(s, &c->edged.callers);
   });
@@ -576,6 +627,8 @@ void ResolvePaths(Config* c) {
   for (std::string& p : c->trustd.acme.ca_certificates) Resolve(b, &p);
   Resolve(b, &c->trustd.acme.state_directory);
   Resolve(b, &c->offline_msg_store.directory);
+  // A staging_dir that names a virtual directory is a name, not a path (its path is taken).
+  if (c->file.StagingPath() == c->file.staging_dir) Resolve(b, &c->file.staging_dir);
   Resolve(b, &c->logger.publish_directory);
   Resolve(b, &c->restd.state_directory);
 }

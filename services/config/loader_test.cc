@@ -360,9 +360,6 @@ TEST_F(LoaderTest, ReportsWhatThisStackDoesNotImplementAsNotSupportedWithItsPath
       {"tunnel:\n  enabled: true\n",
        "warning: tunnel: not supported by this stack: EMS tunnels (remote sessions through the "
        "platform) are not implemented; the group is ignored"},
-      {"file:\n  virtual_dirs: []\n",
-       "warning: file: not supported by this stack: EMS file transfer (virtual directories, "
-       "staging) is not implemented; the group is ignored"},
       {"http_server_typo: 1\n",
        "warning: http_server_typo: not supported by this stack: an unknown key, ignored"},
   };
@@ -384,6 +381,76 @@ TEST_F(LoaderTest, ReportsWhatThisStackDoesNotImplementAsNotSupportedWithItsPath
 
 // EMS's `logger` as its documentation shows it: every key read, only audit_target (a second
 // destination) not supported; the levels by EMS's names.
+TEST_F(LoaderTest, TakesEmsFileGroupAsDocumented) {
+  // The EMS documentation's example, staging_dir naming a virtual directory.
+  Config config;
+  std::vector<Diagnostic> all = CheckConfigText(
+      Yaml({{"zzz", "file:\n  buffer_size: 8192\n  max_file_size: 8000000000\n"
+                    "  virtual_dirs:\n    - in: /opt/thingworx/in\n    - out: /opt/thingworx/out\n"
+                    "    - staging: /opt/thingworx/staging\n"
+                    "    - name: logs\n      path: /var/log/pump\n      things: [Pump1]\n"
+                    "  staging_dir: staging\n  idle_timeout: 12000\n"}}),
+      "test.yaml", dir_, &config);
+  for (const Diagnostic& d : all) ADD_FAILURE() << d.ToString();
+  ASSERT_EQ(config.file.virtual_dirs.size(), 4u);
+  EXPECT_EQ(config.file.virtual_dirs[0].name, "in");
+  EXPECT_EQ(config.file.virtual_dirs[0].path, "/opt/thingworx/in");
+  EXPECT_TRUE(config.file.virtual_dirs[0].things.empty());
+  EXPECT_EQ(config.file.virtual_dirs[3].things, std::vector<std::string>{"Pump1"});
+  EXPECT_EQ(config.file.StagingPath(), "/opt/thingworx/staging");
+  EXPECT_EQ(config.file.buffer_size, 8192);
+  EXPECT_EQ(config.file.max_file_size, 8000000000);
+  EXPECT_EQ(config.file.idle_timeout, 12000);
+
+  // A path for staging_dir, relative to the file like the other paths.
+  Config relative;
+  CheckConfigText(Yaml({{"zzz", "file:\n  virtual_dirs: [{in: /opt/in}]\n  staging_dir: st\n"}}),
+                  "test.yaml", dir_, &relative);
+  EXPECT_EQ(relative.file.StagingPath(), dir_ + "/st");
+}
+
+TEST_F(LoaderTest, ReportsEachFileGroupProblemWithItsFieldPath) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"file:\n  virtual_dirs: {in: /opt/in}\n",
+       "error: file.virtual_dirs: expected an array of {\"NAME\": \"/local/dir\"} objects, "
+       "found an object"},
+      {"file:\n  virtual_dirs: [/opt/in]\n",
+       "error: file.virtual_dirs[0]: expected an object {\"NAME\": \"/local/dir\"}, found "
+       "\"/opt/in\""},
+      {"file:\n  virtual_dirs: [{in: opt/in}]\n",
+       "error: file.virtual_dirs[0]: expected an absolute path (EMS requires one), found "
+       "\"opt/in\""},
+      {"file:\n  virtual_dirs: [{in: [/a]}]\n",
+       "error: file.virtual_dirs[0].in: expected the absolute path of a local directory, found "
+       "an array"},
+      {"file:\n  virtual_dirs: [{\"..\": /opt}]\n",
+       "error: file.virtual_dirs[0]: expected a directory name (no /, \\, :, control "
+       "characters; not \".\", \"..\" or \"__staging__\"), found \"..\""},
+      {"file:\n  virtual_dirs: [{\"a/b\": /opt}]\n",
+       "error: file.virtual_dirs[0]: expected a directory name (no /, \\, :, control "
+       "characters; not \".\", \"..\" or \"__staging__\"), found \"a/b\""},
+      {"file:\n  virtual_dirs: [{\"*\": /opt}]\n",
+       "error: file.virtual_dirs[0]: expected a directory name, found \"*\" (the vendor SDK's "
+       "wildcard directory is not supported: name each directory)"},
+      {"file:\n  virtual_dirs: [{in: /opt/a}, {in: /opt/b}]\n",
+       "error: file.virtual_dirs[1]: the directory \"in\" is already given by "
+       "file.virtual_dirs[0]"},
+      {"file:\n  virtual_dirs: [{name: in, path: /opt/a, thingz: [P]}]\n",
+       "warning: file.virtual_dirs[0].thingz: not supported by this stack: an unknown key, "
+       "ignored; did you mean \"things\"?"},
+      {"file:\n  virtual_dirs: [{in: /opt/a}]\n  buffer_size: 10\n",
+       "error: file.buffer_size: expected bytes, from 1024 to 16777216, found 10"},
+      {"file:\n  virtual_dirs: [{in: /opt/a}]\n  idle_timeout: -1\n",
+       "error: file.idle_timeout: expected milliseconds, at least 100, found -1"},
+      {"edged:\n  file_max_transfers: 0\n",
+       "error: edged.file_max_transfers: expected transfers, from 1 to 10000, found 0"},
+  };
+  for (const auto& [group, expected] : cases) {
+    SCOPED_TRACE(group);
+    EXPECT_THAT(Lines(Yaml({{"zzz", group}})), ::testing::ElementsAre(expected));
+  }
+}
+
 TEST_F(LoaderTest, TakesEmsLoggerGroupAsDocumented) {
   std::string logger =
       "logger:\n  level: WARN\n  audit_target: \"file:///var/log/audit\"\n"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -336,6 +337,72 @@ void ValidateAcme(const Config& c, Diagnostics* diags) {
 }
 
 // EMS writes the verbose message log at TRACE only.
+// file.virtual_dirs: names a wire path can carry as its first component, absolute paths
+// (EMS requires them; the vendor's SDK would silently anchor a relative one at /), one
+// directory per name for each Thing (shared/specs/alwayson-file-transfer.md section 5.1).
+void ValidateFile(const FileTransfer& f, Diagnostics* diags) {
+  std::map<std::string, size_t> for_all;                    // name -> index
+  std::map<std::pair<std::string, std::string>, size_t> per_thing;  // (thing, name) -> index
+  for (size_t i = 0; i < f.virtual_dirs.size(); ++i) {
+    const VirtualDir& d = f.virtual_dirs[i];
+    std::string field = absl::StrCat("file.virtual_dirs[", i, "]");
+    if (d.name.empty()) continue;  // Reported while loading.
+    bool control = std::any_of(d.name.begin(), d.name.end(),
+                               [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    if (d.name == "*") {
+      diags->Error(field, "expected a directory name, found \"*\" (the vendor SDK's wildcard "
+                          "directory is not supported: name each directory)");
+      continue;
+    }
+    if (d.name == "." || d.name == ".." || d.name == "__staging__" ||
+        d.name.find_first_of("/\\:") != std::string::npos || control || d.name.size() > 255) {
+      diags->Error(field, absl::StrCat("expected a directory name (no /, \\, :, control "
+                                       "characters; not \".\", \"..\" or \"__staging__\"), found \"",
+                                       absl::CHexEscape(d.name.substr(0, 64)), "\""));
+      continue;
+    }
+    if (!d.path.empty() && d.path[0] != '/') {
+      diags->Error(absl::StrCat(field, d.things.empty() ? "" : ".path"),
+                   absl::StrCat("expected an absolute path (EMS requires one), found \"",
+                                absl::CHexEscape(d.path.substr(0, 200)), "\""));
+    }
+    auto clash = [&](size_t other) {
+      diags->Error(field, absl::StrCat("the directory \"", d.name, "\" is already given by "
+                                       "file.virtual_dirs[", other, "]"));
+    };
+    if (d.things.empty()) {
+      if (auto it = for_all.find(d.name); it != for_all.end()) {
+        clash(it->second);
+        continue;
+      }
+      for_all[d.name] = i;
+    }
+    for (size_t t = 0; t < d.things.size(); ++t) {
+      if (d.things[t].empty()) {
+        diags->Error(absl::StrCat(field, ".things[", t, "]"), "expected a Thing name");
+        continue;
+      }
+      auto key = std::make_pair(d.things[t], d.name);
+      if (auto it = per_thing.find(key); it != per_thing.end()) {
+        clash(it->second);
+        continue;
+      }
+      if (auto it = for_all.find(d.name); it != for_all.end()) {
+        clash(it->second);
+        continue;
+      }
+      per_thing[key] = i;
+    }
+  }
+  if (f.enabled() && f.staging_dir.empty()) {
+    diags->Error("file.staging_dir", "expected a local directory (or a virtual directory's "
+                                     "name), found an empty string");
+  }
+  if (f.enabled() && f.max_file_size == 0) {
+    diags->Warning("file.max_file_size", "0: every file from the platform is refused");
+  }
+}
+
 void ValidateVerbose(const Config& c, Diagnostics* diags) {
   if (!c.ws_connection.verbose) return;
   auto trace = [](const std::string& name) {
@@ -431,6 +498,7 @@ void ValidateConfig(const Config& c, Diagnostics* diags, bool check_files) {
   ValidateAutoBind(c.auto_bind, diags);
   ValidateTrustd(c.trustd, diags);
   ValidateLogger(c.logger, diags);
+  ValidateFile(c.file, diags);
   ValidateVerbose(c, diags);
   if (check_files) ValidateFiles(c, diags);
 }

@@ -156,6 +156,46 @@ void CheckOfflineStoreDirectory(const Config& c, Diagnostics* diags) {
                       /*private_keys=*/false, diags);
 }
 
+// What edged's file services need (EMS's `file` group): each virtual directory there, a
+// directory, not writable by everyone (anyone could plant a file for the platform to fetch,
+// or a symlink); the staging directory as a state directory of edged's, not open to others.
+void CheckFileDirectories(const Config& c, Diagnostics* diags) {
+  if (!c.file.enabled()) return;
+  for (size_t i = 0; i < c.file.virtual_dirs.size(); ++i) {
+    const config::VirtualDir& d = c.file.virtual_dirs[i];
+    if (d.path.empty() || d.path[0] != '/') continue;  // Reported by the file's rules.
+    std::string field = absl::StrCat("file.virtual_dirs[", i, "]");
+    struct stat st;
+    if (::stat(d.path.c_str(), &st) != 0) {
+      diags->Error(field, absl::StrCat("the directory \"", d.name, "\" (", d.path,
+                                       ") does not exist: ", std::strerror(errno),
+                                       "; create it: install -d -m 0750 -o EDGED_USER ", d.path));
+    } else if (!S_ISDIR(st.st_mode)) {
+      diags->Error(field, absl::StrCat("expected a directory, found a file: ", d.path));
+    } else if (st.st_mode & S_IWOTH) {
+      diags->Error(field, absl::StrFormat("%s is writable by everyone (mode %04o): anyone could "
+                                          "plant files or links for the platform; chmod o-w %s",
+                                          d.path, st.st_mode & 07777, d.path));
+    } else if (::access(d.path.c_str(), R_OK | X_OK) != 0) {
+      diags->Error(field, absl::StrCat("expected a directory edged can read, found one it "
+                                       "cannot (", std::strerror(errno), "): ", d.path));
+    } else if (::access(d.path.c_str(), W_OK) != 0) {
+      diags->Warning(field, absl::StrCat("edged cannot write to ", d.path,
+                                         ": the platform can read the directory \"", d.name,
+                                         "\" but not put files into it"));
+    }
+  }
+  std::string staging = c.file.StagingPath();
+  CheckStateDirectory(staging, "file.staging_dir", "edged", /*private_keys=*/false, diags);
+  struct stat st;
+  if (::stat(staging.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0007)) {
+    diags->Error("file.staging_dir",
+                 absl::StrFormat("%s is open to others (mode %04o): files from the platform "
+                                 "wait there; chmod o-rwx %s",
+                                 staging, st.st_mode & 07777, staging));
+  }
+}
+
 // What trustd's ACME client needs: keys, chains and its status.
 void CheckAcmeStateDirectory(const Config& c, Diagnostics* diags) {
   if (!c.trustd.acme.enabled()) return;
@@ -247,6 +287,7 @@ void CheckStartup(const Config& config, Daemon daemon, Diagnostics* diags) {
       CheckSocket("edged.socket", config.edged.socket, diags);
       CheckCallers(config.edged.callers, "edged", diags);
       CheckOfflineStoreDirectory(config, diags);
+      CheckFileDirectories(config, diags);
       break;
     case Daemon::kRestd:
       break;

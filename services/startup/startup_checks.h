@@ -17,7 +17,9 @@
 //   trustd        trustd.socket's directory; trustd.callers' user and group names; the master
 //                 key (mode 0600, 32 bytes; needed only when something is sealed)
 //   edged         edged.socket's directory; edged.callers' names; offline_msg_store.directory
-//                 (exists and is writable, or can be created in its parent)
+//                 (exists and is writable, or can be created in its parent); with a `file`
+//                 group, each virtual directory (a directory edged can read, not writable
+//                 by everyone) and file.staging_dir (like the store's, not open to others)
 // trustd's deeper checks (keys match certificates, passphrases and sealed values decrypt,
 // CRLs parse) need its private state and run after these (trustd/trust_state.h); they are
 // shared by trustd and check-config the same way.

@@ -275,6 +275,39 @@ TEST_F(StartupChecksTest, DirectoriesTheDaemonsCanCreateAreNoError) {
   EXPECT_EQ(Errors(text, {Daemon::kEdged}), std::vector<std::string>{});
 }
 
+TEST_F(StartupChecksTest, EdgedChecksTheFileGroupsDirectoriesNamingEachEntry) {
+  ::mkdir((dir_ + "/in").c_str(), 0750);
+  ::mkdir((dir_ + "/open").c_str(), 0777);
+  ::chmod((dir_ + "/open").c_str(), 0777);
+  ::mkdir((dir_ + "/staging-open").c_str(), 0755);
+  std::string file = absl::StrCat("file:\n  virtual_dirs:\n    - in: ", dir_, "/in\n    - gone: ",
+                                  dir_, "/gone\n    - cert: ", dir_, "/ca.pem\n    - open: ", dir_,
+                                  "/open\n  staging_dir: ", dir_, "/staging-open\n");
+  EXPECT_EQ(
+      Errors(Yaml({{"file", file}}), {Daemon::kEdged}),
+      (std::vector<std::string>{
+          absl::StrCat("error: file.virtual_dirs[1]: the directory \"gone\" (", dir_,
+                       "/gone) does not exist: No such file or directory; create it: install -d "
+                       "-m 0750 -o EDGED_USER ",
+                       dir_, "/gone"),
+          absl::StrCat("error: file.virtual_dirs[2]: expected a directory, found a file: ", dir_,
+                       "/ca.pem"),
+          absl::StrCat("error: file.virtual_dirs[3]: ", dir_,
+                       "/open is writable by everyone (mode 0777): anyone could plant files or "
+                       "links for the platform; chmod o-w ",
+                       dir_, "/open"),
+          absl::StrCat("error: file.staging_dir: ", dir_,
+                       "/staging-open is open to others (mode 0755): files from the platform "
+                       "wait there; chmod o-rwx ",
+                       dir_, "/staging-open")}));
+  // restd and trustd do not look at them (their containers need not mount them).
+  EXPECT_EQ(Errors(Yaml({{"file", file}}), {Daemon::kRestd}), std::vector<std::string>{});
+  // A staging directory edged can create is no error.
+  std::string fine = absl::StrCat("file:\n  virtual_dirs: [{in: ", dir_, "/in}]\n  staging_dir: ",
+                                  dir_, "/var/staging\n");
+  EXPECT_EQ(Errors(Yaml({{"file", fine}}), {Daemon::kEdged}), std::vector<std::string>{});
+}
+
 TEST_F(StartupChecksTest, ChecksOnlyWhatTheDaemonItselfNeeds) {
   // edged does not need the master key, trustd does not need the offline store.
   std::string text = Yaml({{"appKey", absl::StrCat("appKey: \"", kOurs, "\"\n")},
