@@ -3,8 +3,10 @@
 #include <deque>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "proto/edge/v1/edge_proto.h"
 #include "services/alwayson/entity_name.h"
 #include "services/common/finished_call.h"
@@ -45,6 +47,14 @@ absl::Status CheckRegistration(const v1::ServeMessage::Register& reg) {
     absl::Status s =
         alwayson::CheckThingName(reg.things(i), absl::StrCat("register.things[", i, "]"));
     if (!s.ok()) return s;
+  }
+  for (int i = 0; i < reg.file_things_size(); ++i) {
+    if (std::find(reg.things().begin(), reg.things().end(), reg.file_things(i)) ==
+        reg.things().end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("register.file_things[", i, "]: \"", reg.file_things(i).substr(0, 200),
+                       "\" is not among register.things"));
+    }
   }
   return absl::OkStatus();
 }
@@ -107,6 +117,18 @@ void EdgeServiceImpl::Attach(PlatformSession* session, Delivery* delivery, Offli
   session_ = session;
   delivery_ = delivery;
   store_ = store;
+}
+
+void EdgeServiceImpl::AttachFiles(FileService* files, int64_t max_copies) {
+  files_ = files;
+  max_copies_ = max_copies;
+}
+
+bool EdgeServiceImpl::ServesFiles(const std::string& thing) const {
+  if (files_ == nullptr) return false;
+  if (std::find(auto_bind_.begin(), auto_bind_.end(), thing) != auto_bind_.end()) return true;
+  absl::MutexLock lock(&mu_);
+  return file_served_.count(thing) > 0;
 }
 
 grpc::Status EdgeServiceImpl::Authorize(grpc::ServerContextBase* context,
@@ -256,6 +278,11 @@ void EdgeServiceImpl::OnPlatformRequest(const alwayson::Message& request) {
     session_->Respond(request.header.request_id, Code::kBadRequest, answer);
     return;
   }
+  if (body->characteristic == static_cast<uint8_t>(alwayson::Characteristic::kServices) &&
+      IsFileService(body->characteristic_name) && ServesFiles(body->entity_name)) {
+    ServeFile(request, *body);
+    return;
+  }
   v1::PlatformRequest out;
   switch (request.header.code) {
     case Code::kGet: out.set_method(v1::PlatformRequest::GET); break;
@@ -295,6 +322,26 @@ void EdgeServiceImpl::OnPlatformRequest(const alwayson::Message& request) {
                                "\" on this edge", configured ? " right now" : "");
   session_->Respond(request.header.request_id,
                     configured ? Code::kServiceUnavailable : Code::kNotFound, answer);
+}
+
+void EdgeServiceImpl::ServeFile(const alwayson::Message& request,
+                                const alwayson::RequestBody& body) {
+  uint32_t id = request.header.request_id;
+  PlatformSession* session = session_;
+  bool queued = files_->Post(body.entity_name, body.characteristic_name, body.params,
+                             [session, id](FileAnswer a) {
+                               alwayson::ResponseBody response;
+                               response.reason = std::move(a.reason);
+                               response.content = std::move(a.content);
+                               session->Respond(id, a.status, std::move(response));
+                             });
+  if (!queued) {
+    alwayson::ResponseBody response;
+    response.reason = "edged has too many file requests waiting; retry later";
+    LogWarning(absl::StrCat("platform request ", id, " (", body.characteristic_name,
+                            ") refused: ", *response.reason));
+    session_->Respond(id, Code::kServiceUnavailable, std::move(response));
+  }
 }
 
 void EdgeServiceImpl::Answer(Server* server, const v1::Answer& answer) {
@@ -354,6 +401,19 @@ grpc::Status EdgeServiceImpl::Serve(
         ended = ToGrpcStatus(names);
         break;
       }
+      if (message.register_().file_things_size() > 0) {
+        grpc::Status allowed = files_ == nullptr
+                                   ? grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                                  "register.file_things: edged serves no files "
+                                                  "(file.virtual_dirs is empty)")
+                                   : Authorize(context, "ServeFiles");
+        if (!allowed.ok()) {
+          LogWarning(absl::StrCat(server.who, ": registration with file_things refused: ",
+                                  allowed.error_message()));
+          ended = allowed;
+          break;
+        }
+      }
     }
     if (message.has_answer()) {
       Answer(&server, message.answer());
@@ -368,6 +428,9 @@ grpc::Status EdgeServiceImpl::Serve(
           if (it == served_.end() || it->second != &server) continue;
           served_.erase(it);
           server.things.erase(thing);
+          if (auto f = file_served_.find(thing); f != file_served_.end() && f->second == &server) {
+            file_served_.erase(f);
+          }
           withdrawn_[thing] = &server;
           gone.push_back(thing);
         }
@@ -381,6 +444,9 @@ grpc::Status EdgeServiceImpl::Serve(
     std::vector<std::string> fresh;
     {
       absl::MutexLock lock(&mu_);
+      for (const std::string& thing : message.register_().file_things()) {
+        file_served_[thing] = &server;
+      }
       for (const std::string& thing : message.register_().things()) {
         withdrawn_.erase(thing);
         if (thing.empty() || server.things.count(thing)) continue;
@@ -413,6 +479,9 @@ grpc::Status EdgeServiceImpl::Serve(
       } else {
         ++it;
       }
+    }
+    for (auto it = file_served_.begin(); it != file_served_.end();) {
+      it = it->second == &server ? file_served_.erase(it) : std::next(it);
     }
     for (const std::string& thing : server.things) {
       auto it = served_.find(thing);
@@ -447,6 +516,207 @@ grpc::Status EdgeServiceImpl::Serve(
   }
   server.writer.join();
   return ended;
+}
+
+namespace {
+
+// A file path in the platform's repository: "/dir/file" (the leading '/' optional), split
+// into its directory and file name as Copy takes them (shared/specs/
+// alwayson-file-transfer.md section 3). No "..", control characters or empty file name.
+absl::StatusOr<std::pair<std::string, std::string>> RepositoryPath(absl::string_view path) {
+  constexpr absl::string_view kField = "repository_path";
+  if (path.empty()) return absl::InvalidArgumentError("repository_path: expected a file path");
+  if (path.size() > 4096) {
+    return absl::InvalidArgumentError("repository_path: longer than 4096 bytes");
+  }
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kField, ": holds a control character (\"", absl::CHexEscape(path.substr(0, 200)),
+                       "\")"));
+    }
+  }
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(path, absl::ByAnyChar("/\\"), absl::SkipEmpty())) {
+    if (part == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kField, " \"", path.substr(0, 200), "\": a \"..\" component is not allowed"));
+    }
+    if (part != ".") parts.emplace_back(part);
+  }
+  if (parts.empty() || path.back() == '/' || path.back() == '\\') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kField, " \"", path.substr(0, 200), "\": expected a file, found a directory"));
+  }
+  std::string file = parts.back();
+  parts.pop_back();
+  return std::make_pair(absl::StrCat("/", absl::StrJoin(parts, "/")), file);
+}
+
+alwayson::FieldDefinition Param(const char* name, alwayson::BaseType type) {
+  alwayson::FieldDefinition f;
+  f.name = name;
+  f.base_type = type;
+  return f;
+}
+
+}  // namespace
+
+grpc::Status EdgeServiceImpl::CopyFile(grpc::ServerContext* context,
+                                       const v1::CopyFileRequest* request,
+                                       grpc::ServerWriter<v1::CopyFileProgress>* writer) {
+  if (grpc::Status s = Authorize(context, "CopyFile"); !s.ok()) return s;
+  if (files_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "edged serves no files: file.virtual_dirs is empty");
+  }
+  if (grpc::Status s = NeedName("thing", request->thing()); !s.ok()) return s;
+  if (!ServesFiles(request->thing())) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("thing: edged serves no files for \"", request->thing(),
+                                     "\" (not in auto_bind, nor registered with file_things)"));
+  }
+  if (grpc::Status s = NeedName("repository", request->repository()); !s.ok()) return s;
+  absl::StatusOr<FileService::Located> local =
+      files_->Locate(request->thing(), request->path(), "path");
+  if (!local.ok()) return ToGrpcStatus(local.status());
+  absl::StatusOr<std::pair<std::string, std::string>> remote =
+      RepositoryPath(request->repository_path());
+  if (!remote.ok()) return ToGrpcStatus(remote.status());
+  bool to_platform = request->direction() == v1::CopyFileRequest::TO_PLATFORM;
+  if (to_platform) {
+    // As the SDK's SendFile: a missing source fails here, nothing is sent (section 3).
+    if (absl::Status s = files_->CheckRegularFile(*local); !s.ok()) {
+      return ToGrpcStatus(absl::NotFoundError(absl::StrCat("path: ", s.message())));
+    }
+  }
+  if (request->timeout_ms() > static_cast<uint32_t>(INT32_MAX)) {
+    return Invalid("timeout_ms: at most 2147483647");
+  }
+
+  std::shared_ptr<FileCopies::Copy> copy = copies_.Follow(request->thing(), local->file);
+  struct Forget {
+    FileCopies* copies;
+    std::shared_ptr<FileCopies::Copy> copy;
+    ~Forget() { copies->Forget(copy); }
+  } forget{&copies_, copy};
+  if (static_cast<int64_t>(copies_.size()) > max_copies_) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("edged has ", max_copies_,
+                                     " copies under way (edged.file_max_transfers); retry later"));
+  }
+
+  // Copy on FileTransferSubsystem, its parameters in the SDK's order and types (section 3).
+  std::string edge_dir = absl::StrCat("/", local->vdir);
+  std::string edge_file = local->rel;
+  if (size_t slash = local->rel.rfind('/'); slash != std::string::npos) {
+    edge_dir = absl::StrCat("/", local->vdir, "/", local->rel.substr(0, slash));
+    edge_file = local->rel.substr(slash + 1);
+  }
+  using alwayson::BaseType;
+  using alwayson::Value;
+  InfoTable params;
+  params.fields = {Param("sourceRepo", BaseType::kString), Param("sourcePath", BaseType::kString),
+                   Param("sourceFile", BaseType::kString), Param("targetRepo", BaseType::kString),
+                   Param("targetPath", BaseType::kString), Param("targetFile", BaseType::kString),
+                   Param("async", BaseType::kBoolean),     Param("timeout", BaseType::kInteger)};
+  const std::string& edge = request->thing();
+  const std::string& repo = request->repository();
+  params.rows.push_back({Value::String(to_platform ? edge : repo),
+                         Value::String(to_platform ? edge_dir : remote->first),
+                         Value::String(to_platform ? edge_file : remote->second),
+                         Value::String(to_platform ? repo : edge),
+                         Value::String(to_platform ? remote->first : edge_dir),
+                         Value::String(to_platform ? remote->second : edge_file),
+                         // Asynchronous: the reply comes at once, the transfer after it.
+                         Value::Boolean(true),
+                         Value::Integer(static_cast<int32_t>(request->timeout_ms()))});
+  alwayson::RequestBody body;
+  body.entity_type = static_cast<uint8_t>(alwayson::EntityType::kSubsystem);
+  body.entity_name = "FileTransferSubsystem";
+  body.characteristic = static_cast<uint8_t>(alwayson::Characteristic::kServices);
+  body.characteristic_name = "Copy";
+  body.params = std::move(params);
+  LogInfo(absl::StrCat("copy of ", edge, ":/", local->file, to_platform ? " to " : " from ", repo,
+                       ":", remote->first, remote->first == "/" ? "" : "/", remote->second,
+                       " requested"));
+  delivery_->Submit(Code::kPost, std::move(body), /*queueable=*/true,
+                    [copy](absl::StatusOr<Delivery::Outcome> out) { copy->Answered(std::move(out)); });
+
+  absl::Time deadline = request->timeout_ms() > 0
+                            ? absl::Now() + absl::Milliseconds(request->timeout_ms())
+                            : absl::InfiniteFuture();
+  auto send = [writer](v1::CopyFileProgress::State state, const std::string& tid, uint64_t bytes,
+                       uint64_t size, const std::string& message) {
+    v1::CopyFileProgress p;
+    p.set_state(state);
+    p.set_transfer_id(tid);
+    p.set_bytes(bytes);
+    p.set_size(size);
+    p.set_message(message);
+    return writer->Write(p);
+  };
+  while (true) {
+    if (context->IsCancelled()) return grpc::Status::CANCELLED;
+    if (absl::Now() >= deadline) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat("the copy did not complete within timeout_ms (",
+                                       request->timeout_ms(),
+                                       " ms); the platform may still carry it out"));
+    }
+    // Woken every 200 ms to notice a cancelled call.
+    std::optional<FileCopies::Copy::Step> step =
+        copy->Next(std::min(deadline, absl::Now() + absl::Milliseconds(200)));
+    if (!step) continue;
+    if (auto* answer = std::get_if<absl::StatusOr<Delivery::Outcome>>(&*step)) {
+      if (!answer->ok()) return ToGrpcStatus(answer->status());
+      if ((*answer)->queued) {
+        v1::CopyFileProgress p;
+        p.set_state(v1::CopyFileProgress::QUEUED);
+        p.set_message("the platform is unreachable: the copy is kept in the offline store");
+        p.set_queue_depth((*answer)->queue_depth);
+        if (!writer->Write(p)) return grpc::Status::CANCELLED;
+        continue;
+      }
+      // The job (section 4): the SDK requires its transferId.
+      std::string tid;
+      if (const std::optional<InfoTable>& job = (*answer)->result; job && !job->rows.empty()) {
+        for (size_t i = 0; i < job->fields.size() && i < job->rows[0].size(); ++i) {
+          if (job->fields[i].name == "transferId" &&
+              alwayson::IsStringType(job->rows[0][i].type())) {
+            tid = job->rows[0][i].str().substr(0, 256);
+          }
+        }
+      }
+      if (tid.empty()) {
+        return grpc::Status(grpc::StatusCode::INTERNAL,
+                            "the platform accepted the copy without a transferId");
+      }
+      copy->set_transfer_id(tid);
+      if (!send(v1::CopyFileProgress::REQUESTED, tid, 0, 0, "")) return grpc::Status::CANCELLED;
+      continue;
+    }
+    const TransferEvent& e = std::get<TransferEvent>(*step);
+    switch (e.kind) {
+      case TransferEvent::Kind::kStarted:
+        if (!send(v1::CopyFileProgress::STARTED, e.tid, 0, e.size, "")) {
+          return grpc::Status::CANCELLED;
+        }
+        break;
+      case TransferEvent::Kind::kProgress:
+        if (!send(v1::CopyFileProgress::TRANSFERRING, e.tid, e.bytes, e.size, "")) {
+          return grpc::Status::CANCELLED;
+        }
+        break;
+      case TransferEvent::Kind::kCompleted:
+        send(v1::CopyFileProgress::COMPLETED, e.tid, e.bytes, e.size, e.message);
+        return grpc::Status::OK;
+      case TransferEvent::Kind::kFailed:
+        send(v1::CopyFileProgress::FAILED, e.tid, e.bytes, e.size, e.message);
+        return grpc::Status(grpc::StatusCode::ABORTED,
+                            absl::StrCat("the copy failed: ", e.message));
+    }
+  }
 }
 
 }  // namespace edge::edged

@@ -1,6 +1,10 @@
 // EdgeServiceImpl: edged's local gRPC API (proto/edge/v1) on its Unix socket: property
 // reads and writes, service calls and events towards the platform, the Serve stream through
-// which local services answer the platform for their Things, and Status.
+// which local services answer the platform for their Things, Status, and CopyFile.
+//
+// The platform's file services (BrowseDirectory, StartFileTransfer, ...) for the auto_bind
+// Things, and for the Things a local service registers with `file_things`, are answered by
+// edged's FileService instead of being passed on.
 //
 // Callers are identified by SO_PEERCRED (services/local_rpc's UdsListener); `edged.callers`,
 // when set, limits who may call what, as `trustd.callers` does for trustd.
@@ -17,6 +21,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "edged/delivery.h"
+#include "edged/file_copies.h"
+#include "edged/file_service.h"
 #include "edged/platform_session.h"
 #include "edged/property_types.h"
 #include "proto/edge/v1/edge.grpc.pb.h"
@@ -49,6 +55,11 @@ class EdgeServiceImpl final : public EdgeServiceBase {
 
   // Wiring, before the session starts.
   void Attach(PlatformSession* session, Delivery* delivery, OfflineStore* store);
+  // The file services, when file.virtual_dirs is set (it must outlive this). `max_copies`:
+  // CopyFile calls at once (edged.file_max_transfers).
+  void AttachFiles(FileService* files, int64_t max_copies);
+  // FileService's observer: how the transfers of edge-initiated copies progress.
+  void OnTransferEvent(const TransferEvent& event) { copies_.OnEvent(event); }
 
   // For the session: every Thing to bind, and the platform's requests.
   std::vector<std::string> Things() const;
@@ -72,6 +83,8 @@ class EdgeServiceImpl final : public EdgeServiceBase {
       override;
   grpc::Status Status(grpc::ServerContext* context, const ::edge::v1::StatusRequest* request,
                       ::edge::v1::StatusResponse* response) override;
+  grpc::Status CopyFile(grpc::ServerContext* context, const ::edge::v1::CopyFileRequest* request,
+                        grpc::ServerWriter<::edge::v1::CopyFileProgress>* writer) override;
 
  private:
   struct Server;  // One Serve stream.
@@ -87,6 +100,9 @@ class EdgeServiceImpl final : public EdgeServiceBase {
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context, alwayson::Code method,
                                    alwayson::RequestBody body, bool queueable, Finish finish);
   void Answer(Server* server, const ::edge::v1::Answer& answer);
+  // Whether edged answers `thing`'s file services itself.
+  bool ServesFiles(const std::string& thing) const;
+  void ServeFile(const alwayson::Message& request, const alwayson::RequestBody& body);
 
   const std::vector<std::string> auto_bind_;
   std::shared_ptr<const local_rpc::CallerPolicy> callers_;
@@ -94,12 +110,17 @@ class EdgeServiceImpl final : public EdgeServiceBase {
   PlatformSession* session_ = nullptr;
   Delivery* delivery_ = nullptr;
   OfflineStore* store_ = nullptr;
+  FileService* files_ = nullptr;
+  int64_t max_copies_ = 0;
+  FileCopies copies_;
   PropertyTypes property_types_;
   const int64_t max_in_flight_;
   std::atomic<int64_t> in_flight_{0};
 
   mutable absl::Mutex mu_;
   std::map<std::string, Server*> served_ ABSL_GUARDED_BY(mu_);  // Thing -> its server.
+  // Things a server registered with file_things (edged serves their files).
+  std::map<std::string, Server*> file_served_ ABSL_GUARDED_BY(mu_);
   // auto_bind Things a server withdrew (its endpoint is gone): not bound until registered.
   std::map<std::string, Server*> withdrawn_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,8 @@
 
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/log.h"
@@ -108,14 +110,46 @@ absl::Status Edged::Build(const std::string& config_path) {
   }
   listener_ = std::move(*listener);
 
+  if (config.file.enabled()) {
+    FileServiceOptions file_options;
+    file_options.file = config.file;
+    file_options.max_transfers = config.edged.file_max_transfers;
+    file_options.max_transfers_per_thing = config.edged.file_max_transfers_per_thing;
+    file_options.max_staging_bytes = config.edged.file_max_staging_bytes;
+    auto files = FileService::Create(std::move(file_options));
+    if (!files.ok()) {
+      return absl::Status(files.status().code(), absl::StrCat("error: ", files.status().message(),
+                                                              "\nedged: not started"));
+    }
+    files_ = std::move(*files);
+  }
+
   for (const config::AutoBind& a : config.auto_bind) auto_bind_.push_back(a.name);
   service_ = std::make_unique<EdgeServiceImpl>(auto_bind_, callers_, &listener_->registry(),
                                                config.edged.max_calls_in_flight);
+  if (files_) {
+    service_->AttachFiles(files_.get(), config.edged.file_max_transfers);
+    files_->set_observer([service = service_.get()](const TransferEvent& e) {
+      service->OnTransferEvent(e);
+    });
+  }
 
   SessionOptions options;
   options.servers = config.ws_servers;
   options.tls = tls_on;
   options.ws = config.ws_connection;
+  if (files_) {
+    // A block and its framing in one message, with the margin EMS advises: 50 bytes per
+    // chunk (shared/specs/alwayson-file-transfer.md sections 1.10 and 6.4).
+    int64_t block = config.file.buffer_size;
+    int64_t chunk = std::max<int64_t>(options.ws.message_chunk_size, 1);
+    int64_t needed = block + chunk + 50 * (block / chunk + 1) + 1024;
+    if (options.ws.max_msg_size < needed) {
+      LogInfo(absl::StrCat("ws_connection.max_msg_size raised from ", options.ws.max_msg_size,
+                           " to ", needed, " bytes to carry file.buffer_size blocks"));
+      options.ws.max_msg_size = needed;
+    }
+  }
   options.duty = config.duty_cycle;
   options.metrics = metrics_.get();
   options.max_reconnect_delay = std::chrono::milliseconds(config.edged.max_reconnect_delay);
@@ -137,6 +171,9 @@ absl::Status Edged::Build(const std::string& config_path) {
   callbacks.on_online = [this] {
     if (delivery_) delivery_->OnOnline();
   };
+  callbacks.on_offline = [this] {
+    if (files_) files_->ConnectionLost();  // Its transfers cannot go on (.part removed).
+  };
   session_ = std::make_unique<PlatformSession>(std::move(options), std::move(callbacks));
   delivery_ = std::make_unique<Delivery>(session_.get(), store_.get(), metrics_.get());
   service_->Attach(session_.get(), delivery_.get(), store_.get());
@@ -157,6 +194,7 @@ absl::Status Edged::Start() {
                                         absl::StrAppend(out, s.host, ":", s.port);
                                       }),
                         ")"));
+  if (files_) files_->Start();
   session_->Start();
   return absl::OkStatus();
 }
@@ -166,6 +204,7 @@ void Edged::Stop() {
   stopped_ = true;
   if (listener_) listener_->Stop();
   if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  if (files_) files_->Stop();  // Its answers go to the session: stopped before it.
   if (session_) session_->Stop();
   // Calls the session failed on the way out are queued by the delivery's writer, which then
   // finishes them: drained here, while the gRPC server they belong to still exists.

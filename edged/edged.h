@@ -2,7 +2,8 @@
 // depend on one another (each uses only parts above it), so they are destroyed in reverse:
 //
 //   metrics -> trustd client -> TLS contexts (client identity or plain) -> identity watch
-//   -> offline store -> caller policy -> Unix socket listener -> EdgeServiceImpl
+//   -> offline store -> caller policy -> Unix socket listener -> file service
+//   -> EdgeServiceImpl
 //   -> PlatformSession -> Delivery -> gRPC server
 //
 // Callbacks handed to the session capture `this`: Stop() (also run by the destructor)
@@ -27,6 +28,7 @@
 #include "edged/delivery.h"
 #include "edged/edge_service.h"
 #include "edged/edged_metrics.h"
+#include "edged/file_service.h"
 #include "edged/offline_store.h"
 #include "edged/platform_session.h"
 #include "services/config/config.h"
@@ -68,6 +70,7 @@ class Edged {
   std::unique_ptr<OfflineStore> store_;             // Null: offline_msg_store disabled.
   std::shared_ptr<const local_rpc::CallerPolicy> callers_;
   std::unique_ptr<local_rpc::UdsListener> listener_;
+  std::unique_ptr<FileService> files_;              // Null: no file.virtual_dirs.
   std::vector<std::string> auto_bind_;
   std::unique_ptr<EdgeServiceImpl> service_;
   std::unique_ptr<PlatformSession> session_;

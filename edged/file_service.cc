@@ -390,6 +390,7 @@ absl::StatusOr<std::unique_ptr<FileService>> FileService::Create(FileServiceOpti
 
 FileService::~FileService() {
   Stop();
+  observer_ = nullptr;  // What it reports to may be gone already.
   while (!transfers_.empty()) Close(transfers_.back().get(), true, "edged stopped");
 }
 
@@ -1084,6 +1085,13 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
   Resolved where = *r;
   bool write = *mode == "write";
   if (write) {
+    // Where the file is to go must not lead outside: refused now, not after every block.
+    Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    int parent = root.ok() ? OpenBeneath(root.get(), Parent(r->rel), O_PATH | O_DIRECTORY) : -ENOENT;
+    if (parent >= 0) ::close(parent);
+    if (LeadsOutside(parent)) {
+      return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+    }
     // The flat staging name (section 5.4): "/in/sub/a.txt" of Pump1 ->
     // "__staging__/Pump1.in.sub.a.txt.part".
     std::string flat = *path;

@@ -26,6 +26,16 @@
 //                -> {"status": "SUCCESS", "reason": ..., "content": <JSON infotable>}
 //   POST /drop                  closes every edge connection (to test reconnection)
 //   POST /refuse {"ms": N}      closes every connection and refuses new ones for N ms
+//   POST /transfer {"direction": "put"|"get", "thing", "path" (on the edge: "/in/a.bin"),
+//                 "repository" (default SystemRepository), "repository_path" ("/a.bin"),
+//                 "block_size", "stop_after_blocks", "then": "cancel"|"abandon"|"drop"}
+//                -> {"status": "COMPLETED"|"FAILED"|"CANCELLED"|"ABANDONED"|"DROPPED",
+//                    "message", "tid", "md5", "bytes", "failed_service", "failed_status"}
+//                a platform-driven file transfer (shared/specs/alwayson-file-transfer.md
+//                section 6) between --repository DIR/<repository>/ and a bound Thing.
+//
+// With --repository DIR, an edge's Copy on FileTransferSubsystem (section 3) is carried out
+// the same way, asynchronously; each transfer's outcome is recorded as a "transfer" record.
 //
 // A message carrying an `edge-msg-id` header that was seen before is answered SUCCESS and
 // recorded once: what a platform that de-duplicates does. With --journal, records survive
@@ -60,6 +70,7 @@
 #include "services/alwayson/message.h"
 #include "services/common/log.h"
 #include "tests/platformsim/control_server.h"
+#include "tests/platformsim/file_transfers.h"
 #include "tests/platformsim/server_tls.h"
 
 namespace edge::platformsim {
@@ -77,7 +88,7 @@ using alwayson::Message;
 struct Options {
   std::string listen = "127.0.0.1:0";
   std::string control = "127.0.0.1:0";
-  std::string cert, key, ready_file, journal;
+  std::string cert, key, ready_file, journal, repository;
   std::set<std::string> app_keys;
   size_t chunk_size = 8192;
   size_t max_msg_size = 1048576;
@@ -149,7 +160,20 @@ class EdgeConn : public std::enable_shared_from_this<EdgeConn> {
 class Platform {
  public:
   explicit Platform(Options options)
-      : options_(std::move(options)), ssl_(asio::ssl::context::tls_server), acceptor_(io_) {}
+      : options_(std::move(options)),
+        ssl_(asio::ssl::context::tls_server),
+        acceptor_(io_),
+        files_(options_.repository,
+               [this](const std::string& thing, const std::string& service,
+                      alwayson::InfoTable params) {
+                 alwayson::RequestBody body;
+                 body.entity_name = thing;
+                 body.characteristic = static_cast<uint8_t>(alwayson::Characteristic::kServices);
+                 body.characteristic_name = service;
+                 if (!params.fields.empty()) body.params = std::move(params);
+                 return Send(thing, Code::kPost, std::move(body));
+               },
+               [this] { Drop(std::chrono::milliseconds(0)); }) {}
 
   absl::Status Init() {
     if (absl::Status s = LoadServerIdentity(ssl_, options_.cert, options_.key); !s.ok()) return s;
@@ -204,7 +228,7 @@ class Platform {
     }
     for (auto p = calls_.begin(); p != calls_.end();) {
       if (p->second.conn == id) {
-        p->second.done.set_value(R"({"status": "CONNECTION_LOST"})");
+        p->second.done.set_value(Reply{"CONNECTION_LOST"});
         p = calls_.erase(p);
       } else {
         ++p;
@@ -246,10 +270,9 @@ class Platform {
       auto it = calls_.find(m.header.request_id);
       if (it == calls_.end()) return;
       const auto& body = std::get<alwayson::ResponseBody>(m.body);
-      json::Object out{{"status", Str(std::string(alwayson::CodeName(static_cast<uint8_t>(code)).value_or("?")))}};
-      if (body.reason) out.emplace_back("reason", Str(*body.reason));
-      if (body.content) out.emplace_back("content", TableJson(*body.content));
-      it->second.done.set_value(json::Write(json::Value::MakeObject(std::move(out))));
+      Reply reply{std::string(alwayson::CodeName(static_cast<uint8_t>(code)).value_or("?")),
+                  body.reason.value_or(""), body.content};
+      it->second.done.set_value(std::move(reply));
       calls_.erase(it);
       return;
     }
@@ -296,6 +319,11 @@ class Platform {
     if (!msg_id.empty() && code != Code::kGet && !seen_.insert(msg_id).second) {
       ++duplicates_;
       conn->Send(Message::Response(Code::kSuccess, m.header.request_id, conn->session()));
+      return;
+    }
+    if (req.entity_type == static_cast<uint8_t>(alwayson::EntityType::kSubsystem) &&
+        req.entity_name == "FileTransferSubsystem" && req.characteristic_name == "Copy") {
+      Copy(conn, m.header.request_id, req, msg_id);
       return;
     }
     std::string thing = req.entity_name;
@@ -367,23 +395,38 @@ class Platform {
       if (!t.ok()) return json::Write(json::Value::MakeObject({{"error", Str(std::string(t.status().message()))}}));
       body.params = std::move(*t);
     }
-    std::promise<std::string> done;
-    std::future<std::string> answer = done.get_future();
-    asio::post(io_, [this, thing, code, body, &done]() mutable {
+    Reply reply = Send(thing, code, std::move(body));
+    json::Object out{{"status", Str(reply.status)}};
+    if (!reply.reason.empty()) out.emplace_back("reason", Str(reply.reason));
+    if (reply.content) out.emplace_back("content", TableJson(*reply.content));
+    return json::Write(json::Value::MakeObject(std::move(out)));
+  }
+
+  // Any thread but the I/O thread: one request down to a bound Thing, and its answer.
+  Reply Send(const std::string& thing, Code code, alwayson::RequestBody body) {
+    auto done = std::make_shared<std::promise<Reply>>();
+    std::future<Reply> answer = done->get_future();
+    asio::post(io_, [this, thing, code, body = std::move(body), done]() mutable {
       auto b = bound_.find(thing);
       auto conn = b == bound_.end() ? nullptr : conns_[b->second];
       if (!conn) {
-        done.set_value(json::Write(json::Value::MakeObject({{"status", Str("NOT_BOUND")}})));
+        done->set_value(Reply{"NOT_BOUND"});
         return;
       }
       uint32_t id = ++next_request_;
-      calls_.emplace(id, PendingCall{conn->id(), std::move(done)});
+      calls_.emplace(id, PendingCall{conn->id(), std::move(*done)});
       conn->Send(Message::Request(code, id, conn->session(), body));
     });
     if (answer.wait_for(std::chrono::seconds(15)) != std::future_status::ready) {
-      return R"({"status": "TIMEOUT"})";
+      return Reply{"TIMEOUT"};
     }
     return answer.get();
+  }
+
+  // Control thread: POST /transfer.
+  std::string Transfer(const json::Value& request) {
+    TransferRequest r = TransferFromJson(request);
+    return ResultJson(files_.Run(r));
   }
 
   std::string Records() {
@@ -442,8 +485,135 @@ class Platform {
  private:
   struct PendingCall {
     uint64_t conn;
-    std::promise<std::string> done;
+    std::promise<Reply> done;
   };
+
+  static TransferRequest TransferFromJson(const json::Value& request) {
+    auto field = [&](const char* name) -> std::string {
+      const json::Value* v = request.Find(name);
+      return v && v->is_string() ? v->str() : "";
+    };
+    auto number = [&](const char* name, int64_t otherwise) -> int64_t {
+      const json::Value* v = request.Find(name);
+      return v && v->is_number() ? static_cast<int64_t>(v->number()) : otherwise;
+    };
+    TransferRequest r;
+    r.put = field("direction") != "get";
+    r.thing = field("thing");
+    r.edge_path = field("path");
+    if (!field("repository").empty()) r.repository = field("repository");
+    r.repository_path = field("repository_path");
+    r.tid = field("tid");
+    r.block_size = number("block_size", 0);
+    r.stop_after_blocks = number("stop_after_blocks", -1);
+    r.then = field("then");
+    return r;
+  }
+
+  static std::string ResultJson(const TransferResult& t) {
+    return json::Write(json::Value::MakeObject(
+        {{"status", Str(t.status)}, {"message", Str(t.message)}, {"tid", Str(t.tid)},
+         {"md5", Str(t.md5)}, {"bytes", Num(static_cast<double>(t.bytes))},
+         {"failed_service", Str(t.failed_service)}, {"failed_status", Str(t.failed_status)}}));
+  }
+
+  // I/O thread: an edge's Copy (section 3). The transfer runs on a thread of its own, as a
+  // platform drives it; asynchronous copies are answered at once with the job, synchronous
+  // ones once the transfer is over (state VALIDATED when it completed).
+  void Copy(EdgeConn* conn, uint32_t request_id, const alwayson::RequestBody& req,
+            const std::string& msg_id) {
+    auto param = [&](const char* name) -> const alwayson::Value* {
+      if (!req.params || req.params->rows.empty()) return nullptr;
+      for (size_t i = 0; i < req.params->fields.size() && i < req.params->rows[0].size(); ++i) {
+        if (req.params->fields[i].name == name) return &req.params->rows[0][i];
+      }
+      return nullptr;
+    };
+    auto text = [&](const char* name) {
+      const alwayson::Value* v = param(name);
+      return v && alwayson::IsStringType(v->type()) ? v->str() : std::string();
+    };
+    auto refuse = [&](Code status, std::string why) {
+      alwayson::ResponseBody body;
+      body.reason = std::move(why);
+      Record({{"kind", Str("copy")}, {"refused", Str(*body.reason)}, {"msgId", Str(msg_id)}});
+      conn->Send(Message::Response(status, request_id, conn->session(), body));
+    };
+    const alwayson::Value* async = param("async");
+    if (async == nullptr || async->type() != alwayson::BaseType::kBoolean) {
+      return refuse(Code::kBadRequest, "Copy: expected the parameter async, a BOOLEAN");
+    }
+    TransferRequest r;
+    std::string source_repo = text("sourceRepo"), target_repo = text("targetRepo");
+    auto join = [](const std::string& dir, const std::string& file) {
+      return absl::StrCat(dir, dir.empty() || dir.back() == '/' ? "" : "/", file);
+    };
+    if (bound_.count(target_repo) > 0 && bound_.count(source_repo) == 0) {
+      r.put = true;
+      r.thing = target_repo;
+      r.repository = source_repo;
+      r.edge_path = join(text("targetPath"), text("targetFile"));
+      r.repository_path = join(text("sourcePath"), text("sourceFile"));
+    } else if (bound_.count(source_repo) > 0 && bound_.count(target_repo) == 0) {
+      r.put = false;
+      r.thing = source_repo;
+      r.repository = target_repo;
+      r.edge_path = join(text("sourcePath"), text("sourceFile"));
+      r.repository_path = join(text("targetPath"), text("targetFile"));
+    } else {
+      return refuse(Code::kBadRequest,
+                    absl::StrCat("Copy: exactly one of sourceRepo \"", source_repo.substr(0, 100),
+                                 "\" and targetRepo \"", target_repo.substr(0, 100),
+                                 "\" must be a bound edge Thing"));
+    }
+    absl::StatusOr<std::string> local = files_.RepositoryFile(r.repository, r.repository_path);
+    if (!local.ok()) return refuse(Code::kBadRequest, std::string(local.status().message()));
+    if (r.put && ::access(local->c_str(), R_OK) != 0) {
+      return refuse(Code::kNotFound, absl::StrCat(r.repository, ":", r.repository_path,
+                                                  ": no such file in the repository"));
+    }
+    r.tid = absl::StrCat("copy-", ++next_copy_);
+    Record({{"kind", Str("copy")}, {"tid", Str(r.tid)}, {"thing", Str(r.thing)},
+            {"direction", Str(r.put ? "put" : "get")}, {"path", Str(r.edge_path)},
+            {"repository_path", Str(r.repository_path)}, {"msgId", Str(msg_id)}});
+    bool is_async = async->boolean();
+    uint64_t conn_id = conn->id();
+    uint32_t session = conn->session();
+    if (is_async) {
+      alwayson::ResponseBody body;
+      body.content = JobOf(r.tid, "QUEUED");
+      conn->Send(Message::Response(Code::kSuccess, request_id, session, body));
+    }
+    std::thread([this, r, is_async, conn_id, request_id, session] {
+      TransferResult result = files_.Run(r);
+      json::Object rec{{"kind", Str("transfer")}, {"tid", Str(r.tid)}, {"thing", Str(r.thing)},
+                       {"direction", Str(r.put ? "put" : "get")}, {"path", Str(r.edge_path)},
+                       {"status", Str(result.status)}, {"md5", Str(result.md5)},
+                       {"bytes", Num(static_cast<double>(result.bytes))},
+                       {"message", Str(result.message)}};
+      Record(std::move(rec));
+      if (is_async) return;
+      asio::post(io_, [this, r, result, conn_id, request_id, session] {
+        auto c = conns_.find(conn_id);
+        if (c == conns_.end()) return;
+        alwayson::ResponseBody body;
+        body.content = JobOf(r.tid, result.status == "COMPLETED" ? "VALIDATED" : "ERROR");
+        c->second->Send(Message::Response(Code::kSuccess, request_id, session, body));
+      });
+    }).detach();
+  }
+
+  static alwayson::InfoTable JobOf(const std::string& tid, const std::string& state) {
+    alwayson::InfoTable t;
+    alwayson::FieldDefinition f1, f2;
+    f1.name = "transferId";
+    f1.base_type = alwayson::BaseType::kString;
+    f2.name = "state";
+    f2.base_type = alwayson::BaseType::kString;
+    t.fields = {f1, f2};
+    t.rows.push_back({alwayson::Value::String(tid), alwayson::Value::String(state)});
+    return t;
+  }
 
   void Record(json::Object record) {
     absl::MutexLock lock(&mu_);
@@ -488,9 +658,11 @@ class Platform {
   uint32_t next_session_ = 0x1000;
   uint32_t next_request_ = 0;
   uint64_t duplicates_ = 0;
+  uint64_t next_copy_ = 0;
 
   absl::Mutex mu_;
   json::Array records_ ABSL_GUARDED_BY(mu_);
+  FileTransfers files_;  // Its calls go through Send: declared (and built) after the rest.
 };
 
 void EdgeConn::Start() {
@@ -652,6 +824,13 @@ ControlResponse HandleControl(Platform& platform, const ControlRequest& req) {
     }
     return JsonAnswer(req, http::status::ok, platform.Call(*body));
   }
+  if (req.method() == http::verb::post && target == "/transfer") {
+    absl::StatusOr<json::Value> body = json::Parse(req.body());
+    if (!body.ok() || !body->is_object()) {
+      return JsonAnswer(req, http::status::bad_request, R"({"error": "expected a JSON object"})");
+    }
+    return JsonAnswer(req, http::status::ok, platform.Transfer(*body));
+  }
   if (req.method() == http::verb::post && (target == "/drop" || target == "/refuse")) {
     int64_t ms = 0;
     if (absl::StatusOr<json::Value> body = json::Parse(req.body()); body.ok() && body->is_object()) {
@@ -675,6 +854,7 @@ int Main(int argc, char** argv) {
     else if (a == "--app-key") options.app_keys.insert(value());
     else if (a == "--ready-file") options.ready_file = value();
     else if (a == "--journal") options.journal = value();
+    else if (a == "--repository") options.repository = value();
     else if (a == "--chunk-size") options.chunk_size = std::stoul(value());
     else if (a == "--require-appkey-header") options.require_appkey_header = true;
     else if (a == "--property") {
@@ -696,7 +876,8 @@ int Main(int argc, char** argv) {
   }
   if (options.cert.empty() || options.key.empty() || options.app_keys.empty()) {
     std::cerr << "usage: platformsim --cert PEM --key PEM --app-key KEY [--listen IP:PORT] "
-                 "[--control IP:PORT] [--ready-file FILE] [--journal FILE] [--require-appkey-header] "
+                 "[--control IP:PORT] [--ready-file FILE] [--journal FILE] [--repository DIR] "
+                 "[--require-appkey-header] "
                  "[--property THING/PROPERTY=TYPE ...]\n";
     return 2;
   }

@@ -22,6 +22,10 @@ absl::StatusOr<std::unique_ptr<PlatformSimProcess>> PlatformSimProcess::Start(
   if (options.require_appkey_header) {
     argv.push_back("--require-appkey-header");
   }
+  if (!options.repository.empty()) {
+    argv.push_back("--repository");
+    argv.push_back(options.repository);
+  }
   for (const std::string& p : options.properties) {
     argv.push_back("--property");
     argv.push_back(p);
@@ -55,6 +59,10 @@ absl::StatusOr<json::Value> PlatformSimProcess::Call(const std::string& request_
 absl::Status PlatformSimProcess::Drop() { return Request("POST", "/drop", "{}").status(); }
 absl::Status PlatformSimProcess::Refuse(int ms) {
   return Request("POST", "/refuse", absl::StrCat("{\"ms\": ", ms, "}")).status();
+}
+
+absl::StatusOr<json::Value> PlatformSimProcess::Transfer(const std::string& request_json) {
+  return Request("POST", "/transfer", request_json);
 }
 
 std::vector<json::Value> RecordsOfKind(const json::Value& records, const std::string& kind) {

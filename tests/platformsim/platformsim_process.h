@@ -26,6 +26,7 @@ struct PlatformSimOptions {
   std::string name = "platformsim";  // Log file name in the directory.
   bool require_appkey_header = false;  // --require-appkey-header
   std::vector<std::string> properties;  // --property THING/PROPERTY=TYPE each.
+  std::string repository;  // --repository: file repositories at <dir>/<Thing>/.
 };
 
 class PlatformSimProcess {
@@ -41,6 +42,8 @@ class PlatformSimProcess {
   absl::StatusOr<::edge::json::Value> Call(const std::string& request_json);
   absl::Status Drop();
   absl::Status Refuse(int ms);
+  // POST /transfer: a platform-driven file transfer; its result (status, md5, ...).
+  absl::StatusOr<::edge::json::Value> Transfer(const std::string& request_json);
 
  private:
   absl::StatusOr<::edge::json::Value> Request(const std::string& method,

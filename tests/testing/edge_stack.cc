@@ -120,6 +120,8 @@ absl::Status EdgeStack::StartSim(const std::string& cert, const std::string& key
   o.app_key = app_key;
   o.ws_port = port;
   o.journal = dir_ + "/platform.jsonl";
+  o.repository = dir_ + "/repository";
+  ::mkdir(o.repository.c_str(), 0755);
   auto sim = PlatformSimProcess::Start(dir_, o);
   if (!sim.ok()) return sim.status();
   sim_ = std::move(*sim);

@@ -70,7 +70,8 @@ class EdgeStack {
   // The simulator, serving dir/cert and dir/key; `port` 0 for any. It refuses a WebSocket
   // upgrade without `app_key` in its appKey header unless `require_appkey_header` is false
   // (then only the AUTH message is judged). `properties`: declared properties
-  // ("Thing/Prop=NUMBER", platformsim --property).
+  // ("Thing/Prop=NUMBER", platformsim --property). Its file repositories are under
+  // dir/repository/<Thing>/.
   absl::Status StartSim(const std::string& cert = "platform.pem",
                         const std::string& key = "platform.key",
                         const std::string& app_key = kStackAppKey, int port = 0,
