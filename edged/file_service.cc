@@ -912,7 +912,9 @@ FileAnswer FileService::MakeDirectory(const std::string& thing, const InfoTable&
     return Fail(Code::kInternalServerError, absl::StrCat("/", r->vdir, " is not there"));
   }
   // Component by component, with its missing parents; no link is followed.
-  for (const std::string& part : *SplitWirePath(r->rel, "path")) {
+  absl::StatusOr<std::vector<std::string>> parts = SplitWirePath(r->rel, "path");
+  if (!parts.ok()) return Bad(std::string(parts.status().message()));
+  for (const std::string& part : *parts) {
     if (::mkdirat(cur.get(), part.c_str(), 0750) != 0 && errno != EEXIST) {
       return Fail(Code::kInternalServerError,
                   absl::StrCat("cannot make ", Quote(*path), ": ", Errno(errno)));

@@ -15,6 +15,7 @@ targets=(
   //services/alwayson:codec_fuzzer:services/alwayson/testdata/fuzz
   //proto/edge/v1:edge_proto_fuzzer:proto/edge/v1/testdata/fuzz/edge_proto
   //edged:offline_store_fuzzer:edged/testdata/fuzz/offline_store
+  //edged:file_service_fuzzer:edged/testdata/fuzz/file_service
   //restd:request_fuzzer:restd/testdata/fuzz/request
   //services/acme:acme_client_fuzzer:services/acme/testdata/fuzz
 )
