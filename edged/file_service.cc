@@ -907,25 +907,32 @@ FileAnswer FileService::MakeDirectory(const std::string& thing, const InfoTable&
   if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root || r->rel.empty()) return Ok();
   if (r->staging) return Bad("no directories can be made in the staging directory");
-  Fd cur(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!cur.ok()) {
+  Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.ok()) {
     return Fail(Code::kInternalServerError, absl::StrCat("/", r->vdir, " is not there"));
   }
-  // Component by component, with its missing parents; no link is followed.
+  // Component by component, with its missing parents, each made in a parent resolved
+  // beneath the virtual directory (a link that stays inside is followed; one out is not).
   absl::StatusOr<std::vector<std::string>> parts = SplitWirePath(r->rel, "path");
   if (!parts.ok()) return Bad(std::string(parts.status().message()));
+  Fd cur(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0));
+  std::string prefix;
   for (const std::string& part : *parts) {
     if (::mkdirat(cur.get(), part.c_str(), 0750) != 0 && errno != EEXIST) {
       return Fail(Code::kInternalServerError,
                   absl::StrCat("cannot make ", Quote(*path), ": ", Errno(errno)));
     }
-    Fd next(::openat(cur.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!next.ok()) {
+    prefix = prefix.empty() ? part : absl::StrCat(prefix, "/", part);
+    int next = OpenBeneath(root.get(), prefix, O_PATH | O_DIRECTORY);
+    if (LeadsOutside(next)) {
+      return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+    }
+    if (next < 0) {
       return Fail(Code::kInternalServerError,
                   absl::StrCat("cannot make ", Quote(*path), ": ", Quote(part),
                                " exists and is not a directory"));
     }
-    cur = std::move(next);
+    cur.reset(next);
   }
   return Ok();
 }

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <algorithm>
 #include <random>
+#include <thread>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -138,7 +140,8 @@ class FileTransferTest : public ::testing::Test {
   // One file service called by the platform on Pump1, its parameters all STRING but those
   // given typed in `typed` (JSON infotable field definitions and values, already encoded).
   json::Value Service(const std::string& service,
-                      std::vector<std::pair<std::string, std::string>> strings) {
+                      std::vector<std::pair<std::string, std::string>> strings,
+                      const std::string& thing = "Pump1") {
     json::Object defs, row;
     for (auto& [name, value] : strings) {
       defs.emplace_back(name, json::Value::MakeObject({{"name", json::Value::String(name)},
@@ -150,7 +153,7 @@ class FileTransferTest : public ::testing::Test {
                                                  json::Value::MakeObject(std::move(defs))}})},
          {"rows", json::Value::MakeArray({json::Value::MakeObject(std::move(row))})}});
     json::Value request = json::Value::MakeObject(
-        {{"thing", json::Value::String("Pump1")}, {"method", json::Value::String("POST")},
+        {{"thing", json::Value::String(thing)}, {"method", json::Value::String("POST")},
          {"characteristic", json::Value::String("Services")},
          {"name", json::Value::String(service)}, {"params", std::move(params)}});
     absl::StatusOr<json::Value> r = stack_.sim()->Call(json::Write(request));
@@ -370,6 +373,59 @@ TEST_F(FileTransferTest, ACopyAskedForOfflineIsDeliveredAfterReconnect) {
   auto records = stack_.sim()->Records();
   ASSERT_TRUE(records.ok());
   EXPECT_EQ(RecordsOfKind(*records, "copy").size(), 1u) << "one Copy, replayed once";
+}
+
+TEST_F(FileTransferTest, ServesFilesForALocalServicesThingOnlyWhenItAsks) {
+  Start();
+  grpc::ClientContext context;
+  auto stream = stub_->Serve(&context);
+  v1::ServeMessage reg;
+  reg.mutable_register_()->add_things("Sensor9");
+  reg.mutable_register_()->add_things("Valve3");
+  reg.mutable_register_()->add_file_things("Sensor9");
+  ASSERT_TRUE(stream->Write(reg));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::StatusResponse st = EdgeStatus();
+        return std::count(st.bound_things().begin(), st.bound_things().end(), "Valve3") > 0;
+      },
+      absl::Seconds(10)));
+  WriteBytes(in() + "/s9.txt", "sensor data");
+  // Sensor9's file services: edged's own, over the virtual directories.
+  json::Value info = Service("GetFileInfo", {{"path", "/in/s9.txt"}}, "Sensor9");
+  ASSERT_EQ(Field(info, "status"), "SUCCESS") << json::Write(info);
+  // Valve3's: passed on to the local service, which answers them as it likes.
+  std::thread answer([&] {
+    v1::PlatformRequest request;
+    if (!stream->Read(&request)) return;
+    EXPECT_EQ(request.thing(), "Valve3");
+    EXPECT_EQ(request.name(), "GetFileInfo");
+    v1::ServeMessage m;
+    m.mutable_answer()->set_id(request.id());
+    m.mutable_answer()->set_status(v1::NOT_FOUND);
+    m.mutable_answer()->set_reason("Valve3 keeps no files");
+    stream->Write(m);
+  });
+  json::Value passed = Service("GetFileInfo", {{"path", "/in/s9.txt"}}, "Valve3");
+  answer.join();
+  EXPECT_EQ(Field(passed, "status"), "NOT_FOUND") << json::Write(passed);
+  EXPECT_EQ(Field(passed, "reason"), "Valve3 keeps no files");
+  stream->WritesDone();
+  context.TryCancel();
+  stream->Finish();
+
+  // file_things must be among the Things registered.
+  grpc::ClientContext bad_context;
+  auto bad = stub_->Serve(&bad_context);
+  v1::ServeMessage wrong;
+  wrong.mutable_register_()->add_things("Sensor9");
+  wrong.mutable_register_()->add_file_things("Other");
+  ASSERT_TRUE(bad->Write(wrong));
+  bad->WritesDone();
+  grpc::Status s = bad->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("register.file_things[0]"), std::string::npos)
+      << s.error_message();
 }
 
 }  // namespace
