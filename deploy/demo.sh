@@ -24,6 +24,9 @@ rm -rf "$work"
 mkdir -p "$work"
 deploy/dev-pki.sh "$work/pki" | sed 's/^/demo: /'
 cd "$work"
+# The file group's virtual directories (not world-writable) and the simulator's repository.
+mkdir -m 0750 -p files/in files/out
+mkdir -p repository/SystemRepository
 # Bold headings on a terminal only: a log file or a pipe gets no escape codes.
 if [ -t 1 ]; then
   step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -46,7 +49,7 @@ echo "$("$trustctl" fingerprint pki/edge.pem)"
 for form in json yaml; do
   sed -e "s|@APPKEY@|$(cat appkey.sealed)|" -e "s|@PASSPHRASE@|$(cat passphrase.sealed)|" \
       -e "s|@PASSWORD@|$(cat password.sealed)|" -e "s|@EDGE_FP@|$edge_fp|" \
-      -e "s|@WORK@|$work|" "$repo/deploy/examples/demo.$form.in" > "config.$form"
+      -e "s|@WORK@|$work|g" "$repo/deploy/examples/demo.$form.in" > "config.$form"
 done
 
 step "Check the configuration: trustctl check-config config.json (and config.yaml beside it)"
@@ -92,6 +95,7 @@ chmod 600 ./*-plain.key
 start_platform() {
   "$bin/tests/platformsim/platformsim" --listen 127.0.0.1:8443 --control 127.0.0.1:8444 \
     --cert pki/platform-chain.pem --key platform-plain.key --app-key demo-app-key \
+    --repository "$work/repository" \
     >> platformsim.log 2>&1 &
   platform_pid=$!
   pids+=("$platform_pid")
@@ -135,6 +139,19 @@ curl -s -X POST http://127.0.0.1:8444/call -d '{"thing": "DemoPump", "method": "
   "characteristic": "Services", "name": "Flush", "params": {"dataShape": {"fieldDefinitions":
   {"seconds": {"name": "seconds", "baseType": "NUMBER"}}}, "rows": [{"seconds": 5}]}}'; echo
 grep -h "POST /Thingworx" endpoint.log | tail -1 | sed 's/^/  edge endpoint: /'
+
+step "File transfer: the platform puts a recipe into DemoPump's /in and fetches a log from /out"
+echo '{"speed": 42, "batch": "B-17"}' > repository/SystemRepository/recipe.json
+date > files/out/shift.log
+echo '$ curl -X POST http://127.0.0.1:8444/transfer -d {"direction": "put", "thing": "DemoPump", "path": "/in/recipe.json", ...}'
+curl -s -X POST http://127.0.0.1:8444/transfer -d '{"direction": "put", "thing": "DemoPump",
+  "path": "/in/recipe.json", "repository_path": "/recipe.json"}'; echo
+echo "  on the edge: files/in/recipe.json, md5 $(md5sum < files/in/recipe.json | cut -c1-32)"
+curl -s -X POST http://127.0.0.1:8444/transfer -d '{"direction": "get", "thing": "DemoPump",
+  "path": "/out/shift.log", "repository_path": "/logs/shift.log"}'; echo
+echo '$ curl -X POST http://127.0.0.1:8444/transfer -d {"path": "/in/../../etc/passwd", ...}'
+curl -s -X POST http://127.0.0.1:8444/transfer -d '{"direction": "get", "thing": "DemoPump",
+  "path": "/in/../../etc/passwd", "repository_path": "/stolen"}'; echo
 
 step "A peer refused by trustd: the platform's certificate for the wrong name"
 "$trustctl" --socket "$work/trustd.sock" verify --purpose platform --name evil.example \
