@@ -249,6 +249,20 @@ int Run() {
   double par_rate = kThreads * kPerThread / absl::ToDoubleSeconds(absl::Now() - start);
   long loaded_rss = RssKb(stack.edged()->pid());
 
+  // What gRPC alone costs: edged's Status call over the same socket (no platform, no store,
+  // no session). A write through edged is a gRPC call plus the platform's round trip, so
+  // these rates bound what any gRPC front can reach against the direct client.
+  std::vector<std::unique_ptr<v1::EdgeService::Stub>> stubs;
+  for (int t = 0; t < kThreads; ++t) stubs.push_back(stack.EdgeStub());
+  auto status_call = [&](int t, int) {
+    grpc::ClientContext c;
+    v1::StatusResponse st;
+    return stubs[t]->Status(&c, v1::StatusRequest(), &st).ok();
+  };
+  int status_failures = 0;
+  double status_seq = Rate(1, kSequential, status_call, &status_failures);
+  double status_par = Rate(kThreads, kPerThread, status_call, &status_failures);
+
   // The same writes from the direct client, on its own connection to the same simulator.
   DirectClient direct;
   if (absl::Status c = direct.Connect(stack.sim()->ws_port(), stack.dir() + "/ca.pem",
@@ -290,8 +304,15 @@ int Run() {
               direct_seq, direct_seq_failures);
   std::printf("%-52s %8.0f /s   (%d failed)\n", "direct client, 8 callers", direct_par,
               direct_par_failures);
+  std::printf("%-52s %8.0f /s   (%d failed)\n", "gRPC alone (Status, no platform), 1 caller",
+              status_seq, status_failures);
+  std::printf("%-52s %8.0f /s\n", "gRPC alone (Status, no platform), 8 callers", status_par);
   std::printf("edged/direct: 1 caller %.2f (target >= 0.70), 8 callers %.2f (target >= 0.90)\n",
               direct_seq > 0 ? seq_rate / direct_seq : 0, direct_par > 0 ? par_rate / direct_par : 0);
+  // One caller: a write waits for a gRPC round trip and a platform round trip in turn, so
+  // its rate is at most 1 / (1/status + 1/direct); as a share of the direct client's rate:
+  std::printf("bound for any gRPC front, 1 caller: %.2f of the direct client's rate\n",
+              status_seq > 0 && direct_seq > 0 ? status_seq / (status_seq + direct_seq) : 0);
   std::printf("%-52s %8ld kB\n", "edged RSS, idle (connected, 1 Thing bound)", idle_rss);
   std::printf("%-52s %8ld kB\n", "edged RSS after the load", loaded_rss);
   std::printf("(%zu receipts matched of %d sequential writes)\n", receipt_us.size(), kSequential);

@@ -553,13 +553,6 @@ absl::StatusOr<std::pair<std::string, std::string>> RepositoryPath(absl::string_
   return std::make_pair(absl::StrCat("/", absl::StrJoin(parts, "/")), file);
 }
 
-alwayson::FieldDefinition Param(const char* name, alwayson::BaseType type) {
-  alwayson::FieldDefinition f;
-  f.name = name;
-  f.base_type = type;
-  return f;
-}
-
 }  // namespace
 
 grpc::Status EdgeServiceImpl::CopyFile(grpc::ServerContext* context,
@@ -613,24 +606,20 @@ grpc::Status EdgeServiceImpl::CopyFile(grpc::ServerContext* context,
     edge_dir = absl::StrCat("/", local->vdir, "/", local->rel.substr(0, slash));
     edge_file = local->rel.substr(slash + 1);
   }
-  using alwayson::BaseType;
   using alwayson::Value;
-  InfoTable params;
-  params.fields = {Param("sourceRepo", BaseType::kString), Param("sourcePath", BaseType::kString),
-                   Param("sourceFile", BaseType::kString), Param("targetRepo", BaseType::kString),
-                   Param("targetPath", BaseType::kString), Param("targetFile", BaseType::kString),
-                   Param("async", BaseType::kBoolean),     Param("timeout", BaseType::kInteger)};
   const std::string& edge = request->thing();
   const std::string& repo = request->repository();
-  params.rows.push_back({Value::String(to_platform ? edge : repo),
-                         Value::String(to_platform ? edge_dir : remote->first),
-                         Value::String(to_platform ? edge_file : remote->second),
-                         Value::String(to_platform ? repo : edge),
-                         Value::String(to_platform ? remote->first : edge_dir),
-                         Value::String(to_platform ? remote->second : edge_file),
-                         // Asynchronous: the reply comes at once, the transfer after it.
-                         Value::Boolean(true),
-                         Value::Integer(static_cast<int32_t>(request->timeout_ms()))});
+  InfoTable params = InfoTable::OneRow({
+      {"sourceRepo", Value::String(to_platform ? edge : repo)},
+      {"sourcePath", Value::String(to_platform ? edge_dir : remote->first)},
+      {"sourceFile", Value::String(to_platform ? edge_file : remote->second)},
+      {"targetRepo", Value::String(to_platform ? repo : edge)},
+      {"targetPath", Value::String(to_platform ? remote->first : edge_dir)},
+      {"targetFile", Value::String(to_platform ? remote->second : edge_file)},
+      // Asynchronous: the reply comes at once, the transfer after it.
+      {"async", Value::Boolean(true)},
+      {"timeout", Value::Integer(static_cast<int32_t>(request->timeout_ms()))},
+  });
   alwayson::RequestBody body;
   body.entity_type = static_cast<uint8_t>(alwayson::EntityType::kSubsystem);
   body.entity_name = "FileTransferSubsystem";

@@ -67,9 +67,13 @@ std::string Quote(absl::string_view text) {
 
 std::string Errno(int err) { return std::strerror(err); }
 
-// ---- Parameters (one row; section 1.7: read by name, as the type the service expects) ----
+}  // namespace
 
-class Params {
+// ---- Parameters ----------------------------------------------------------------------------
+
+// The parameters of one request (one row; section 1.7: read by name, as the type the
+// service expects). The first mismatch is kept as error().
+class FileService::Params {
  public:
   explicit Params(const InfoTable& t) : t_(t) {}
 
@@ -138,6 +142,8 @@ class Params {
   const InfoTable& t_;
   std::string error_;
 };
+
+namespace {
 
 // ---- Result shapes (section 2.1) -----------------------------------------------------------
 
@@ -292,6 +298,15 @@ int OpenBeneath(int root_fd, const std::string& rel, int flags, mode_t mode = 0)
 }
 
 bool LeadsOutside(int err) { return err == -EXDEV || err == -ELOOP; }
+
+FileAnswer Outside(absl::string_view field, absl::string_view path, absl::string_view vdir) {
+  return Bad(absl::StrCat(field, " ", Quote(path), ": leads outside /", vdir));
+}
+
+// A directory as a handle to resolve beneath (O_PATH: no read access needed).
+Fd OpenDir(const std::string& path) {
+  return Fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+}
 
 std::string Parent(const std::string& rel) {
   size_t slash = rel.rfind('/');
@@ -510,6 +525,18 @@ absl::StatusOr<FileService::Resolved> FileService::Resolve(const std::string& th
                                                  " for Thing \"", thing, "\""));
 }
 
+absl::StatusOr<FileService::Resolved> FileService::ResolveParam(
+    const std::string& thing, Params& params, const char* field,
+    std::optional<std::string>* value) const {
+  *value = params.String(field);
+  if (!params.error().empty()) return absl::InvalidArgumentError(params.error());
+  if (!*value) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter ", field, ": expected a STRING, found none"));
+  }
+  return Resolve(thing, **value, field);
+}
+
 absl::StatusOr<FileService::Located> FileService::Locate(const std::string& thing,
                                                          absl::string_view path,
                                                          absl::string_view field) const {
@@ -524,15 +551,11 @@ absl::StatusOr<FileService::Located> FileService::Locate(const std::string& thin
 }
 
 absl::Status FileService::CheckRegularFile(const Located& located) const {
-  Fd root(::open(
-      [&] {
-        for (const auto& d : options_.file.virtual_dirs) {
-          if (d.name == located.vdir) return d.path;
-        }
-        return std::string("/nonexistent");
-      }()
-          .c_str(),
-      O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string local;
+  for (const config::VirtualDir& d : options_.file.virtual_dirs) {
+    if (d.name == located.vdir) local = d.path;
+  }
+  Fd root = OpenDir(local);
   if (!root.ok()) return absl::NotFoundError(absl::StrCat("/", located.vdir, ": ", Errno(errno)));
   Fd f(OpenBeneath(root.get(), located.rel, O_PATH));
   struct stat st;
@@ -555,7 +578,7 @@ void FileService::Close(Transfer* t, bool remove_part, absl::string_view why) {
   bool removed = false;
   if (remove_part && t->write && t->staging) {
     t->fd.reset();
-    Fd root(::open(t->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd root = OpenDir(t->local);
     removed = root.ok() && ::unlinkat(root.get(), t->rel.c_str(), 0) == 0;
   }
   if (!why.empty()) {
@@ -649,12 +672,11 @@ FileAnswer FileService::TransferInfo() const {
 FileAnswer FileService::Browse(const std::string& thing, const InfoTable& p, bool files_only,
                                bool dirs_only) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
+  if (!r.ok()) return Bad(std::string(r.status().message()));
   std::string mask = params.String("nameMask").value_or("*");
   if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
-  if (!r.ok()) return Bad(std::string(r.status().message()));
   InfoTable out = dirs_only ? DirEntryShape() : FileEntryShape();
   if (r->root) {
     if (files_only) return Ok(std::move(out));  // No files at the root.
@@ -669,10 +691,10 @@ FileAnswer FileService::Browse(const std::string& thing, const InfoTable& p, boo
     }
     return Ok(std::move(out));
   }
-  Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Fd root = OpenDir(r->local);
   if (!root.ok()) return Ok(std::move(out));
   int fd = OpenBeneath(root.get(), r->rel, O_RDONLY | O_DIRECTORY);
-  if (LeadsOutside(fd)) return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+  if (LeadsOutside(fd)) return Outside("path", *path, r->vdir);
   if (fd < 0) return Ok(std::move(out));  // Not there, or not a directory: no rows.
   DIR* dir = ::fdopendir(fd);
   if (dir == nullptr) {
@@ -750,7 +772,7 @@ FileAnswer FileService::DirectoryStructure(const std::string& thing) {
     }
   };
   for (const auto& [name, local] : DirsOf(thing)) {
-    Fd root(::open(local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd root = OpenDir(local);
     if (!root.ok()) continue;
     AddDirEntry(&out, name, "/" + name, "/");
     Walk walk{this, &out, root.get()};
@@ -766,15 +788,13 @@ FileAnswer FileService::DirectoryStructure(const std::string& thing) {
 
 FileAnswer FileService::FileInfo(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
-  if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
   if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root) return Fail(Code::kNotFound, "\"/\" is the list of virtual directories");
-  Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Fd root = OpenDir(r->local);
   int fd = root.ok() ? OpenBeneath(root.get(), r->rel, O_PATH) : -ENOENT;
-  if (LeadsOutside(fd)) return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+  if (LeadsOutside(fd)) return Outside("path", *path, r->vdir);
   Fd f(fd);
   struct stat st;
   if (!f.ok() || ::fstat(f.get(), &st) != 0) {
@@ -790,20 +810,18 @@ FileAnswer FileService::FileInfo(const std::string& thing, const InfoTable& p) {
 
 FileAnswer FileService::Delete(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
-  if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
   if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root || r->rel.empty()) {
     return Bad(absl::StrCat("path ", Quote(*path), ": a virtual directory itself cannot be deleted"));
   }
   // A file in an active transfer is left alone, and that is SUCCESS (section 2.3.6).
   if (Transfer* t = Find(thing, "", r->file()); t != nullptr && t->fd.ok()) return Ok();
-  Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Fd root = OpenDir(r->local);
   if (!root.ok()) return Ok();
   int pfd = OpenBeneath(root.get(), Parent(r->rel), O_PATH | O_DIRECTORY);
-  if (LeadsOutside(pfd)) return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+  if (LeadsOutside(pfd)) return Outside("path", *path, r->vdir);
   Fd parent(pfd);
   if (!parent.ok()) return Ok();  // Nothing there: nothing to do.
   std::string name = Base(r->rel);
@@ -818,30 +836,27 @@ FileAnswer FileService::Delete(const std::string& thing, const InfoTable& p) {
 
 FileAnswer FileService::Move(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> from = params.String("sourcePath");
-  std::optional<std::string> to = params.String("targetPath");
+  std::optional<std::string> from, to;
+  // Both checked, unlike the SDK (section 5.5).
+  absl::StatusOr<Resolved> src = ResolveParam(thing, params, "sourcePath", &from);
+  if (!src.ok()) return Bad(std::string(src.status().message()));
+  absl::StatusOr<Resolved> dst = ResolveParam(thing, params, "targetPath", &to);
+  if (!dst.ok()) return Bad(std::string(dst.status().message()));
   bool overwrite = params.Boolean("overwrite", false);
   if (!params.error().empty()) return Bad(params.error());
-  if (!from) return Bad("parameter sourcePath: expected a STRING, found none");
-  if (!to) return Bad("parameter targetPath: expected a STRING, found none");
-  // Both checked, unlike the SDK (section 5.5).
-  absl::StatusOr<Resolved> src = Resolve(thing, *from, "sourcePath");
-  if (!src.ok()) return Bad(std::string(src.status().message()));
-  absl::StatusOr<Resolved> dst = Resolve(thing, *to, "targetPath");
-  if (!dst.ok()) return Bad(std::string(dst.status().message()));
   if (src->root || src->rel.empty() || dst->root || dst->rel.empty()) {
     return Bad("a virtual directory itself cannot be moved or replaced");
   }
-  Fd src_root(::open(src->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  Fd dst_root(::open(dst->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Fd src_root = OpenDir(src->local);
+  Fd dst_root = OpenDir(dst->local);
   if (!src_root.ok() || !dst_root.ok()) {
     return Fail(Code::kInternalServerError, "a virtual directory is not there");
   }
   int spfd = OpenBeneath(src_root.get(), Parent(src->rel), O_PATH | O_DIRECTORY);
   int dpfd = OpenBeneath(dst_root.get(), Parent(dst->rel), O_PATH | O_DIRECTORY);
   Fd src_parent(spfd), dst_parent(dpfd);
-  if (LeadsOutside(spfd)) return Bad(absl::StrCat("sourcePath ", Quote(*from), ": leads outside /", src->vdir));
-  if (LeadsOutside(dpfd)) return Bad(absl::StrCat("targetPath ", Quote(*to), ": leads outside /", dst->vdir));
+  if (LeadsOutside(spfd)) return Outside("sourcePath", *from, src->vdir);
+  if (LeadsOutside(dpfd)) return Outside("targetPath", *to, dst->vdir);
   std::string src_name = Base(src->rel), dst_name = Base(dst->rel);
   struct stat st;
   if (!src_parent.ok() ||
@@ -900,14 +915,12 @@ FileAnswer FileService::Move(const std::string& thing, const InfoTable& p) {
 
 FileAnswer FileService::MakeDirectory(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
-  if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
   if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root || r->rel.empty()) return Ok();
   if (r->staging) return Bad("no directories can be made in the staging directory");
-  Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Fd root = OpenDir(r->local);
   if (!root.ok()) {
     return Fail(Code::kInternalServerError, absl::StrCat("/", r->vdir, " is not there"));
   }
@@ -925,7 +938,7 @@ FileAnswer FileService::MakeDirectory(const std::string& thing, const InfoTable&
     prefix = prefix.empty() ? part : absl::StrCat(prefix, "/", part);
     int next = OpenBeneath(root.get(), prefix, O_PATH | O_DIRECTORY);
     if (LeadsOutside(next)) {
-      return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+      return Outside("path", *path, r->vdir);
     }
     if (next < 0) {
       return Fail(Code::kInternalServerError,
@@ -939,18 +952,17 @@ FileAnswer FileService::MakeDirectory(const std::string& thing, const InfoTable&
 
 FileAnswer FileService::CreateBinary(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
+  if (!r.ok()) return Bad(std::string(r.status().message()));
   bool overwrite = params.Boolean("overwrite", false);
   std::optional<std::string> data = params.Blob("data");
   if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
-  if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root || r->rel.empty()) return Bad("a virtual directory itself is not a file");
-  Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Fd root = OpenDir(r->local);
   if (!root.ok()) return Fail(Code::kInternalServerError, absl::StrCat("/", r->vdir, " is not there"));
   int probe = OpenBeneath(root.get(), r->rel, O_PATH);
-  if (LeadsOutside(probe)) return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+  if (LeadsOutside(probe)) return Outside("path", *path, r->vdir);
   bool exists = probe >= 0;
   if (probe >= 0) ::close(probe);
   if (exists && !overwrite) return Ok();  // Nothing happens (section 2.3.9).
@@ -994,10 +1006,8 @@ FileAnswer FileService::CreateBinary(const std::string& thing, const InfoTable& 
 
 FileAnswer FileService::Checksum(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
-  if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
   if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root) return Fail(Code::kNotFound, "\"/\" is not a file");
   absl::StatusOr<std::string> md5;
@@ -1005,9 +1015,9 @@ FileAnswer FileService::Checksum(const std::string& thing, const InfoTable& p) {
     t->last = Now();
     md5 = Md5Of(t->fd.get());  // The open handle, from 0 (section 2.3.11).
   } else {
-    Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd root = OpenDir(r->local);
     int fd = root.ok() ? OpenBeneath(root.get(), r->rel, O_RDONLY) : -ENOENT;
-    if (LeadsOutside(fd)) return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+    if (LeadsOutside(fd)) return Outside("path", *path, r->vdir);
     if (fd == -ENOENT) return Fail(Code::kNotFound, absl::StrCat("nothing at ", Quote(*path)));
     if (fd < 0) {
       return Fail(Code::kInternalServerError,
@@ -1041,7 +1051,7 @@ absl::StatusOr<FileService::Transfer*> FileService::Open(const std::string& thin
         absl::StrCat("Thing \"", thing, "\" has ", of_thing,
                      " transfers open (edged.file_max_transfers_per_thing)"));
   }
-  Fd root(::open(where.local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Fd root = OpenDir(where.local);
   if (!root.ok()) return absl::FailedPreconditionError(absl::StrCat("/", where.vdir, " is not there"));
   int fd = write ? OpenBeneath(root.get(), where.rel, O_RDWR | O_CREAT | O_APPEND, 0640)
                  : OpenBeneath(root.get(), where.rel, O_RDONLY);
@@ -1075,14 +1085,13 @@ absl::StatusOr<FileService::Transfer*> FileService::Open(const std::string& thin
 
 FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
+  if (!r.ok()) return Bad(std::string(r.status().message()));
   std::optional<std::string> mode = params.String("mode");
   std::optional<std::string> tid = params.String("tid");
   if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
   if (!mode) return Bad("parameter mode: expected \"read\" or \"write\", found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
-  if (!r.ok()) return Bad(std::string(r.status().message()));
   if (!tid || tid->empty()) {
     return Fail(Code::kInternalServerError, "parameter tid: expected a transfer id, found none");
   }
@@ -1095,11 +1104,11 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
   bool write = *mode == "write";
   if (write) {
     // Where the file is to go must not lead outside: refused now, not after every block.
-    Fd root(::open(r->local.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd root = OpenDir(r->local);
     int parent = root.ok() ? OpenBeneath(root.get(), Parent(r->rel), O_PATH | O_DIRECTORY) : -ENOENT;
     if (parent >= 0) ::close(parent);
     if (LeadsOutside(parent)) {
-      return Bad(absl::StrCat("path ", Quote(*path), ": leads outside /", r->vdir));
+      return Outside("path", *path, r->vdir);
     }
     // The flat staging name (section 5.4): "/in/sub/a.txt" of Pump1 ->
     // "__staging__/Pump1.in.sub.a.txt.part".
@@ -1141,14 +1150,13 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
 
 FileAnswer FileService::Read(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
+  if (!r.ok()) return Bad(std::string(r.status().message()));
   std::optional<double> offset = params.Number("offset");
   std::optional<int64_t> count = params.Integer("count");
   std::optional<std::string> tid = params.String("tid");
   if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
-  if (!r.ok()) return Bad(std::string(r.status().message()));
   double off = offset.value_or(0);
   if (!std::isfinite(off) || off < 0 || off != std::floor(off) || off > 9e18) {
     return Bad(absl::StrCat("parameter offset: expected a whole number of bytes, found ", off));
@@ -1228,14 +1236,13 @@ FileAnswer FileService::Append(Transfer* t, const std::string& data) {
 
 FileAnswer FileService::Write(const std::string& thing, const InfoTable& p) {
   Params params(p);
-  std::optional<std::string> path = params.String("path");
+  std::optional<std::string> path;
+  absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
+  if (!r.ok()) return Bad(std::string(r.status().message()));
   std::optional<double> offset = params.Number("offset");
   std::optional<std::string> data = params.Blob("data");
   if (!params.error().empty()) return Bad(params.error());
-  if (!path) return Bad("parameter path: expected a STRING, found none");
   if (!data) return Bad("parameter data: expected a BLOB, found none");
-  absl::StatusOr<Resolved> r = Resolve(thing, *path, "path");
-  if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root || r->rel.empty()) return Bad("a virtual directory itself is not a file");
   if (data->empty()) return Fail(Code::kInternalServerError, "an empty block writes nothing");
   Transfer* t = Find(thing, "", r->file());

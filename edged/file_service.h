@@ -125,6 +125,7 @@ class FileService {
  private:
   struct Transfer;
   struct Resolved;
+  class Params;
   explicit FileService(FileServiceOptions options);
   std::chrono::steady_clock::time_point Now() const;
   void Loop();
@@ -136,6 +137,11 @@ class FileService {
   std::vector<std::pair<std::string, std::string>> DirsOf(const std::string& thing) const;
   absl::StatusOr<Resolved> Resolve(const std::string& thing, absl::string_view path,
                                    absl::string_view field) const;
+  // Reads the STRING parameter `field` into `value` and resolves it; kInvalidArgument
+  // (the BAD_REQUEST reason) when it is missing, mistyped or refused.
+  absl::StatusOr<Resolved> ResolveParam(const std::string& thing, Params& params,
+                                        const char* field,
+                                        std::optional<std::string>* value) const;
   Transfer* Find(const std::string& thing, const std::string& tid, const std::string& file);
   void Close(Transfer* t, bool remove_part, absl::string_view why);
   uint64_t StagedBytes() const;

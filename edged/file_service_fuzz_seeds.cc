@@ -14,24 +14,13 @@ namespace {
 
 using edge::alwayson::BaseType;
 using edge::alwayson::Code;
-using edge::alwayson::FieldDefinition;
 using edge::alwayson::InfoTable;
 using edge::alwayson::Message;
 using edge::alwayson::RequestBody;
 using edge::alwayson::Value;
 
 InfoTable Row(std::vector<std::pair<std::string, Value>> values) {
-  InfoTable t;
-  std::vector<Value> row;
-  for (auto& [name, value] : values) {
-    FieldDefinition f;
-    f.name = name;
-    f.base_type = value.type();
-    t.fields.push_back(f);
-    row.push_back(std::move(value));
-  }
-  t.rows.push_back(std::move(row));
-  return t;
+  return InfoTable::OneRow(std::move(values));
 }
 
 Value S(std::string s) { return Value::String(std::move(s)); }

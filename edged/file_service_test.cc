@@ -19,24 +19,12 @@ namespace {
 
 using alwayson::BaseType;
 using alwayson::Code;
-using alwayson::FieldDefinition;
 using alwayson::InfoTable;
 using alwayson::Value;
 using ::testing::HasSubstr;
 
-// One parameter row, typed as the caller says.
 InfoTable Row(std::vector<std::pair<std::string, Value>> values) {
-  InfoTable t;
-  std::vector<Value> row;
-  for (auto& [name, value] : values) {
-    FieldDefinition f;
-    f.name = name;
-    f.base_type = value.type();
-    t.fields.push_back(f);
-    row.push_back(std::move(value));
-  }
-  t.rows.push_back(std::move(row));
-  return t;
+  return InfoTable::OneRow(std::move(values));
 }
 
 Value S(std::string s) { return Value::String(std::move(s)); }

@@ -104,6 +104,16 @@ InfoTable InfoTable::SingleValue(const std::string& name, Value value) {
   return t;
 }
 
+InfoTable InfoTable::OneRow(std::vector<std::pair<std::string, Value>> values) {
+  InfoTable t;
+  t.rows.emplace_back();
+  for (auto& [name, value] : values) {
+    t.fields.push_back(FieldDefinition{name, "", value.type(), {}});
+    t.rows[0].push_back(std::move(value));
+  }
+  return t;
+}
+
 absl::Status EncodeValue(Writer& w, const Value& v) {
   BaseType t = v.type();
   if (IsStringType(t)) {

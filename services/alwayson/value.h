@@ -110,6 +110,8 @@ struct InfoTable {
 
   // One field named `name` of `value`'s type, one row: a property write or a single value.
   static InfoTable SingleValue(const std::string& name, Value value);
+  // One row of named values, each field of its value's type: a service's parameters.
+  static InfoTable OneRow(std::vector<std::pair<std::string, Value>> values);
   bool operator==(const InfoTable& o) const { return fields == o.fields && rows == o.rows; }
 };
 

@@ -18,23 +18,11 @@ namespace edge::platformsim {
 namespace {
 
 using alwayson::BaseType;
-using alwayson::FieldDefinition;
 using alwayson::InfoTable;
 using alwayson::Value;
 
-// One parameter row, each value typed as the SDK reads it (section 1.7).
 InfoTable Row(std::vector<std::pair<std::string, Value>> values) {
-  InfoTable t;
-  std::vector<Value> row;
-  for (auto& [name, value] : values) {
-    FieldDefinition f;
-    f.name = name;
-    f.base_type = value.type();
-    t.fields.push_back(f);
-    row.push_back(std::move(value));
-  }
-  t.rows.push_back(std::move(row));
-  return t;
+  return InfoTable::OneRow(std::move(values));
 }
 
 Value S(std::string s) { return Value::String(std::move(s)); }

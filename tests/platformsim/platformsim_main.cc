@@ -604,15 +604,8 @@ class Platform {
   }
 
   static alwayson::InfoTable JobOf(const std::string& tid, const std::string& state) {
-    alwayson::InfoTable t;
-    alwayson::FieldDefinition f1, f2;
-    f1.name = "transferId";
-    f1.base_type = alwayson::BaseType::kString;
-    f2.name = "state";
-    f2.base_type = alwayson::BaseType::kString;
-    t.fields = {f1, f2};
-    t.rows.push_back({alwayson::Value::String(tid), alwayson::Value::String(state)});
-    return t;
+    return alwayson::InfoTable::OneRow(
+        {{"transferId", alwayson::Value::String(tid)}, {"state", alwayson::Value::String(state)}});
   }
 
   void Record(json::Object record) {
