@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -81,7 +82,8 @@ class FileTransferTest : public ::testing::Test {
   std::string staging() const { return files() + "/staging"; }
   std::string repo() const { return stack_.dir() + "/repository/SystemRepository"; }
 
-  void Start(const std::string& file_extra = "", bool sim = true) {
+  void Start(const std::string& file_extra = "", bool sim = true,
+             const std::string& edged_extra = "") {
     for (const std::string& d : {files(), in(), out(), files() + "/outside"}) {
       ASSERT_EQ(::mkdir(d.c_str(), 0750), 0) << d;
     }
@@ -94,6 +96,7 @@ class FileTransferTest : public ::testing::Test {
     config.extra = absl::StrCat("file:\n  virtual_dirs:\n    - in: ", in(), "\n    - out: ", out(),
                                 "\n  staging_dir: ", staging(), "\n  buffer_size: 128000\n",
                                 file_extra);
+    config.edged_extra = edged_extra;
     absl::Status s = stack_.WriteConfig(config);
     if (s.ok()) s = stack_.StartTrustd();
     if (s.ok()) s = stack_.StartEdged();
@@ -426,6 +429,32 @@ TEST_F(FileTransferTest, ServesFilesForALocalServicesThingOnlyWhenItAsks) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("register.file_things[0]"), std::string::npos)
       << s.error_message();
+}
+
+TEST_F(FileTransferTest, ACallerNeedsServeFilesAndCopyFileInEdgedCallers) {
+  ::chmod(stack_.dir().c_str(), 0755);  // The unprivileged caller must reach the socket.
+  Start("", true,
+        "  socket_mode: \"0666\"\n  callers:\n    - name: lsr\n      uid: 65534\n"
+        "      methods: [Status, Serve]\n");
+  std::string probe = stack_.dir() + "/edge_probe";
+  {
+    std::ifstream in(testing::Runfile("tests/edged/edge_probe"), std::ios::binary);
+    std::ofstream(probe, std::ios::binary) << in.rdbuf();
+    ::chmod(probe.c_str(), 0755);
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(100);
+    ::execl(probe.c_str(), probe.c_str(), stack_.edged_socket().c_str(), "files", nullptr);
+    ::_exit(101);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failure bits " << WEXITSTATUS(status) << "\n"
+                                    << stack_.edged()->Log();
+  EXPECT_TRUE(stack_.edged()->WaitForLog("registration with file_things refused",
+                                         absl::Seconds(5)));
 }
 
 }  // namespace
