@@ -532,7 +532,8 @@ absl::StatusOr<std::pair<std::string, std::string>> RepositoryPath(absl::string_
   for (char c : path) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       return absl::InvalidArgumentError(
-          absl::StrCat(kField, ": holds a control character (\"", absl::CHexEscape(path.substr(0, 200)),
+          absl::StrCat(kField, ": holds a control character (\"",
+                       absl::CHexEscape(path.substr(0, 200)),
                        "\")"));
     }
   }
@@ -540,7 +541,8 @@ absl::StatusOr<std::pair<std::string, std::string>> RepositoryPath(absl::string_
   for (absl::string_view part : absl::StrSplit(path, absl::ByAnyChar("/\\"), absl::SkipEmpty())) {
     if (part == "..") {
       return absl::InvalidArgumentError(
-          absl::StrCat(kField, " \"", path.substr(0, 200), "\": a \"..\" component is not allowed"));
+          absl::StrCat(kField, " \"", path.substr(0, 200),
+                       "\": a \"..\" component is not allowed"));
     }
     if (part != ".") parts.emplace_back(part);
   }
@@ -630,7 +632,9 @@ grpc::Status EdgeServiceImpl::CopyFile(grpc::ServerContext* context,
                        ":", remote->first, remote->first == "/" ? "" : "/", remote->second,
                        " requested"));
   delivery_->Submit(Code::kPost, std::move(body), /*queueable=*/true,
-                    [copy](absl::StatusOr<Delivery::Outcome> out) { copy->Answered(std::move(out)); });
+                    [copy](absl::StatusOr<Delivery::Outcome> out) {
+                      copy->Answered(std::move(out));
+                    });
 
   absl::Time deadline = request->timeout_ms() > 0
                             ? absl::Now() + absl::Milliseconds(request->timeout_ms())

@@ -1,8 +1,8 @@
 #include "edged/file_service.h"
 
 #include <dirent.h>
-#include <fnmatch.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -34,14 +34,28 @@ using alwayson::Value;
 // The names of shared/specs/alwayson-file-transfer.md section 1.5, with RenameFile (a plain
 // SDK has its handler but does not route it; routing it like MoveFile is harmless).
 constexpr absl::string_view kServices[] = {
-    "BrowseDirectory",   "DeleteFile",         "GetFileInfo",          "ListFiles",
-    "MoveFile",          "GetFileListing",     "GetTransferInfo",      "GetFileChecksum",
-    "CreateBinaryFile",  "ReadFromBinaryFile", "WriteToBinaryFile",    "ListDirectories",
-    "MakeDirectory",     "StartFileTransfer",  "CancelFileTransfer",   "CompleteFileTransfer",
-    "GetDirectoryStructure", "RenameFile",
+    "BrowseDirectory",
+    "DeleteFile",
+    "GetFileInfo",
+    "ListFiles",
+    "MoveFile",
+    "GetFileListing",
+    "GetTransferInfo",
+    "GetFileChecksum",
+    "CreateBinaryFile",
+    "ReadFromBinaryFile",
+    "WriteToBinaryFile",
+    "ListDirectories",
+    "MakeDirectory",
+    "StartFileTransfer",
+    "CancelFileTransfer",
+    "CompleteFileTransfer",
+    "GetDirectoryStructure",
+    "RenameFile",
 };
 
 constexpr size_t kMaxWirePath = 4096;  // The SDK's cap on a resolved path (section 5.2).
+constexpr size_t kMaxTid = 256;        // A transfer id is kept and logged: bounded.
 
 // ---- Answers ------------------------------------------------------------------------------
 
@@ -217,9 +231,8 @@ absl::StatusOr<std::vector<std::string>> SplitWirePath(absl::string_view path,
           absl::StrCat(field, " ", Quote(path), ": a \"..\" component is not allowed"));
     }
     if (part.size() > NAME_MAX) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " ", Quote(path), ": a component is longer than ", NAME_MAX,
-                       " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " ", Quote(path), ": a component is longer than ", NAME_MAX, " bytes"));
     }
     parts.emplace_back(part);
   }
@@ -346,8 +359,7 @@ absl::StatusOr<std::string> Md5Of(int fd) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(md), len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 }  // namespace
@@ -358,10 +370,10 @@ bool IsFileService(absl::string_view service) {
 
 // A wire path of one Thing, resolved to its virtual directory.
 struct FileService::Resolved {
-  bool root = false;      // "/": the Thing's list of virtual directories.
-  std::string vdir;       // The virtual directory's name.
-  std::string local;      // Its local path.
-  std::string rel;        // The path beneath it ("" for the directory itself).
+  bool root = false;  // "/": the Thing's list of virtual directories.
+  std::string vdir;   // The virtual directory's name.
+  std::string local;  // Its local path.
+  std::string rel;    // The path beneath it ("" for the directory itself).
   bool staging = false;
   std::string file() const { return rel.empty() ? vdir : absl::StrCat(vdir, "/", rel); }
   std::string wire() const { return absl::StrCat("/", file()); }
@@ -370,14 +382,14 @@ struct FileService::Resolved {
 struct FileService::Transfer {
   std::string thing;
   std::string tid;
-  std::string file;     // What the platform names it by: "__staging__/Pump1.in.a.part".
-  std::string target;   // The real file (TransferEvent::file): for a put, where it goes.
-  std::string local;    // Its virtual directory's local path...
-  std::string rel;      // ...and the path beneath it.
+  std::string file;    // What the platform names it by: "__staging__/Pump1.in.a.part".
+  std::string target;  // The real file (TransferEvent::file): for a put, where it goes.
+  std::string local;   // Its virtual directory's local path...
+  std::string rel;     // ...and the path beneath it.
   bool write = false;
   bool staging = false;
-  Fd fd;                // Closed once moved (the entry stays until Complete/Cancel).
-  uint64_t size = 0;    // A get: the size at opening; a put: the bytes in the file.
+  Fd fd;              // Closed once moved (the entry stays until Complete/Cancel).
+  uint64_t size = 0;  // A get: the size at opening; a put: the bytes in the file.
   uint64_t done = 0;
   std::chrono::steady_clock::time_point last;
 };
@@ -454,15 +466,15 @@ bool FileService::Post(const std::string& thing, const std::string& service,
   absl::MutexLock lock(&mu_);
   if (stop_ || waiting_requests_ >= options_.max_waiting_requests) return false;
   ++waiting_requests_;
-  tasks_.push_back(Task{[this, thing, service, params = std::move(params),
-                         respond = std::move(respond)] {
-    FileAnswer answer = Handle(thing, service, params);
-    {
-      absl::MutexLock lock(&mu_);
-      --waiting_requests_;
-    }
-    respond(std::move(answer));
-  }});
+  tasks_.push_back(
+      Task{[this, thing, service, params = std::move(params), respond = std::move(respond)] {
+        FileAnswer answer = Handle(thing, service, params);
+        {
+          absl::MutexLock lock(&mu_);
+          --waiting_requests_;
+        }
+        respond(std::move(answer));
+      }});
   return true;
 }
 
@@ -508,9 +520,9 @@ absl::StatusOr<FileService::Resolved> FileService::Resolve(const std::string& th
     r.staging = true;
     r.local = options_.file.StagingPath();
     if (!r.rel.empty() && (parts->size() != 2 || r.rel.rfind(thing + ".", 0) != 0)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " ", Quote(path), ": Thing \"", thing,
-          "\" reaches only its own staged files (", kStagingName, "/", thing, ".*)"));
+      return absl::InvalidArgumentError(absl::StrCat(field, " ", Quote(path), ": Thing \"", thing,
+                                                     "\" reaches only its own staged files (",
+                                                     kStagingName, "/", thing, ".*)"));
     }
     return r;
   }
@@ -520,9 +532,8 @@ absl::StatusOr<FileService::Resolved> FileService::Resolve(const std::string& th
       return r;
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(field, " ", Quote(path),
-                                                 ": no virtual directory ", Quote(r.vdir),
-                                                 " for Thing \"", thing, "\""));
+  return absl::InvalidArgumentError(absl::StrCat(field, " ", Quote(path), ": no virtual directory ",
+                                                 Quote(r.vdir), " for Thing \"", thing, "\""));
 }
 
 absl::StatusOr<FileService::Resolved> FileService::ResolveParam(
@@ -543,9 +554,9 @@ absl::StatusOr<FileService::Located> FileService::Locate(const std::string& thin
   absl::StatusOr<Resolved> r = Resolve(thing, path, field);
   if (!r.ok()) return r.status();
   if (r->root || r->rel.empty() || r->staging) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " ", Quote(path), ": expected a file in one of Thing \"", thing,
-        "\"'s virtual directories (/<directory>/<file>)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", Quote(path), ": expected a file in one of Thing \"", thing,
+                     "\"'s virtual directories (/<directory>/<file>)"));
   }
   return Located{r->vdir, r->rel, r->file()};
 }
@@ -585,7 +596,12 @@ void FileService::Close(Transfer* t, bool remove_part, absl::string_view why) {
     LogWarning(absl::StrCat("file transfer ", Quote(t->tid), " of Thing \"", t->thing, "\" (",
                             Quote(t->target), ") ended: ", why,
                             removed ? absl::StrCat("; ", Quote(t->file), " removed") : ""));
-    TransferEvent e{TransferEvent::Kind::kFailed, t->thing, t->tid, t->target, t->done, t->size,
+    TransferEvent e{TransferEvent::Kind::kFailed,
+                    t->thing,
+                    t->tid,
+                    t->target,
+                    t->done,
+                    t->size,
                     std::string(why)};
     Emit(e);
   }
@@ -707,8 +723,8 @@ FileAnswer FileService::Browse(const std::string& thing, const InfoTable& p, boo
     if (name == "." || name == "..") continue;
     if (r->staging && name.rfind(thing + ".", 0) != 0) continue;  // Others' staged files.
     if (out.rows.size() >= options_.max_listing_rows) {
-      LogWarning(absl::StrCat("listing of ", Quote(*path), " for Thing \"", thing,
-                              "\" cut at ", options_.max_listing_rows, " entries"));
+      LogWarning(absl::StrCat("listing of ", Quote(*path), " for Thing \"", thing, "\" cut at ",
+                              options_.max_listing_rows, " entries"));
       break;
     }
     std::string child = r->rel.empty() ? name : absl::StrCat(r->rel, "/", name);
@@ -814,7 +830,8 @@ FileAnswer FileService::Delete(const std::string& thing, const InfoTable& p) {
   absl::StatusOr<Resolved> r = ResolveParam(thing, params, "path", &path);
   if (!r.ok()) return Bad(std::string(r.status().message()));
   if (r->root || r->rel.empty()) {
-    return Bad(absl::StrCat("path ", Quote(*path), ": a virtual directory itself cannot be deleted"));
+    return Bad(
+        absl::StrCat("path ", Quote(*path), ": a virtual directory itself cannot be deleted"));
   }
   // A file in an active transfer is left alone, and that is SUCCESS (section 2.3.6).
   if (Transfer* t = Find(thing, "", r->file()); t != nullptr && t->fd.ok()) return Ok();
@@ -876,19 +893,18 @@ FileAnswer FileService::Move(const std::string& thing, const InfoTable& p) {
   // The source's handle is closed first; its transfer stays open until Complete/Cancel.
   if (Transfer* t = Find(thing, "", src->file()); t != nullptr) t->fd.reset();
   unsigned flags = overwrite ? 0 : RENAME_NOREPLACE;
-  if (::renameat2(src_parent.get(), src_name.c_str(), dst_parent.get(), dst_name.c_str(),
-                  flags) == 0) {
+  if (::renameat2(src_parent.get(), src_name.c_str(), dst_parent.get(), dst_name.c_str(), flags) ==
+      0) {
     return Ok();
   }
   if (errno != EXDEV) {
     return Fail(errno == EEXIST ? Code::kPreconditionFailed : Code::kInternalServerError,
-                absl::StrCat("cannot move ", Quote(*from), " to ", Quote(*to), ": ",
-                             Errno(errno)));
+                absl::StrCat("cannot move ", Quote(*from), " to ", Quote(*to), ": ", Errno(errno)));
   }
   // Another file system: copied next to the target, then renamed into place (atomic there).
   if (!S_ISREG(st.st_mode)) {
-    return Fail(Code::kInternalServerError,
-                absl::StrCat("cannot move the directory ", Quote(*from), " to another file system"));
+    return Fail(Code::kInternalServerError, absl::StrCat("cannot move the directory ", Quote(*from),
+                                                         " to another file system"));
   }
   Fd in(::openat(src_parent.get(), src_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   std::string tmp = absl::StrCat(".", dst_name.substr(0, 200), ".edged-", ::getpid(), ".tmp");
@@ -960,7 +976,8 @@ FileAnswer FileService::CreateBinary(const std::string& thing, const InfoTable& 
   if (!params.error().empty()) return Bad(params.error());
   if (r->root || r->rel.empty()) return Bad("a virtual directory itself is not a file");
   Fd root = OpenDir(r->local);
-  if (!root.ok()) return Fail(Code::kInternalServerError, absl::StrCat("/", r->vdir, " is not there"));
+  if (!root.ok())
+    return Fail(Code::kInternalServerError, absl::StrCat("/", r->vdir, " is not there"));
   int probe = OpenBeneath(root.get(), r->rel, O_PATH);
   if (LeadsOutside(probe)) return Outside("path", *path, r->vdir);
   bool exists = probe >= 0;
@@ -1043,8 +1060,8 @@ absl::StatusOr<FileService::Transfer*> FileService::Open(const std::string& thin
   int64_t of_thing = std::count_if(transfers_.begin(), transfers_.end(),
                                    [&](const auto& t) { return t->thing == thing; });
   if (static_cast<int64_t>(transfers_.size()) >= options_.max_transfers) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "edged has ", transfers_.size(), " transfers open (edged.file_max_transfers)"));
+    return absl::ResourceExhaustedError(absl::StrCat("edged has ", transfers_.size(),
+                                                     " transfers open (edged.file_max_transfers)"));
   }
   if (of_thing >= options_.max_transfers_per_thing) {
     return absl::ResourceExhaustedError(
@@ -1052,11 +1069,13 @@ absl::StatusOr<FileService::Transfer*> FileService::Open(const std::string& thin
                      " transfers open (edged.file_max_transfers_per_thing)"));
   }
   Fd root = OpenDir(where.local);
-  if (!root.ok()) return absl::FailedPreconditionError(absl::StrCat("/", where.vdir, " is not there"));
+  if (!root.ok())
+    return absl::FailedPreconditionError(absl::StrCat("/", where.vdir, " is not there"));
   int fd = write ? OpenBeneath(root.get(), where.rel, O_RDWR | O_CREAT | O_APPEND, 0640)
                  : OpenBeneath(root.get(), where.rel, O_RDONLY);
   if (LeadsOutside(fd)) {
-    return absl::InvalidArgumentError(absl::StrCat(Quote(where.wire()), " leads outside /", where.vdir));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quote(where.wire()), " leads outside /", where.vdir));
   }
   if (fd < 0) {
     return absl::FailedPreconditionError(
@@ -1095,7 +1114,9 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
   if (!tid || tid->empty()) {
     return Fail(Code::kInternalServerError, "parameter tid: expected a transfer id, found none");
   }
-  if (tid->size() > 256) return Bad("parameter tid: longer than 256 bytes");
+  if (tid->size() > kMaxTid) {
+    return Bad(absl::StrCat("parameter tid: longer than ", kMaxTid, " bytes"));
+  }
   if (r->root || r->rel.empty() || r->staging) {
     return Fail(Code::kPreconditionFailed,
                 absl::StrCat(Quote(*path), ": expected a file in a virtual directory"));
@@ -1105,7 +1126,8 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
   if (write) {
     // Where the file is to go must not lead outside: refused now, not after every block.
     Fd root = OpenDir(r->local);
-    int parent = root.ok() ? OpenBeneath(root.get(), Parent(r->rel), O_PATH | O_DIRECTORY) : -ENOENT;
+    int parent =
+        root.ok() ? OpenBeneath(root.get(), Parent(r->rel), O_PATH | O_DIRECTORY) : -ENOENT;
     if (parent >= 0) ::close(parent);
     if (LeadsOutside(parent)) {
       return Outside("path", *path, r->vdir);
@@ -1126,13 +1148,13 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
     where.rel = name;
     where.staging = true;
   } else if (*mode != "read") {
-    return Fail(Code::kPreconditionFailed,
-                absl::StrCat("parameter mode: expected \"read\" or \"write\", found ", Quote(*mode)));
+    return Fail(
+        Code::kPreconditionFailed,
+        absl::StrCat("parameter mode: expected \"read\" or \"write\", found ", Quote(*mode)));
   }
   if (Find(thing, *tid, where.file()) != nullptr) {
-    return Fail(Code::kPreconditionFailed,
-                absl::StrCat("transfer ", Quote(*tid), " or its file ", Quote(*path),
-                             " is in a transfer already"));
+    return Fail(Code::kPreconditionFailed, absl::StrCat("transfer ", Quote(*tid), " or its file ",
+                                                        Quote(*path), " is in a transfer already"));
   }
   absl::StatusOr<Transfer*> t = Open(thing, *tid, where, write, write);
   if (!t.ok()) {
@@ -1142,8 +1164,8 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
                 std::string(t.status().message()));
   }
   (*t)->target = r->file();
-  LogInfo(absl::StrCat("file transfer ", Quote(*tid), " of Thing \"", thing, "\": ",
-                       write ? "put onto " : "get of ", Quote(r->wire())));
+  LogInfo(absl::StrCat("file transfer ", Quote(*tid), " of Thing \"", thing,
+                       "\": ", write ? "put onto " : "get of ", Quote(r->wire())));
   Emit({TransferEvent::Kind::kStarted, thing, *tid, (*t)->target, 0, write ? 0 : (*t)->size, ""});
   return Ok();
 }
@@ -1172,11 +1194,14 @@ FileAnswer FileService::Read(const std::string& thing, const InfoTable& p) {
     if (!tid || tid->empty()) {
       return Fail(Code::kInternalServerError, "no transfer open for this file and no tid given");
     }
+    if (tid->size() > kMaxTid) {
+      return Bad(absl::StrCat("parameter tid: longer than ", kMaxTid, " bytes"));
+    }
     absl::StatusOr<Transfer*> opened = Open(thing, *tid, *r, false, false);
     if (!opened.ok()) {
-      return Fail(absl::IsInvalidArgument(opened.status()) ? Code::kBadRequest
-                                                           : Code::kInternalServerError,
-                  std::string(opened.status().message()));
+      return Fail(
+          absl::IsInvalidArgument(opened.status()) ? Code::kBadRequest : Code::kInternalServerError,
+          std::string(opened.status().message()));
     }
     t = *opened;
   }
@@ -1216,9 +1241,11 @@ FileAnswer FileService::Append(Transfer* t, const std::string& data) {
     Close(t, true, why);
     return Fail(Code::kEntityTooLarge, why);
   }
-  if (t->staging && static_cast<int64_t>(StagedBytes() + data.size()) > options_.max_staging_bytes) {
-    std::string why = absl::StrCat("the staged files would hold more than edged.file_max_staging_bytes (",
-                                   options_.max_staging_bytes, " bytes)");
+  if (t->staging &&
+      static_cast<int64_t>(StagedBytes() + data.size()) > options_.max_staging_bytes) {
+    std::string why =
+        absl::StrCat("the staged files would hold more than edged.file_max_staging_bytes (",
+                     options_.max_staging_bytes, " bytes)");
     Close(t, true, why);
     return Fail(Code::kEntityTooLarge, why);
   }
@@ -1250,9 +1277,9 @@ FileAnswer FileService::Write(const std::string& thing, const InfoTable& p) {
     // Opened on the spot, as the SDK does (section 2.3.13); bounded like any transfer.
     absl::StatusOr<Transfer*> opened = Open(thing, "", *r, true, r->staging);
     if (!opened.ok()) {
-      return Fail(absl::IsInvalidArgument(opened.status()) ? Code::kBadRequest
+      return Fail(absl::IsInvalidArgument(opened.status())     ? Code::kBadRequest
                   : absl::IsResourceExhausted(opened.status()) ? Code::kServiceUnavailable
-                                                                : Code::kInternalServerError,
+                                                               : Code::kInternalServerError,
                   std::string(opened.status().message()));
     }
     t = *opened;
@@ -1264,8 +1291,8 @@ FileAnswer FileService::Write(const std::string& thing, const InfoTable& p) {
   // repeated or reordered block fails here instead of corrupting the file.
   if (offset && *offset != static_cast<double>(t->size)) {
     return Fail(Code::kPreconditionFailed,
-                absl::StrCat("block at offset ", *offset, " does not continue ", Quote(*path),
-                             " (", t->size, " bytes so far)"));
+                absl::StrCat("block at offset ", *offset, " does not continue ", Quote(*path), " (",
+                             t->size, " bytes so far)"));
   }
   return Append(t, *data);
 }

@@ -59,10 +59,10 @@ struct TransferEvent {
   Kind kind = Kind::kStarted;
   std::string thing;
   std::string tid;
-  std::string file;      // The transfer's real file: "<virtual dir>/<path beneath it>".
-  uint64_t bytes = 0;    // Read or written so far.
-  uint64_t size = 0;     // A get: the file's size.
-  std::string message;   // kFailed: why; kCompleted: the job's state.
+  std::string file;     // The transfer's real file: "<virtual dir>/<path beneath it>".
+  uint64_t bytes = 0;   // Read or written so far.
+  uint64_t size = 0;    // A get: the file's size.
+  std::string message;  // kFailed: why; kCompleted: the job's state.
 };
 
 struct FileServiceOptions {
@@ -139,8 +139,7 @@ class FileService {
                                    absl::string_view field) const;
   // Reads the STRING parameter `field` into `value` and resolves it; kInvalidArgument
   // (the BAD_REQUEST reason) when it is missing, mistyped or refused.
-  absl::StatusOr<Resolved> ResolveParam(const std::string& thing, Params& params,
-                                        const char* field,
+  absl::StatusOr<Resolved> ResolveParam(const std::string& thing, Params& params, const char* field,
                                         std::optional<std::string>* value) const;
   Transfer* Find(const std::string& thing, const std::string& tid, const std::string& file);
   void Close(Transfer* t, bool remove_part, absl::string_view why);

@@ -50,8 +50,10 @@ std::string Framed(const std::vector<std::string>& requests) {
 }
 
 Value Job(const std::string& tid) {
-  return Value::Table(Row({{"transferId", S(tid)}, {"state", S("VALIDATED")},
-                           {"isComplete", Value::Boolean(true)}, {"targetPath", S("/in")},
+  return Value::Table(Row({{"transferId", S(tid)},
+                           {"state", S("VALIDATED")},
+                           {"isComplete", Value::Boolean(true)},
+                           {"targetPath", S("/in")},
                            {"targetFile", S("new.bin")}}));
 }
 
@@ -80,8 +82,8 @@ int main(int argc, char** argv) {
       {"move", Request("MoveFile", Row({{"sourcePath", S("/in/a.txt")},
                                         {"targetPath", S("/out/a.txt")},
                                         {"overwrite", Value::Boolean(false)}}))},
-      {"rename", Request("RenameFile", Row({{"sourcePath", S("/out/b.bin")},
-                                            {"targetPath", S("/out/c.bin")}}))},
+      {"rename", Request("RenameFile",
+                         Row({{"sourcePath", S("/out/b.bin")}, {"targetPath", S("/out/c.bin")}}))},
       {"read", Request("ReadFromBinaryFile", Row({{"path", S("/out/b.bin")},
                                                   {"offset", Value::Number(0)},
                                                   {"count", Value::Integer(100)},

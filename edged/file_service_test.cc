@@ -61,11 +61,11 @@ class FileServiceTest : public ::testing::Test {
   void SetUp() override {
     root_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(std::system(absl::StrCat("rm -rf '", root_, "' && mkdir -p '", root_,
-                                       "/in' '", root_, "/out/sub/deep' '", root_,
-                                       "/outside' '", root_, "/pump2only'")
-                              .c_str()),
-              0);
+    ASSERT_EQ(
+        std::system(absl::StrCat("rm -rf '", root_, "' && mkdir -p '", root_, "/in' '", root_,
+                                 "/out/sub/deep' '", root_, "/outside' '", root_, "/pump2only'")
+                        .c_str()),
+        0);
     WriteFile(root_ + "/outside/secret.txt", "do not touch");
     WriteFile(root_ + "/out/a.txt", "hello, platform");
     options_.file.virtual_dirs = {{"in", root_ + "/in", {}},
@@ -116,7 +116,8 @@ class FileServiceTest : public ::testing::Test {
   }
 
   static Value Job(const std::string& tid, const std::string& state) {
-    return Value::Table(Row({{"transferId", S(tid)}, {"state", S(state)},
+    return Value::Table(Row({{"transferId", S(tid)},
+                             {"state", S(state)},
                              {"isComplete", Value::Boolean(state == "VALIDATED")}}));
   }
 
@@ -147,14 +148,16 @@ TEST_F(FileServiceTest, PutsAFileThroughStagingAndMovesItIntoPlace) {
 
 TEST_F(FileServiceTest, ChecksumOfTheStagedBytesIsTheirMd5) {
   auto files = Make();
-  ASSERT_EQ(files->Handle("Pump1", "StartFileTransfer",
-                          Row({{"path", S("/in/x")}, {"mode", S("write")}, {"tid", S("t")}}))
+  ASSERT_EQ(files
+                ->Handle("Pump1", "StartFileTransfer",
+                         Row({{"path", S("/in/x")}, {"mode", S("write")}, {"tid", S("t")}}))
                 .status,
             Code::kSuccess);
-  ASSERT_EQ(files->Handle("Pump1", "WriteToBinaryFile",
-                          Row({{"path", S("__staging__/Pump1.in.x.part")},
-                               {"offset", Value::Number(0)},
-                               {"data", Value::Bytes("abc")}}))
+  ASSERT_EQ(files
+                ->Handle("Pump1", "WriteToBinaryFile",
+                         Row({{"path", S("__staging__/Pump1.in.x.part")},
+                              {"offset", Value::Number(0)},
+                              {"data", Value::Bytes("abc")}}))
                 .status,
             Code::kSuccess);
   FileAnswer a =
@@ -165,17 +168,19 @@ TEST_F(FileServiceTest, ChecksumOfTheStagedBytesIsTheirMd5) {
 
 TEST_F(FileServiceTest, GetsAFileInBlocksWithEofAsTheSdkReportsIt) {
   auto files = Make();
-  ASSERT_EQ(files->Handle("Pump1", "StartFileTransfer",
-                          Row({{"path", S("/out/a.txt")}, {"mode", S("read")}, {"tid", S("g")}}))
+  ASSERT_EQ(files
+                ->Handle("Pump1", "StartFileTransfer",
+                         Row({{"path", S("/out/a.txt")}, {"mode", S("read")}, {"tid", S("g")}}))
                 .status,
             Code::kSuccess);
   std::string got;
   bool eof = false;
   for (double off = 0; off < 15; off += 8) {
-    FileAnswer a = files->Handle(
-        "Pump1", "ReadFromBinaryFile",
-        Row({{"path", S("/out/a.txt")}, {"offset", Value::Number(off)},
-             {"count", Value::Integer(8)}, {"tid", S("g")}}));
+    FileAnswer a = files->Handle("Pump1", "ReadFromBinaryFile",
+                                 Row({{"path", S("/out/a.txt")},
+                                      {"offset", Value::Number(off)},
+                                      {"count", Value::Integer(8)},
+                                      {"tid", S("g")}}));
     ASSERT_EQ(a.status, Code::kSuccess) << a.reason.value_or("");
     // `count` goes typed NUMBER although declared INTEGER (section 2.3.12).
     EXPECT_EQ(Cell(a, "count").type(), BaseType::kNumber);
@@ -185,14 +190,16 @@ TEST_F(FileServiceTest, GetsAFileInBlocksWithEofAsTheSdkReportsIt) {
   EXPECT_EQ(got, "hello, platform");
   EXPECT_TRUE(eof) << "the short last block reports eof";
   // Reading past the end is an error, as in the SDK.
-  EXPECT_EQ(files->Handle("Pump1", "ReadFromBinaryFile",
-                          Row({{"path", S("/out/a.txt")}, {"offset", Value::Number(15)},
-                               {"count", Value::Integer(8)}}))
+  EXPECT_EQ(files
+                ->Handle("Pump1", "ReadFromBinaryFile",
+                         Row({{"path", S("/out/a.txt")},
+                              {"offset", Value::Number(15)},
+                              {"count", Value::Integer(8)}}))
                 .status,
             Code::kInternalServerError);
-  EXPECT_EQ(files->Handle("Pump1", "CompleteFileTransfer", Row({{"job", Job("g", "VALIDATED")}}))
-                .status,
-            Code::kSuccess);
+  EXPECT_EQ(
+      files->Handle("Pump1", "CompleteFileTransfer", Row({{"job", Job("g", "VALIDATED")}})).status,
+      Code::kSuccess);
   EXPECT_EQ(ReadAll(root_ + "/out/a.txt"), "hello, platform") << "a get leaves the file";
   EXPECT_EQ(files->open_transfers(), 0u);
 }
@@ -200,8 +207,10 @@ TEST_F(FileServiceTest, GetsAFileInBlocksWithEofAsTheSdkReportsIt) {
 TEST_F(FileServiceTest, RefusesABlockLargerThanTheBlockSize) {
   auto files = Make();
   FileAnswer a = files->Handle("Pump1", "ReadFromBinaryFile",
-                               Row({{"path", S("/out/a.txt")}, {"offset", Value::Number(0)},
-                                    {"count", Value::Integer(1 << 30)}, {"tid", S("g")}}));
+                               Row({{"path", S("/out/a.txt")},
+                                    {"offset", Value::Number(0)},
+                                    {"count", Value::Integer(1 << 30)},
+                                    {"tid", S("g")}}));
   EXPECT_EQ(a.status, Code::kBadRequest);
   EXPECT_THAT(a.reason.value_or(""), HasSubstr("file.buffer_size"));
 }
@@ -233,14 +242,15 @@ TEST_F(FileServiceTest, RefusesEveryTraversalAndLeavesTheFileOutsideUntouched) {
       {"StartFileTransfer",
        Row({{"path", S("/in/escape/new.txt")}, {"mode", S("write")}, {"tid", S("w")}})},
       {"MakeDirectory", Row({{"path", S("/in/escape/newdir")}})},
-      {"ReadFromBinaryFile",
-       Row({{"path", S("/in/escape/secret.txt")}, {"offset", Value::Number(0)},
-            {"count", Value::Integer(8)}, {"tid", S("y")}})},
+      {"ReadFromBinaryFile", Row({{"path", S("/in/escape/secret.txt")},
+                                  {"offset", Value::Number(0)},
+                                  {"count", Value::Integer(8)},
+                                  {"tid", S("y")}})},
       {"CreateBinaryFile",
        Row({{"path", S("/in/escape/secret.txt")}, {"overwrite", Value::Boolean(true)}})},
-      {"WriteToBinaryFile",
-       Row({{"path", S("/in/escape/secret.txt")}, {"offset", Value::Number(0)},
-            {"data", Value::Bytes("x")}})},
+      {"WriteToBinaryFile", Row({{"path", S("/in/escape/secret.txt")},
+                                 {"offset", Value::Number(0)},
+                                 {"data", Value::Bytes("x")}})},
       {"BrowseDirectory", Row({{"path", S("/in/escape")}})},
       {"MakeDirectory", Row({{"path", S("/in/../outside/new")}})},
       {"MoveFile", Row({{"sourcePath", S("/out/a.txt")},
@@ -249,18 +259,17 @@ TEST_F(FileServiceTest, RefusesEveryTraversalAndLeavesTheFileOutsideUntouched) {
       {"MoveFile", Row({{"sourcePath", S("/out/a.txt")},
                         {"targetPath", S("/in/escape/secret.txt")},
                         {"overwrite", Value::Boolean(true)}})},
-      {"MoveFile", Row({{"sourcePath", S("/in/escape/secret.txt")},
-                        {"targetPath", S("/out/stolen.txt")}})},
+      {"MoveFile",
+       Row({{"sourcePath", S("/in/escape/secret.txt")}, {"targetPath", S("/out/stolen.txt")}})},
       {"MoveFile", Row({{"sourcePath", S("/out/a.txt")}, {"targetPath", S("/etc/a.txt")}})},
       {"CompleteFileTransfer",
-       Row({{"job", Value::Table(Row({{"transferId", S("z")},
-                                      {"targetPath", S("/in/../../etc")}}))}})},
+       Row({{"job",
+             Value::Table(Row({{"transferId", S("z")}, {"targetPath", S("/in/../../etc")}}))}})},
   };
   for (const Case& c : cases) {
     FileAnswer a = files->Handle("Pump1", c.service, c.params);
     EXPECT_EQ(a.status, Code::kBadRequest)
-        << c.service << " " << c.params.rows[0][0].str() << ": "
-        << a.reason.value_or("");
+        << c.service << " " << c.params.rows[0][0].str() << ": " << a.reason.value_or("");
     EXPECT_TRUE(a.reason.has_value()) << c.service << " says why";
   }
   EXPECT_EQ(ReadAll(root_ + "/outside/secret.txt"), "do not touch");
@@ -303,8 +312,8 @@ TEST_F(FileServiceTest, ListsWithTheSdksShapes) {
   auto files = Make();
   WriteFile(root_ + "/out/b.log", "b");
   ASSERT_EQ(::symlink((root_ + "/outside/secret.txt").c_str(), (root_ + "/out/link").c_str()), 0);
-  FileAnswer files_only = files->Handle(
-      "Pump1", "ListFiles", Row({{"path", S("/out/")}, {"nameMask", S("*.txt")}}));
+  FileAnswer files_only =
+      files->Handle("Pump1", "ListFiles", Row({{"path", S("/out/")}, {"nameMask", S("*.txt")}}));
   ASSERT_EQ(files_only.status, Code::kSuccess);
   ASSERT_EQ(files_only.content->rows.size(), 1u) << "a.txt only: b.log masked, link leads out";
   EXPECT_EQ(Cell(files_only, "name"), S("a.txt"));
@@ -317,7 +326,8 @@ TEST_F(FileServiceTest, ListsWithTheSdksShapes) {
   FileAnswer tree = files->Handle("Pump1", "GetDirectoryStructure", std::nullopt);
   ASSERT_EQ(tree.status, Code::kSuccess);
   std::vector<std::string> paths;
-  for (size_t i = 0; i < tree.content->rows.size(); ++i) paths.push_back(Cell(tree, "path", i).str());
+  for (size_t i = 0; i < tree.content->rows.size(); ++i)
+    paths.push_back(Cell(tree, "path", i).str());
   EXPECT_THAT(paths, ::testing::ElementsAre("/in", "/out", "/out/sub", "/out/sub/deep"));
 
   FileAnswer missing = files->Handle("Pump1", "GetFileInfo", Row({{"path", S("/out/none")}}));
@@ -331,14 +341,16 @@ TEST_F(FileServiceTest, ListsWithTheSdksShapes) {
 TEST_F(FileServiceTest, MoveFileRefusesToReplaceWithoutOverwrite) {
   auto files = Make();
   WriteFile(root_ + "/in/there.txt", "old");
-  FileAnswer a = files->Handle(
-      "Pump1", "MoveFile", Row({{"sourcePath", S("/out/a.txt")}, {"targetPath", S("/in/there.txt")}}));
+  FileAnswer a =
+      files->Handle("Pump1", "MoveFile",
+                    Row({{"sourcePath", S("/out/a.txt")}, {"targetPath", S("/in/there.txt")}}));
   EXPECT_EQ(a.status, Code::kPreconditionFailed);
   EXPECT_EQ(ReadAll(root_ + "/in/there.txt"), "old");
-  EXPECT_EQ(files->Handle("Pump1", "MoveFile",
-                          Row({{"sourcePath", S("/out/a.txt")},
-                               {"targetPath", S("/in/there.txt")},
-                               {"overwrite", Value::Boolean(true)}}))
+  EXPECT_EQ(files
+                ->Handle("Pump1", "MoveFile",
+                         Row({{"sourcePath", S("/out/a.txt")},
+                              {"targetPath", S("/in/there.txt")},
+                              {"overwrite", Value::Boolean(true)}}))
                 .status,
             Code::kSuccess);
   EXPECT_EQ(ReadAll(root_ + "/in/there.txt"), "hello, platform");
@@ -347,20 +359,22 @@ TEST_F(FileServiceTest, MoveFileRefusesToReplaceWithoutOverwrite) {
 
 TEST_F(FileServiceTest, CancelRemovesThePart) {
   auto files = Make();
-  ASSERT_EQ(files->Handle("Pump1", "StartFileTransfer",
-                          Row({{"path", S("/in/x.bin")}, {"mode", S("write")}, {"tid", S("c")}}))
+  ASSERT_EQ(files
+                ->Handle("Pump1", "StartFileTransfer",
+                         Row({{"path", S("/in/x.bin")}, {"mode", S("write")}, {"tid", S("c")}}))
                 .status,
             Code::kSuccess);
-  ASSERT_EQ(files->Handle("Pump1", "WriteToBinaryFile",
-                          Row({{"path", S("/__staging__/Pump1.in.x.bin.part")},
-                               {"offset", Value::Number(0)},
-                               {"data", Value::Bytes("half")}}))
+  ASSERT_EQ(files
+                ->Handle("Pump1", "WriteToBinaryFile",
+                         Row({{"path", S("/__staging__/Pump1.in.x.bin.part")},
+                              {"offset", Value::Number(0)},
+                              {"data", Value::Bytes("half")}}))
                 .status,
             Code::kSuccess);
   ASSERT_TRUE(Exists(staging() + "/Pump1.in.x.bin.part"));
-  EXPECT_EQ(files->Handle("Pump1", "CancelFileTransfer", Row({{"job", Job("c", "CANCELLED")}}))
-                .status,
-            Code::kSuccess);
+  EXPECT_EQ(
+      files->Handle("Pump1", "CancelFileTransfer", Row({{"job", Job("c", "CANCELLED")}})).status,
+      Code::kSuccess);
   EXPECT_FALSE(Exists(staging() + "/Pump1.in.x.bin.part"));
   EXPECT_FALSE(Exists(root_ + "/in/x.bin"));
   EXPECT_EQ(files->open_transfers(), 0u);
@@ -370,8 +384,9 @@ TEST_F(FileServiceTest, AnIdleTransferIsClosedAndItsPartRemoved) {
   std::vector<TransferEvent> events;
   auto files = Make();
   files->set_observer([&](const TransferEvent& e) { events.push_back(e); });
-  ASSERT_EQ(files->Handle("Pump1", "StartFileTransfer",
-                          Row({{"path", S("/in/y")}, {"mode", S("write")}, {"tid", S("i")}}))
+  ASSERT_EQ(files
+                ->Handle("Pump1", "StartFileTransfer",
+                         Row({{"path", S("/in/y")}, {"mode", S("write")}, {"tid", S("i")}}))
                 .status,
             Code::kSuccess);
   now_ += std::chrono::milliseconds(30000);
@@ -385,9 +400,9 @@ TEST_F(FileServiceTest, AnIdleTransferIsClosedAndItsPartRemoved) {
   EXPECT_EQ(events.back().kind, TransferEvent::Kind::kFailed);
   EXPECT_THAT(events.back().message, HasSubstr("file.idle_timeout"));
   // The platform's late Complete finds nothing (section 7.3).
-  EXPECT_EQ(files->Handle("Pump1", "CompleteFileTransfer", Row({{"job", Job("i", "VALIDATED")}}))
-                .status,
-            Code::kInternalServerError);
+  EXPECT_EQ(
+      files->Handle("Pump1", "CompleteFileTransfer", Row({{"job", Job("i", "VALIDATED")}})).status,
+      Code::kInternalServerError);
 }
 
 TEST_F(FileServiceTest, EnforcesMaxFileSizeAndRemovesThePart) {
@@ -404,8 +419,9 @@ TEST_F(FileServiceTest, EnforcesMaxFileSizeAndRemovesThePart) {
 
 TEST_F(FileServiceTest, ABlockThatDoesNotContinueTheFileIsRefused) {
   auto files = Make();
-  ASSERT_EQ(files->Handle("Pump1", "StartFileTransfer",
-                          Row({{"path", S("/in/z")}, {"mode", S("write")}, {"tid", S("o")}}))
+  ASSERT_EQ(files
+                ->Handle("Pump1", "StartFileTransfer",
+                         Row({{"path", S("/in/z")}, {"mode", S("write")}, {"tid", S("o")}}))
                 .status,
             Code::kSuccess);
   InfoTable block = Row({{"path", S("/__staging__/Pump1.in.z.part")},
@@ -422,26 +438,29 @@ TEST_F(FileServiceTest, BoundsTheTransfersOfOneThing) {
   options_.max_transfers_per_thing = 2;
   auto files = Make();
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(files->Handle("Pump1", "StartFileTransfer",
-                            Row({{"path", S(absl::StrCat("/in/f", i))},
-                                 {"mode", S("write")},
-                                 {"tid", S(absl::StrCat("t", i))}}))
+    ASSERT_EQ(files
+                  ->Handle("Pump1", "StartFileTransfer",
+                           Row({{"path", S(absl::StrCat("/in/f", i))},
+                                {"mode", S("write")},
+                                {"tid", S(absl::StrCat("t", i))}}))
                   .status,
               Code::kSuccess);
   }
-  FileAnswer third = files->Handle(
-      "Pump1", "StartFileTransfer",
-      Row({{"path", S("/in/f2")}, {"mode", S("write")}, {"tid", S("t2")}}));
+  FileAnswer third =
+      files->Handle("Pump1", "StartFileTransfer",
+                    Row({{"path", S("/in/f2")}, {"mode", S("write")}, {"tid", S("t2")}}));
   EXPECT_EQ(third.status, Code::kServiceUnavailable);
   EXPECT_THAT(third.reason.value_or(""), HasSubstr("edged.file_max_transfers_per_thing"));
-  EXPECT_EQ(files->Handle("Pump2", "StartFileTransfer",
-                          Row({{"path", S("/in/f2")}, {"mode", S("write")}, {"tid", S("t2")}}))
+  EXPECT_EQ(files
+                ->Handle("Pump2", "StartFileTransfer",
+                         Row({{"path", S("/in/f2")}, {"mode", S("write")}, {"tid", S("t2")}}))
                 .status,
             Code::kSuccess)
       << "another Thing has its own share";
   // The same tid or file twice: 0x8C (section 2.3.14).
-  EXPECT_EQ(files->Handle("Pump2", "StartFileTransfer",
-                          Row({{"path", S("/in/f9")}, {"mode", S("write")}, {"tid", S("t2")}}))
+  EXPECT_EQ(files
+                ->Handle("Pump2", "StartFileTransfer",
+                         Row({{"path", S("/in/f9")}, {"mode", S("write")}, {"tid", S("t2")}}))
                 .status,
             Code::kPreconditionFailed);
 }
@@ -449,13 +468,22 @@ TEST_F(FileServiceTest, BoundsTheTransfersOfOneThing) {
 TEST_F(FileServiceTest, AParameterOfTheWrongTypeIsRefusedByName) {
   auto files = Make();
   FileAnswer a = files->Handle("Pump1", "ReadFromBinaryFile",
-                               Row({{"path", S("/out/a.txt")}, {"offset", S("0")},
-                                    {"count", Value::Integer(8)}, {"tid", S("g")}}));
+                               Row({{"path", S("/out/a.txt")},
+                                    {"offset", S("0")},
+                                    {"count", Value::Integer(8)},
+                                    {"tid", S("g")}}));
   EXPECT_EQ(a.status, Code::kBadRequest);
   EXPECT_THAT(a.reason.value_or(""), HasSubstr("parameter offset: expected NUMBER, found STRING"));
   EXPECT_EQ(files->Handle("Pump1", "GetFileInfo", std::nullopt).status, Code::kBadRequest);
   EXPECT_EQ(files->Handle("Pump1", "GetFileListing", Row({{"path", S("/")}})).status,
             Code::kBadRequest);
+  FileAnswer long_tid = files->Handle("Pump1", "ReadFromBinaryFile",
+                                      Row({{"path", S("/out/a.txt")},
+                                           {"offset", Value::Number(0)},
+                                           {"count", Value::Integer(8)},
+                                           {"tid", S(std::string(100000, 't'))}}));
+  EXPECT_EQ(long_tid.status, Code::kBadRequest);
+  EXPECT_THAT(long_tid.reason.value_or(""), HasSubstr("parameter tid: longer than 256 bytes"));
 }
 
 TEST_F(FileServiceTest, TheWorkerAnswersPostsAndALostConnectionEndsTransfers) {
@@ -477,7 +505,8 @@ TEST_F(FileServiceTest, TheWorkerAnswersPostsAndALostConnectionEndsTransfers) {
                           respond));
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](std::vector<Code>* a) { return a->size() == 2; }, &answers));
+    mu.Await(absl::Condition(
+        +[](std::vector<Code>* a) { return a->size() == 2; }, &answers));
     EXPECT_THAT(answers, ::testing::ElementsAre(Code::kSuccess, Code::kSuccess));
   }
   ASSERT_TRUE(Exists(staging() + "/Pump1.in.w.part"));
@@ -485,7 +514,8 @@ TEST_F(FileServiceTest, TheWorkerAnswersPostsAndALostConnectionEndsTransfers) {
   ASSERT_TRUE(files->Post("Pump1", "GetTransferInfo", std::nullopt, respond));
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](std::vector<Code>* a) { return a->size() == 3; }, &answers));
+    mu.Await(absl::Condition(
+        +[](std::vector<Code>* a) { return a->size() == 3; }, &answers));
   }
   EXPECT_FALSE(Exists(staging() + "/Pump1.in.w.part"));
   files->Stop();

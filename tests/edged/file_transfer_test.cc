@@ -8,11 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <algorithm>
+#include <fstream>
 #include <random>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -93,9 +93,9 @@ class FileTransferTest : public ::testing::Test {
       ASSERT_EQ(::mkdir(repo().c_str(), 0755), 0);
     }
     StackConfig config;
-    config.extra = absl::StrCat("file:\n  virtual_dirs:\n    - in: ", in(), "\n    - out: ", out(),
-                                "\n  staging_dir: ", staging(), "\n  buffer_size: 128000\n",
-                                file_extra);
+    config.extra =
+        absl::StrCat("file:\n  virtual_dirs:\n    - in: ", in(), "\n    - out: ", out(),
+                     "\n  staging_dir: ", staging(), "\n  buffer_size: 128000\n", file_extra);
     config.edged_extra = edged_extra;
     absl::Status s = stack_.WriteConfig(config);
     if (s.ok()) s = stack_.StartTrustd();
@@ -128,9 +128,9 @@ class FileTransferTest : public ::testing::Test {
   // POST /transfer on the simulator.
   json::Value Transfer(const std::string& direction, const std::string& path,
                        const std::string& repository_path, const std::string& extra = "") {
-    absl::StatusOr<json::Value> r = stack_.sim()->Transfer(absl::StrCat(
-        R"({"direction": ")", direction, R"(", "thing": "Pump1", "path": ")", path,
-        R"(", "repository_path": ")", repository_path, "\"", extra, "}"));
+    absl::StatusOr<json::Value> r = stack_.sim()->Transfer(
+        absl::StrCat(R"({"direction": ")", direction, R"(", "thing": "Pump1", "path": ")", path,
+                     R"(", "repository_path": ")", repository_path, "\"", extra, "}"));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : json::Value();
   }
@@ -147,18 +147,21 @@ class FileTransferTest : public ::testing::Test {
                       const std::string& thing = "Pump1") {
     json::Object defs, row;
     for (auto& [name, value] : strings) {
-      defs.emplace_back(name, json::Value::MakeObject({{"name", json::Value::String(name)},
-                                                       {"baseType", json::Value::String("STRING")}}));
+      defs.emplace_back(name,
+                        json::Value::MakeObject({{"name", json::Value::String(name)},
+                                                 {"baseType", json::Value::String("STRING")}}));
       row.emplace_back(name, json::Value::String(value));
     }
     json::Value params = json::Value::MakeObject(
-        {{"dataShape", json::Value::MakeObject({{"fieldDefinitions",
-                                                 json::Value::MakeObject(std::move(defs))}})},
+        {{"dataShape", json::Value::MakeObject(
+                           {{"fieldDefinitions", json::Value::MakeObject(std::move(defs))}})},
          {"rows", json::Value::MakeArray({json::Value::MakeObject(std::move(row))})}});
-    json::Value request = json::Value::MakeObject(
-        {{"thing", json::Value::String(thing)}, {"method", json::Value::String("POST")},
-         {"characteristic", json::Value::String("Services")},
-         {"name", json::Value::String(service)}, {"params", std::move(params)}});
+    json::Value request =
+        json::Value::MakeObject({{"thing", json::Value::String(thing)},
+                                 {"method", json::Value::String("POST")},
+                                 {"characteristic", json::Value::String("Services")},
+                                 {"name", json::Value::String(service)},
+                                 {"params", std::move(params)}});
     absl::StatusOr<json::Value> r = stack_.sim()->Call(json::Write(request));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : json::Value();
@@ -234,8 +237,8 @@ TEST_F(FileTransferTest, PutsAndGetsFiveMegabytesAndZeroBytesWithMatchingMd5) {
 TEST_F(FileTransferTest, ACancelledPutLeavesNoPart) {
   Start();
   WriteBytes(repo() + "/big.bin", RandomBytes(1000000, 3));
-  json::Value r = Transfer("put", "/in/big.bin", "/big.bin",
-                           R"(, "stop_after_blocks": 3, "then": "cancel")");
+  json::Value r =
+      Transfer("put", "/in/big.bin", "/big.bin", R"(, "stop_after_blocks": 3, "then": "cancel")");
   ASSERT_EQ(Field(r, "status"), "CANCELLED") << json::Write(r);
   EXPECT_EQ(r.Find("bytes")->number(), 3 * 128000);
   EXPECT_TRUE(Entries(staging()).empty()) << "the .part is gone";
@@ -246,8 +249,8 @@ TEST_F(FileTransferTest, ACancelledPutLeavesNoPart) {
 TEST_F(FileTransferTest, AnAbandonedPutIsClosedAfterIdleTimeout) {
   Start("  idle_timeout: 1000\n");
   WriteBytes(repo() + "/big.bin", RandomBytes(1000000, 4));
-  json::Value r = Transfer("put", "/in/big.bin", "/big.bin",
-                           R"(, "stop_after_blocks": 2, "then": "abandon")");
+  json::Value r =
+      Transfer("put", "/in/big.bin", "/big.bin", R"(, "stop_after_blocks": 2, "then": "abandon")");
   ASSERT_EQ(Field(r, "status"), "ABANDONED") << json::Write(r);
   ASSERT_EQ(Entries(staging()).size(), 1u) << "the .part of the open transfer";
   EXPECT_TRUE(WaitFor([&] { return Entries(staging()).empty(); }, absl::Seconds(10)))
@@ -262,8 +265,8 @@ TEST_F(FileTransferTest, AnAbandonedPutIsClosedAfterIdleTimeout) {
 TEST_F(FileTransferTest, APutCutByAConnectionDropFailsCleanlyAndARetrySucceeds) {
   Start();
   WriteBytes(repo() + "/big.bin", RandomBytes(2000000, 5));
-  json::Value r = Transfer("put", "/in/big.bin", "/big.bin",
-                           R"(, "stop_after_blocks": 4, "then": "drop")");
+  json::Value r =
+      Transfer("put", "/in/big.bin", "/big.bin", R"(, "stop_after_blocks": 4, "then": "drop")");
   ASSERT_EQ(Field(r, "status"), "DROPPED") << json::Write(r);
   EXPECT_TRUE(WaitFor([&] { return Entries(staging()).empty(); }, absl::Seconds(10)))
       << "the .part of the lost transfer is removed\n"
@@ -301,8 +304,8 @@ TEST_F(FileTransferTest, RefusesEveryTraversalAndTheFileOutsideIsUntouched) {
   };
   for (const Case& c : cases) {
     json::Value r = Service(c.service, c.params);
-    EXPECT_EQ(Field(r, "status"), "BAD_REQUEST") << c.service << " " << c.params[0].second << ": "
-                                                 << json::Write(r);
+    EXPECT_EQ(Field(r, "status"), "BAD_REQUEST")
+        << c.service << " " << c.params[0].second << ": " << json::Write(r);
   }
   // A whole put onto a path that leads outside.
   json::Value put = Transfer("put", "/in/escape/secret.txt", "/evil.bin");
@@ -453,8 +456,8 @@ TEST_F(FileTransferTest, ACallerNeedsServeFilesAndCopyFileInEdgedCallers) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "failure bits " << WEXITSTATUS(status) << "\n"
                                     << stack_.edged()->Log();
-  EXPECT_TRUE(stack_.edged()->WaitForLog("registration with file_things refused",
-                                         absl::Seconds(5)));
+  EXPECT_TRUE(
+      stack_.edged()->WaitForLog("registration with file_things refused", absl::Seconds(5)));
 }
 
 }  // namespace

@@ -53,7 +53,9 @@ std::pair<std::string, std::string> SplitPath(const std::string& path) {
 
 class Md5 {
  public:
-  Md5() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr); }
+  Md5() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr);
+  }
   void Add(const std::string& bytes) { EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()); }
   std::string Hex() {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -72,7 +74,8 @@ TransferResult Failed(const std::string& tid, const std::string& service, const 
   r.tid = tid;
   r.failed_service = service;
   r.failed_status = reply.status;
-  r.message = absl::StrCat(service, ": ", reply.status, reply.reason.empty() ? "" : ": ", reply.reason);
+  r.message =
+      absl::StrCat(service, ": ", reply.status, reply.reason.empty() ? "" : ": ", reply.reason);
   return r;
 }
 
@@ -98,8 +101,8 @@ absl::StatusOr<std::string> FileTransfers::RepositoryFile(const std::string& rep
   if (dir_.empty()) return absl::FailedPreconditionError("platformsim runs without --repository");
   if (repository.empty() || repository.find_first_of("/\\") != std::string::npos ||
       repository == "." || repository == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("repository \"", absl::CHexEscape(repository.substr(0, 100)), "\": not a Thing name"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "repository \"", absl::CHexEscape(repository.substr(0, 100)), "\": not a Thing name"));
   }
   std::vector<std::string> parts;
   for (absl::string_view part : absl::StrSplit(path, absl::ByAnyChar("/\\"), absl::SkipEmpty())) {
@@ -151,16 +154,17 @@ void FileTransfers::Abort(const TransferRequest& r, const std::string& tid, uint
 TransferResult FileTransfers::Run(const TransferRequest& request) {
   absl::StatusOr<std::string> local = RepositoryFile(request.repository, request.repository_path);
   if (!local.ok()) return TransferResult{"FAILED", std::string(local.status().message())};
-  std::string tid = request.tid.empty()
-                        ? absl::StrCat("platformsim-", ::getpid(), "-", ++next_tid_)
-                        : request.tid;
+  std::string tid = request.tid.empty() ? absl::StrCat("platformsim-", ::getpid(), "-", ++next_tid_)
+                                        : request.tid;
   return request.put ? Put(request, *local, tid) : Get(request, *local, tid);
 }
 
 TransferResult FileTransfers::Put(const TransferRequest& r, const std::string& local,
                                   const std::string& tid) {
   std::ifstream in(local, std::ios::binary);
-  if (!in) return TransferResult{"FAILED", absl::StrCat(r.repository_path, ": not in the repository"), tid};
+  if (!in)
+    return TransferResult{"FAILED", absl::StrCat(r.repository_path, ": not in the repository"),
+                          tid};
   absl::StatusOr<std::string> md5 = Md5OfFile(local);
   if (!md5.ok()) return TransferResult{"FAILED", std::string(md5.status().message()), tid};
   int64_t block = r.block_size;
@@ -286,7 +290,8 @@ TransferResult FileTransfers::Get(const TransferRequest& r, const std::string& l
       }
       return stopped;
     }
-    int64_t count = static_cast<int64_t>(std::min<uint64_t>(static_cast<uint64_t>(block), size - offset));
+    int64_t count =
+        static_cast<int64_t>(std::min<uint64_t>(static_cast<uint64_t>(block), size - offset));
     reply = call_(r.thing, "ReadFromBinaryFile",
                   Row({{"path", S(r.edge_path)},
                        {"offset", Value::Number(static_cast<double>(offset))},
@@ -316,8 +321,8 @@ TransferResult FileTransfers::Get(const TransferRequest& r, const std::string& l
           Row({{"job", Value::Table(Job(r, tid, "ERROR", false, offset, got))}}));
     if (reply.status != "SUCCESS") return Failed(tid, "GetFileChecksum", reply);
     return TransferResult{"FAILED",
-                          absl::StrCat("checksum mismatch: the edge has ", sum ? sum->str() : "none",
-                                       ", received ", got),
+                          absl::StrCat("checksum mismatch: the edge has ",
+                                       sum ? sum->str() : "none", ", received ", got),
                           tid, got, offset};
   }
   std::rename(tmp.c_str(), local.c_str());

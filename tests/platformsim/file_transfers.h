@@ -39,13 +39,13 @@ using CallFn = std::function<Reply(const std::string& thing, const std::string& 
                                    alwayson::InfoTable params)>;
 
 struct TransferRequest {
-  bool put = true;            // Repository -> edge; false: edge -> repository.
-  std::string thing;          // The edge Thing.
-  std::string edge_path;      // "/in/a.bin": its virtual directory and the file beneath.
+  bool put = true;        // Repository -> edge; false: edge -> repository.
+  std::string thing;      // The edge Thing.
+  std::string edge_path;  // "/in/a.bin": its virtual directory and the file beneath.
   std::string repository = "SystemRepository";
   std::string repository_path;  // "/a.bin" in the repository.
-  std::string tid;            // Empty: one is made up.
-  int64_t block_size = 0;     // 0: the edge's blockSize (GetTransferInfo).
+  std::string tid;              // Empty: one is made up.
+  int64_t block_size = 0;       // 0: the edge's blockSize (GetTransferInfo).
   // Tests: after this many blocks, do `then` instead of finishing: "cancel"
   // (CancelFileTransfer), "abandon" (nothing more), "drop" (close the edge's connection).
   int64_t stop_after_blocks = -1;
@@ -55,10 +55,10 @@ struct TransferRequest {
 struct TransferResult {
   // COMPLETED, FAILED, CANCELLED, ABANDONED or DROPPED.
   std::string status;
-  std::string message;        // FAILED: which request failed and how.
+  std::string message;  // FAILED: which request failed and how.
   std::string tid;
-  std::string md5;            // Of the file as the repository holds it.
-  uint64_t bytes = 0;         // Moved.
+  std::string md5;     // Of the file as the repository holds it.
+  uint64_t bytes = 0;  // Moved.
   std::string failed_service;
   std::string failed_status;  // The edge's status for it.
 };
@@ -79,8 +79,9 @@ class FileTransfers {
   // After a failed step of a started transfer: CancelFileTransfer.
   void Abort(const TransferRequest& r, const std::string& tid, uint64_t bytes);
   // The job of Complete/Cancel (section 4).
-  alwayson::InfoTable Job(const TransferRequest& r, const std::string& tid, const std::string& state,
-                          bool complete, uint64_t size, const std::string& md5) const;
+  alwayson::InfoTable Job(const TransferRequest& r, const std::string& tid,
+                          const std::string& state, bool complete, uint64_t size,
+                          const std::string& md5) const;
 
   const std::string dir_;
   CallFn call_;
