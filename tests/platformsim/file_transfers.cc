@@ -144,6 +144,23 @@ InfoTable FileTransfers::Job(const TransferRequest& r, const std::string& tid,
               {"endTime", Value::Datetime(absl::ToUnixMillis(absl::Now()))}});
 }
 
+TransferResult FileTransfers::StopMidway(const TransferRequest& r, const std::string& tid,
+                                         uint64_t bytes, const std::string& md5) {
+  TransferResult out{"", "", tid, md5, bytes};
+  if (r.then == "cancel") {
+    Reply reply = call_(r.thing, "CancelFileTransfer",
+                        Row({{"job", Value::Table(Job(r, tid, "CANCELLED", false, bytes, md5))}}));
+    if (reply.status != "SUCCESS") return Failed(tid, "CancelFileTransfer", reply);
+    out.status = "CANCELLED";
+  } else if (r.then == "drop") {
+    drop_();
+    out.status = "DROPPED";
+  } else {
+    out.status = "ABANDONED";
+  }
+  return out;
+}
+
 void FileTransfers::Abort(const TransferRequest& r, const std::string& tid, uint64_t bytes) {
   // What a platform does after a failed step: the edge closes the transfer (best effort;
   // the edge may have closed it already).
@@ -186,19 +203,7 @@ TransferResult FileTransfers::Put(const TransferRequest& r, const std::string& l
   std::string buffer(static_cast<size_t>(block), '\0');
   while (true) {
     if (r.stop_after_blocks >= 0 && blocks >= r.stop_after_blocks) {
-      TransferResult out{"", "", tid, *md5, offset};
-      if (r.then == "cancel") {
-        reply = call_(r.thing, "CancelFileTransfer",
-                      Row({{"job", Value::Table(Job(r, tid, "CANCELLED", false, offset, *md5))}}));
-        if (reply.status != "SUCCESS") return Failed(tid, "CancelFileTransfer", reply);
-        out.status = "CANCELLED";
-      } else if (r.then == "drop") {
-        drop_();
-        out.status = "DROPPED";
-      } else {
-        out.status = "ABANDONED";
-      }
-      return out;
+      return StopMidway(r, tid, offset, *md5);
     }
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     size_t n = static_cast<size_t>(in.gcount());
@@ -276,19 +281,7 @@ TransferResult FileTransfers::Get(const TransferRequest& r, const std::string& l
     if (r.stop_after_blocks >= 0 && blocks >= r.stop_after_blocks) {
       out.close();
       std::remove(tmp.c_str());
-      TransferResult stopped{"", "", tid, "", offset};
-      if (r.then == "cancel") {
-        reply = call_(r.thing, "CancelFileTransfer",
-                      Row({{"job", Value::Table(Job(r, tid, "CANCELLED", false, offset, ""))}}));
-        if (reply.status != "SUCCESS") return Failed(tid, "CancelFileTransfer", reply);
-        stopped.status = "CANCELLED";
-      } else if (r.then == "drop") {
-        drop_();
-        stopped.status = "DROPPED";
-      } else {
-        stopped.status = "ABANDONED";
-      }
-      return stopped;
+      return StopMidway(r, tid, offset, "");
     }
     int64_t count =
         static_cast<int64_t>(std::min<uint64_t>(static_cast<uint64_t>(block), size - offset));

@@ -76,6 +76,9 @@ class FileTransfers {
  private:
   TransferResult Put(const TransferRequest& r, const std::string& local, const std::string& tid);
   TransferResult Get(const TransferRequest& r, const std::string& local, const std::string& tid);
+  // stop_after_blocks reached: `then` (cancel, drop or abandon) after `bytes` moved.
+  TransferResult StopMidway(const TransferRequest& r, const std::string& tid, uint64_t bytes,
+                            const std::string& md5);
   // After a failed step of a started transfer: CancelFileTransfer.
   void Abort(const TransferRequest& r, const std::string& tid, uint64_t bytes);
   // The job of Complete/Cancel (section 4).
