@@ -6,7 +6,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "proto/edge/v1/edge_proto.h"
 #include "services/alwayson/entity_name.h"
 #include "services/common/finished_call.h"
@@ -526,33 +525,17 @@ namespace {
 absl::StatusOr<std::pair<std::string, std::string>> RepositoryPath(absl::string_view path) {
   constexpr absl::string_view kField = "repository_path";
   if (path.empty()) return absl::InvalidArgumentError("repository_path: expected a file path");
-  if (path.size() > 4096) {
-    return absl::InvalidArgumentError("repository_path: longer than 4096 bytes");
+  // The same rules as a path from the platform (FileService's SplitWirePath).
+  absl::StatusOr<std::vector<std::string>> parts = SplitWirePath(path, kField);
+  if (!parts.ok()) return parts.status();
+  if (parts->empty() || path.back() == '/' || path.back() == '\\') {
+    return absl::InvalidArgumentError(absl::StrCat(kField, " \"",
+                                                   absl::CHexEscape(path.substr(0, 200)),
+                                                   "\": expected a file, found a directory"));
   }
-  for (char c : path) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kField, ": holds a control character (\"",
-                       absl::CHexEscape(path.substr(0, 200)),
-                       "\")"));
-    }
-  }
-  std::vector<std::string> parts;
-  for (absl::string_view part : absl::StrSplit(path, absl::ByAnyChar("/\\"), absl::SkipEmpty())) {
-    if (part == "..") {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kField, " \"", path.substr(0, 200),
-                       "\": a \"..\" component is not allowed"));
-    }
-    if (part != ".") parts.emplace_back(part);
-  }
-  if (parts.empty() || path.back() == '/' || path.back() == '\\') {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kField, " \"", path.substr(0, 200), "\": expected a file, found a directory"));
-  }
-  std::string file = parts.back();
-  parts.pop_back();
-  return std::make_pair(absl::StrCat("/", absl::StrJoin(parts, "/")), file);
+  std::string file = parts->back();
+  parts->pop_back();
+  return std::make_pair(absl::StrCat("/", absl::StrJoin(*parts, "/")), file);
 }
 
 }  // namespace

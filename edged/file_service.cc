@@ -203,9 +203,8 @@ void AddDirEntry(InfoTable* t, const std::string& name, const std::string& path,
 
 // ---- Paths ---------------------------------------------------------------------------------
 
-// The components of a wire path (section 5.2: `/` and `\` both separate, one leading and
-// one trailing separator optional). Refused: `..` (per component, section 5.5), NUL and
-// control characters, a drive letter, a component longer than NAME_MAX.
+}  // namespace
+
 absl::StatusOr<std::vector<std::string>> SplitWirePath(absl::string_view path,
                                                        absl::string_view field) {
   if (path.size() > kMaxWirePath) {
@@ -242,6 +241,8 @@ absl::StatusOr<std::vector<std::string>> SplitWirePath(absl::string_view path,
   }
   return parts;
 }
+
+namespace {
 
 // The request path with one trailing separator removed (ListFiles, ListDirectories).
 std::string TrimOneSeparator(std::string path) {
@@ -308,6 +309,15 @@ int OpenBeneath(int root_fd, const std::string& rel, int flags, mode_t mode = 0)
   const char* last = parts.empty() ? "." : parts.back().c_str();
   int out = ::openat(cur.get(), last, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
   return out >= 0 ? out : -errno;
+}
+
+// The flat name of a put's file in staging (section 5.4): "/in/sub/a.txt" of Pump1 ->
+// "Pump1.in.sub.a.txt.part" (every separator but a last one becomes '.').
+std::string StagedName(const std::string& thing, std::string path) {
+  for (size_t i = 0; i + 1 < path.size(); ++i) {
+    if (path[i] == '/' || path[i] == '\\') path[i] = '.';
+  }
+  return absl::StrCat(thing, path, ".part");
 }
 
 bool LeadsOutside(int err) { return err == -EXDEV || err == -ELOOP; }
@@ -1132,13 +1142,7 @@ FileAnswer FileService::StartTransfer(const std::string& thing, const InfoTable&
     if (LeadsOutside(parent)) {
       return Outside("path", *path, r->vdir);
     }
-    // The flat staging name (section 5.4): "/in/sub/a.txt" of Pump1 ->
-    // "__staging__/Pump1.in.sub.a.txt.part".
-    std::string flat = *path;
-    for (size_t i = 0; i + 1 < flat.size(); ++i) {
-      if (flat[i] == '/' || flat[i] == '\\') flat[i] = '.';
-    }
-    std::string name = absl::StrCat(thing, flat, ".part");
+    std::string name = StagedName(thing, *path);
     if (name.size() > NAME_MAX || name.find_first_of("/\\") != std::string::npos) {
       return Fail(Code::kPreconditionFailed,
                   absl::StrCat(Quote(*path), ": its staged name would not be one file name"));
@@ -1321,11 +1325,8 @@ FileAnswer FileService::Finish(const std::string& thing, const InfoTable& p, boo
     // The staged name from the job's target (section 2.3.15 (b)), with and without its file.
     for (const std::string& candidate :
          {target_path, absl::StrCat(target_path, "/", target_file)}) {
-      std::string flat = candidate;
-      for (size_t i = 0; i + 1 < flat.size(); ++i) {
-        if (flat[i] == '/' || flat[i] == '\\') flat[i] = '.';
-      }
-      if (Transfer* t = Find(thing, "", absl::StrCat(kStagingName, "/", thing, flat, ".part"))) {
+      if (Transfer* t =
+              Find(thing, "", absl::StrCat(kStagingName, "/", StagedName(thing, candidate)))) {
         found.push_back(t);
         break;
       }

@@ -44,6 +44,13 @@ namespace edge::edged {
 // The services routed to the file service (the spec's section 1.5, and RenameFile).
 bool IsFileService(absl::string_view service);
 
+// The components of a wire path (shared/specs/alwayson-file-transfer.md section 5.2: `/`
+// and `\` both separate, leading and trailing separators optional, `.` dropped). Refused
+// with kInvalidArgument naming `field`: longer than 4096 bytes, NUL and control characters,
+// a `..` component (section 5.5), a component longer than NAME_MAX, a drive letter.
+absl::StatusOr<std::vector<std::string>> SplitWirePath(absl::string_view path,
+                                                       absl::string_view field);
+
 // The name of the staging directory as the platform sees it (GetTransferInfo stagingDir).
 inline constexpr char kStagingName[] = "__staging__";
 

@@ -355,6 +355,10 @@ TEST_F(FileTransferTest, CopiesToAndFromThePlatformWithProgress) {
   CopyOutcome outside = Copy(v1::CopyFileRequest::TO_PLATFORM, "/out/../../etc/passwd", "/x");
   EXPECT_EQ(outside.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(outside.status.error_message().find("path"), std::string::npos);
+  CopyOutcome up = Copy(v1::CopyFileRequest::TO_PLATFORM, "/out/report.csv", "/x/../../etc/x");
+  EXPECT_EQ(up.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(up.status.error_message().find("repository_path"), std::string::npos)
+      << up.status.error_message();
 }
 
 TEST_F(FileTransferTest, ACopyAskedForOfflineIsDeliveredAfterReconnect) {
